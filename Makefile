@@ -1,0 +1,27 @@
+# Set-up and checks. `make demo` and `make test` each create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/python -m nnhls demo
+
+test: venv
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: venv
+	$(BIN)/python bench/quantize.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache
