@@ -1,0 +1,251 @@
+"""The numpy reference of fixed-point conversion and arithmetic, bit-exact with `ap_fixed`.
+
+Every value is held as an integer *code*: the value times 2**F for a type with F fractional bits.
+Conversion into a type follows FIXED_POINT.md: the source's extra fractional bits are dropped
+with a floor, one LSB is added where the rounding mode asks for it, and then the overflow mode is
+applied to the rounded value. Results are int64 arrays where the type's codes fit in 64 bits and
+object arrays of Python ints otherwise, so any width up to the vendor's 1024 bits is exact.
+
+Arrays whose values and types fit comfortably in 60 bits take an int64 path; anything wider
+takes the same code path on object arrays of Python ints, which numpy applies element by element.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnhls.types import FixedType, add_type, div_type, mul_type, neg_type, sub_type
+
+__all__ = [
+    "add",
+    "convert",
+    "div",
+    "from_codes",
+    "from_float",
+    "mul",
+    "neg",
+    "sub",
+    "to_float",
+]
+
+# int64 arithmetic is used while every intermediate stays below 2**61 in magnitude.
+_FAST_BITS = 60
+
+
+def from_float(values, to: FixedType, *, count_overflow: bool = False):
+    """Convert real values (any float or integer array) exactly into codes of type `to`.
+
+    A float is an exact binary fraction, so this is `from_codes` applied to its exact value.
+    Returns the codes, or `(codes, n_overflowed)` with `count_overflow=True`.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim == 0:
+        return _scalar_call(from_float, x, to, count_overflow)
+    if not np.isfinite(x).all():
+        bad = x[~np.isfinite(x)].flat[0]
+        raise ValueError(f"cannot convert {bad} into {to}: only finite values have a fixed-point code")
+    frac_bits = to.fractional
+    exponent = np.frexp(x)[1].astype(np.int64)  # |x| < 2**exponent
+    # Below 2**-1000 after scaling, a value only matters through its sign: it floors to 0 or -1
+    # with a non-zero remainder, exactly as +-0.25 does, and +-0.25 scales without underflow.
+    tiny = (x != 0) & (exponent + frac_bits < -1000)
+    huge = exponent + frac_bits > _FAST_BITS
+    special = tiny | huge
+    scaled = np.where(special, np.copysign(0.25, x), np.ldexp(np.where(special, 0.0, x), frac_bits))
+    floor = np.floor(scaled)
+    remainder = scaled - floor  # exact: both are doubles of the same binade or finer
+    half_bit = remainder >= 0.5
+    sticky = (remainder != 0) & (remainder != 0.5)
+    floor = floor.astype(np.int64)
+    if huge.any() or to.width > _FAST_BITS:
+        floor = floor.astype(object)
+        for index in zip(*np.nonzero(huge)):
+            # At least 2**60 after scaling, a double is an integer; its exact value is p/q.
+            numerator, denominator = float(x[index]).as_integer_ratio()
+            if frac_bits >= 0:
+                floor[index] = (numerator << frac_bits) // denominator
+            else:
+                floor[index] = numerator // (denominator << -frac_bits)
+            half_bit[index] = sticky[index] = False
+    return _round_and_fit(floor, half_bit, sticky, x < 0, to, count_overflow)
+
+
+def from_codes(codes, frac_bits: int, to: FixedType, *, count_overflow: bool = False):
+    """Convert integer codes with `frac_bits` fractional bits into codes of type `to`.
+
+    `frac_bits` may be negative. Returns the codes, or `(codes, n_overflowed)` with
+    `count_overflow=True`.
+    """
+    v = np.asarray(codes)
+    if v.ndim == 0:
+        return _scalar_call(from_codes, v, frac_bits, to, count_overflow)
+    if v.dtype.kind == "b":
+        v = v.astype(np.int64)
+    elif v.dtype.kind not in "iuO":
+        raise TypeError(f"from_codes needs integer codes, got dtype {v.dtype}; use from_float for real values")
+    shift = int(frac_bits) - to.fractional
+    magnitude = max(abs(int(v.min())), abs(int(v.max()))) if v.size else 0
+    fast = to.width <= _FAST_BITS and magnitude.bit_length() + max(-shift, 0) <= _FAST_BITS
+    v = v.astype(np.int64 if fast else object)
+    if shift <= 0:
+        return _fit(v << -shift, v < 0, to, count_overflow)
+    if fast:
+        # Shifting by 62 or more gives the same floor, half bit and sticky bit as shifting by 62
+        # for |v| < 2**60, and int64 shifts must stay below 64.
+        shift = min(shift, 62)
+    floor = v >> shift
+    if to.rounding == "TRN":
+        return _fit(floor, v < 0, to, count_overflow)
+    half_bit = ((v >> (shift - 1)) & 1).astype(bool)
+    sticky = (v & ((1 << (shift - 1)) - 1)) != 0
+    return _round_and_fit(floor, half_bit, sticky, v < 0, to, count_overflow)
+
+
+def _scalar_call(function, value, *args):
+    # The array code indexes and reshapes; a 0-d input goes through as one element.
+    *args, count_overflow = args
+    result = function(value.reshape(1), *args, count_overflow=count_overflow)
+    if count_overflow:
+        return result[0].reshape(()), result[1]
+    return result.reshape(())
+
+
+def convert(codes, from_type: FixedType, to: FixedType, *, count_overflow: bool = False):
+    """Convert codes of `from_type` into codes of `to`, as assignment between ap_fixed types does."""
+    return from_codes(codes, from_type.fractional, to, count_overflow=count_overflow)
+
+
+def to_float(codes, of_type: FixedType) -> np.ndarray:
+    """The real values of codes as float64 (exact while the codes fit in 53 bits)."""
+    return np.ldexp(np.asarray(codes).astype(np.float64), -of_type.fractional)
+
+
+def _rounding_increment(mode: str, floor, half_bit, sticky, negative):
+    """Where one LSB must be added after the floor (FIXED_POINT.md, quantization table)."""
+    if mode == "TRN_ZERO":
+        return negative & (half_bit | sticky)
+    if mode == "RND":
+        return half_bit
+    if mode == "RND_ZERO":
+        return half_bit & (negative | sticky)
+    if mode == "RND_MIN_INF":
+        return half_bit & sticky
+    if mode == "RND_INF":
+        return half_bit & (~negative | sticky)
+    if mode == "RND_CONV":
+        return half_bit & ((floor & 1).astype(bool) | sticky)
+    raise AssertionError(f"unhandled rounding mode {mode}")
+
+
+def _round_and_fit(floor, half_bit, sticky, negative, to: FixedType, count_overflow: bool):
+    if to.rounding != "TRN":
+        increment = _rounding_increment(to.rounding, floor, half_bit, sticky, negative)
+        floor = floor + (increment.astype(object) if floor.dtype == object else increment)
+    return _fit(floor, negative, to, count_overflow)
+
+
+def _fit(rounded, negative, to: FixedType, count_overflow: bool):
+    """Apply the overflow mode of `to` to rounded codes; `negative` is the sign of the source."""
+    codes = _apply_overflow(rounded, negative, to)
+    if codes.dtype == object and to.width + (not to.signed) <= 64:
+        codes = codes.astype(np.int64)
+    if count_overflow:
+        return codes, int(np.count_nonzero(codes != rounded))
+    return codes
+
+
+def _apply_overflow(y, negative, to: FixedType):
+    width = to.width
+    # numpy turns a Python int constant into a fixed-width scalar; wide ones must stay objects.
+    k = (lambda value: np.array(value, dtype=object)) if y.dtype == object else (lambda value: value)
+    lowest, highest = k(to.min_code), k(to.max_code)
+    mode = to.overflow
+    if mode in ("SAT", "SAT_SYM"):
+        if mode == "SAT_SYM" and to.signed:
+            lowest = -highest  # also maps an in-range most-negative code to -max
+        return np.minimum(np.maximum(y, lowest), highest)
+    outside = (y < lowest) | (y > highest)
+    if mode == "SAT_ZERO":
+        return np.where(outside, 0, y)
+    mask, sign_bit = (1 << width) - 1, 1 << (width - 1)
+    low = y & mask
+    n = to.sat_bits
+    if mode == "WRAP" and n > 0:
+        top_n = mask ^ ((1 << (width - n)) - 1)  # bits W-N .. W-1
+        if to.signed:
+            below_sign = top_n ^ sign_bit  # bits W-N .. W-2
+            saturated = (low & ~top_n) | np.where(negative, k(sign_bit), k(below_sign))
+        else:
+            saturated = low | top_n
+        low = np.where(outside, saturated, low)
+    elif mode == "WRAP_SM":
+        low = np.where(outside, _wrap_sign_magnitude(y, low, negative, width, n, k), low)
+    if to.signed:
+        low = low - ((low & sign_bit) << 1)
+    return low
+
+
+def _wrap_sign_magnitude(y, low, negative, width: int, n: int, k):
+    """AP_WRAP_SM on the low W bits `low` of the rounded value `y` (docs/fixed_point.md)."""
+    mask, sign_bit = (1 << width) - 1, 1 << (width - 1)
+    kept_msb = (low & sign_bit) != 0
+    if n == 0:
+        next_dropped = ((y >> width) & 1) != 0
+        flipped = (~low & (mask ^ sign_bit)) | np.where(next_dropped, k(sign_bit), 0)
+        return np.where(next_dropped != kept_msb, flipped, low)
+    if n == 1:
+        flipped = (~low & (mask ^ sign_bit)) | np.where(negative, k(sign_bit), 0)
+        return np.where(negative != kept_msb, flipped, low)
+    lowest_saturated = ((low >> (width - n)) & 1) != 0
+    low = np.where(lowest_saturated == negative, ~low & mask, low)
+    below_sign = (mask ^ ((1 << (width - n)) - 1)) ^ sign_bit
+    return (low & ~(below_sign | sign_bit)) | np.where(negative, k(sign_bit), k(below_sign))
+
+
+# Full-precision arithmetic on codes: the result's type is the C++ result type, and the codes are
+# exact (no rounding happens inside an expression).
+
+
+def _work(codes, bits: int):
+    """Codes as int64 when `bits` fit comfortably, else as Python ints."""
+    return np.asarray(codes).astype(np.int64 if bits <= 62 else object)
+
+
+def _aligned(codes, of_type: FixedType, result: FixedType):
+    return _work(codes, result.width) << (result.fractional - of_type.fractional)
+
+
+def add(a, a_type: FixedType, b, b_type: FixedType):
+    """`a + b` in full precision: returns (codes, result type)."""
+    result = add_type(a_type, b_type)
+    return _aligned(a, a_type, result) + _aligned(b, b_type, result), result
+
+
+def sub(a, a_type: FixedType, b, b_type: FixedType):
+    """`a - b` in full precision: returns (codes, result type)."""
+    result = sub_type(a_type, b_type)
+    return _aligned(a, a_type, result) - _aligned(b, b_type, result), result
+
+
+def mul(a, a_type: FixedType, b, b_type: FixedType):
+    """`a * b` in full precision: returns (codes, result type)."""
+    result = mul_type(a_type, b_type)
+    return _work(a, result.width) * _work(b, result.width), result
+
+
+def neg(a, a_type: FixedType):
+    """`-a` in full precision: returns (codes, result type)."""
+    result = neg_type(a_type)
+    return -_work(a, result.width), result
+
+
+def div(a, a_type: FixedType, b, b_type: FixedType):
+    """`a / b` as ap_fixed divides: the code is truncated toward zero. Returns (codes, type)."""
+    result = div_type(a_type, b_type)
+    bits = max(result.width, b_type.width) + 1
+    numerator = _work(a, bits) << max(b_type.fractional, 0)
+    denominator = _work(b, bits)
+    if np.any(denominator == 0):
+        raise ZeroDivisionError(f"division of {a_type} by a zero {b_type}")
+    quotient = abs(numerator) // abs(denominator)
+    return np.where((numerator < 0) != (denominator < 0), -quotient, quotient), result
