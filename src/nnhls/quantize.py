@@ -33,14 +33,14 @@ _FAST_BITS = 60
 
 
 def from_float(values, to: FixedType, *, count_overflow: bool = False):
-    """Convert real values (any float or integer array) exactly into codes of type `to`.
+    """Convert real values (anything numpy makes a float64 array of) exactly into codes of `to`.
 
     A float is an exact binary fraction, so this is `from_codes` applied to its exact value.
     Returns the codes, or `(codes, n_overflowed)` with `count_overflow=True`.
     """
     x = np.asarray(values, dtype=np.float64)
     if x.ndim == 0:
-        return _scalar_call(from_float, x, to, count_overflow)
+        return _scalar_call(from_float, x, to, count_overflow=count_overflow)
     if not np.isfinite(x).all():
         bad = x[~np.isfinite(x)].flat[0]
         raise ValueError(f"cannot convert {bad} into {to}: only finite values have a fixed-point code")
@@ -53,7 +53,7 @@ def from_float(values, to: FixedType, *, count_overflow: bool = False):
     special = tiny | huge
     scaled = np.where(special, np.copysign(0.25, x), np.ldexp(np.where(special, 0.0, x), frac_bits))
     floor = np.floor(scaled)
-    remainder = scaled - floor  # exact: both are doubles of the same binade or finer
+    remainder = scaled - floor  # exact: a double minus its own floor always is
     half_bit = remainder >= 0.5
     sticky = (remainder != 0) & (remainder != 0.5)
     floor = floor.astype(np.int64)
@@ -78,7 +78,7 @@ def from_codes(codes, frac_bits: int, to: FixedType, *, count_overflow: bool = F
     """
     v = np.asarray(codes)
     if v.ndim == 0:
-        return _scalar_call(from_codes, v, frac_bits, to, count_overflow)
+        return _scalar_call(from_codes, v, frac_bits, to, count_overflow=count_overflow)
     if v.dtype.kind == "b":
         v = v.astype(np.int64)
     elif v.dtype.kind not in "iuO":
@@ -101,9 +101,8 @@ def from_codes(codes, frac_bits: int, to: FixedType, *, count_overflow: bool = F
     return _round_and_fit(floor, half_bit, sticky, v < 0, to, count_overflow)
 
 
-def _scalar_call(function, value, *args):
+def _scalar_call(function, value, *args, count_overflow: bool):
     # The array code indexes and reshapes; a 0-d input goes through as one element.
-    *args, count_overflow = args
     result = function(value.reshape(1), *args, count_overflow=count_overflow)
     if count_overflow:
         return result[0].reshape(()), result[1]

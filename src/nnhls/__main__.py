@@ -1,0 +1,3 @@
+from nnhls.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""The `nnhls` command line."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from nnhls import quantize
+from nnhls.hls import AP_TYPES_DIR
+from nnhls.types import parse_precision
+
+__all__ = ["main"]
+
+_DEMO_TYPES = [
+    "ap_fixed<8,3>",
+    "ap_fixed<8,3,AP_RND_CONV,AP_SAT>",
+    "ap_fixed<6,2,AP_RND,AP_SAT_SYM>",
+    "ap_ufixed<6,2,AP_RND_INF,AP_WRAP,1>",
+    "ap_fixed<6,2,AP_TRN_ZERO,AP_WRAP_SM>",
+]
+_DEMO_VALUES = [-5.3, -1.4375, -0.03125, 0.5, 1.40625, 3.96, 7.2]
+
+_DEMO_PROGRAM = """
+#include <cstdio>
+#include "ap_fixed.h"
+int main() {
+    const double values[] = {%(values)s};
+    for (double v : values) {
+%(rows)s
+    }
+    return 0;
+}
+"""
+
+
+def _demo(args) -> int:
+    """Show how values land in a few fixed-point types, in numpy and in our C++ types."""
+    types = [parse_precision(text) for text in _DEMO_TYPES]
+    values = np.array(_DEMO_VALUES)
+    numpy_codes = [quantize.from_float(values, t) for t in types]
+    cpp_codes = _cpp_codes(types) if shutil.which("g++") else None
+    print("nnhls: fixed-point conversion, numpy reference vs C++ ap_types (compiled with g++)\n")
+    print(f"{'value':>9}  " + "  ".join(f"{str(t):>38}" for t in types))
+    for row, value in enumerate(values):
+        cells = []
+        for column, t in enumerate(types):
+            real = quantize.to_float(numpy_codes[column][row], t)
+            same = "" if cpp_codes is None else (" =" if cpp_codes[column][row] == numpy_codes[column][row] else " !")
+            cells.append(f"{real:>35.5f}{same:>3}")
+        print(f"{value:>9.5f}  " + "  ".join(cells))
+    if cpp_codes is None:
+        print("\ng++ not found: the C++ column was not checked.")
+        return 0
+    agree = all(np.array_equal(c, n) for c, n in zip(cpp_codes, numpy_codes))
+    print("\n'=' marks a code that C++ and numpy agree on:", "all agree." if agree else "DISAGREEMENT")
+    return 0 if agree else 1
+
+
+def _cpp_codes(types) -> list[np.ndarray]:
+    rows = "\n".join(
+        f"        {{ {t} x = v; std::printf(\"%lld \", (long long)x.range().to_int64()); }}" for t in types
+    )
+    rows += '\n        std::printf("\\n");'
+    source = _DEMO_PROGRAM % {"values": ", ".join(repr(v) for v in _DEMO_VALUES), "rows": rows}
+    with tempfile.TemporaryDirectory(prefix="nnhls_demo_") as folder:
+        (Path(folder) / "demo.cpp").write_text(source)
+        subprocess.run(["g++", "-std=c++17", "-O1", f"-I{AP_TYPES_DIR}", "demo.cpp", "-o", "demo"],
+                       cwd=folder, check=True)
+        output = subprocess.run([str(Path(folder) / "demo")], capture_output=True, text=True, check=True).stdout
+    raw = np.array([[int(x) for x in line.split()] for line in output.splitlines()])
+    # range() reads the raw W bits; sign-extend the signed types.
+    codes = []
+    for column, t in enumerate(types):
+        bits = raw[:, column]
+        codes.append(bits - ((bits >> (t.width - 1)) & 1) * (1 << t.width) if t.signed else bits)
+    return codes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nnhls", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="run the demonstration").set_defaults(run=_demo)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
