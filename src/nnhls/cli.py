@@ -46,13 +46,14 @@ def _demo(args) -> int:
     numpy_codes = [quantize.from_float(values, t) for t in types]
     cpp_codes = _cpp_codes(types) if shutil.which("g++") else None
     print("nnhls: fixed-point conversion, numpy reference vs C++ ap_types (compiled with g++)\n")
-    print(f"{'value':>9}  " + "  ".join(f"{str(t):>38}" for t in types))
+    widths = [len(str(t)) for t in types]
+    print(f"{'value':>9}  " + "  ".join(f"{str(t):>{w}}" for t, w in zip(types, widths)))
     for row, value in enumerate(values):
         cells = []
-        for column, t in enumerate(types):
+        for column, (t, width) in enumerate(zip(types, widths)):
             real = quantize.to_float(numpy_codes[column][row], t)
-            same = "" if cpp_codes is None else (" =" if cpp_codes[column][row] == numpy_codes[column][row] else " !")
-            cells.append(f"{real:>35.5f}{same:>3}")
+            same = "" if cpp_codes is None else ("=" if cpp_codes[column][row] == numpy_codes[column][row] else "!")
+            cells.append(f"{real:>{width - 2}.5f} {same}")
         print(f"{value:>9.5f}  " + "  ".join(cells))
     if cpp_codes is None:
         print("\ng++ not found: the C++ column was not checked.")
