@@ -18,7 +18,7 @@ demo: venv
 	$(BIN)/python -m nnhls demo
 
 test: venv
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 bench: venv
 	$(BIN)/python bench/quantize.py
