@@ -1,11 +1,20 @@
 """nnhls: quantized neural networks to bit-exact HLS C++ for AMD/Xilinx FPGAs."""
 
-from nnhls import quantize, types
+from nnhls import converters, quantize, types, utils
+from nnhls.config import config_from_keras_model, print_dict
+from nnhls.converters import convert_from_keras_model
 from nnhls.errors import NnhlsError, PrecisionError
+from nnhls.model import HLSModel
 from nnhls.types import AUTO, FixedType, IntType, parse_precision
 
 __all__ = [
     "AUTO",
+    "HLSModel",
+    "config_from_keras_model",
+    "convert_from_keras_model",
+    "converters",
+    "print_dict",
+    "utils",
     "FixedType",
     "IntType",
     "NnhlsError",

@@ -1,0 +1,195 @@
+"""The configuration dictionary users know: `Model` > `LayerType` > `LayerName`, and applying it.
+
+A precision, reuse factor, strategy or trace flag set for a layer name wins over one set for its
+layer type, which wins over the model's. Precisions nobody set come from what the framework
+itself did where it did something (a QKeras quantizer's exact type), `auto` for accumulators (an
+exact type, inferred), and the model's default precision otherwise.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from nnhls.errors import NnhlsError
+from nnhls.ir import Graph, Node
+from nnhls.types import AUTO, parse_precision
+
+__all__ = ["apply_config", "config_from_keras_model", "print_dict"]
+
+STRATEGIES = ("Latency", "Resource")
+_MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "BramFactor", "TraceOutput")
+_LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "Trace")
+PRECISION_KEYS = ("default", "maximum", "result", "accum", "weight", "bias", "scale")
+# The precisions each op has, besides `result`.
+_OP_PRECISIONS = {"dense": ("weight", "bias", "accum"), "batchnorm": ("scale", "bias")}
+
+
+def config_from_keras_model(model, granularity: str = "model", backend: str | None = None,
+                            default_precision: str = "fixed<16,6>", default_reuse_factor: int = 1,
+                            max_precision: str | None = None) -> dict:
+    """A configuration dictionary for `model`, ready to edit and pass to the converter.
+
+    granularity: 'model' (one entry for everything), 'type' (one per layer class) or 'name'
+    (one per layer, showing the precisions nnhls will use). `backend` is accepted for
+    compatibility; nothing in the configuration depends on it.
+    """
+    from nnhls.frontends import read_keras
+
+    granularity = str(granularity).lower()
+    if granularity not in ("model", "type", "name"):
+        raise NnhlsError(f"granularity {granularity!r} is not valid; use 'model', 'type' or 'name'")
+    if backend is not None:
+        from nnhls.hls.backend import get_backend
+
+        get_backend(backend)  # a misspelt backend is reported now, not at conversion
+    parse_precision(default_precision)
+    precision = {"default": default_precision}
+    if max_precision is not None:
+        parse_precision(max_precision)
+        precision["maximum"] = max_precision
+    config = {"Model": {"Precision": precision, "ReuseFactor": default_reuse_factor, "Strategy": "Latency",
+                        "BramFactor": 1_000_000_000, "TraceOutput": False}}
+    graph = read_keras(model)
+    if granularity == "type":
+        config["LayerType"] = {}
+        for node in graph:
+            config["LayerType"].setdefault(node.framework_class, {
+                "Precision": default_precision, "ReuseFactor": default_reuse_factor, "Trace": False})
+    elif granularity == "name":
+        config["LayerName"] = {}
+        for node in graph:
+            entry = {"Trace": False}
+            if node.op != "flatten":
+                keys = ("result",) + _OP_PRECISIONS.get(node.op, ())
+                entry["Precision"] = {key: str(_default_precision(node, key, default_precision)) for key in keys}
+            if node.op == "dense":
+                entry["ReuseFactor"] = default_reuse_factor
+            config["LayerName"][node.name] = entry
+    return config
+
+
+def _default_precision(node: Node, key: str, default: str):
+    """What a precision is when the user sets nothing: the framework's own type where it has one."""
+    if key in ("weight", "bias") and node.op == "dense":
+        quantizer = getattr(node, key).quantizer
+        return quantizer if quantizer is not None else default
+    if key == "accum":
+        return AUTO
+    if key == "result":
+        if node.result_quantizer is not None:
+            return node.result_quantizer
+        if node.op == "dense" and node.weight.quantizer is not None:
+            return AUTO  # a quantized layer's sum is exact in the framework too
+    return default
+
+
+def print_dict(dictionary: dict, indent: int = 0) -> None:
+    """Print a (configuration) dictionary as an indented tree."""
+    for key, value in dictionary.items():
+        if isinstance(value, dict):
+            print(" " * indent + f"{key}:")
+            print_dict(value, indent + 2)
+        else:
+            print(" " * indent + f"{key}: {value}")
+
+
+def _check_keys(entry: dict, valid: tuple[str, ...], where: str) -> None:
+    if not isinstance(entry, dict):
+        raise NnhlsError(f"{where} must be a dictionary, got {entry!r}")
+    for key in entry:
+        if key not in valid:
+            raise NnhlsError(f"unknown key {key!r} in {where}; valid keys: {', '.join(valid)}")
+
+
+def _precisions(value, where: str) -> dict:
+    """A Precision entry as a dict; a plain string is the `default` of that scope."""
+    if isinstance(value, str):
+        value = {"default": value}
+    _check_keys(value, PRECISION_KEYS, f"{where}['Precision']")
+    parsed = {}
+    for key, text in value.items():
+        try:
+            parsed[key] = parse_precision(text)
+        except NnhlsError as error:
+            raise NnhlsError(f"{where}['Precision']['{key}']: {error}") from None
+    return parsed
+
+
+def _reuse_factor(value, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise NnhlsError(f"{where}['ReuseFactor'] must be a positive integer, got {value!r}")
+    return value
+
+
+def _strategy(value, where: str) -> str:
+    for strategy in STRATEGIES:
+        if isinstance(value, str) and value.lower() == strategy.lower():
+            return strategy
+    raise NnhlsError(f"{where}['Strategy'] is {value!r}; valid: {', '.join(STRATEGIES)}")
+
+
+def apply_config(graph: Graph, config: dict | None) -> dict:
+    """Set every node's precisions, reuse factor, strategy and trace flag from `config`.
+
+    Returns the model-level settings (`default`/`maximum` precision, BramFactor) the passes need.
+    """
+    config = copy.deepcopy(config) if config else {}
+    _check_keys(config, ("Model", "LayerType", "LayerName"), "the configuration")
+    model = config.get("Model", {})
+    _check_keys(model, _MODEL_KEYS, "config['Model']")
+    model_precision = _precisions(model.get("Precision", "fixed<16,6>"), "config['Model']")
+    default = model_precision.get("default", parse_precision("fixed<16,6>"))
+    settings = {
+        "ReuseFactor": _reuse_factor(model.get("ReuseFactor", 1), "config['Model']"),
+        "Strategy": _strategy(model.get("Strategy", "Latency"), "config['Model']"),
+        "Trace": bool(model.get("TraceOutput", False)),
+    }
+
+    layer_types = config.get("LayerType", {})
+    _check_keys(layer_types, tuple(sorted({n.framework_class for n in graph})), "config['LayerType']")
+    layer_names = config.get("LayerName", {})
+    _check_keys(layer_names, tuple(n.name for n in graph), "config['LayerName']")
+
+    for node in graph:
+        scopes = []  # most specific last
+        for where, entry in ((f"config['LayerType']['{node.framework_class}']", layer_types.get(node.framework_class)),
+                             (f"config['LayerName']['{node.name}']", layer_names.get(node.name))):
+            if entry is not None:
+                _check_keys(entry, _LAYER_KEYS, where)
+                scopes.append((where, entry))
+        values = dict(settings)
+        precision = {}
+        for where, entry in scopes:
+            if "ReuseFactor" in entry:
+                values["ReuseFactor"] = _reuse_factor(entry["ReuseFactor"], where)
+            if "Strategy" in entry:
+                values["Strategy"] = _strategy(entry["Strategy"], where)
+            if "Trace" in entry:
+                values["Trace"] = bool(entry["Trace"])
+            if "Precision" in entry:
+                scoped = _precisions(entry["Precision"], where)
+                if "default" in scoped:  # a scope's default covers all of that scope's precisions
+                    precision = {"default": scoped["default"]}
+                precision.update(scoped)
+        node.reuse_factor = values["ReuseFactor"]
+        node.strategy = values["Strategy"]
+        node.trace = values["Trace"]
+        keys = _OP_PRECISIONS.get(node.op, ()) + (() if node.op == "flatten" else ("result",))
+        for key in keys:
+            chosen = precision.get(key, precision.get("default"))
+            if chosen is None:
+                chosen = parse_precision(_default_precision(node, key, str(default)))
+            _set_precision(node, key, chosen)
+    return {"default": default, "maximum": model_precision.get("maximum"),
+            "BramFactor": model.get("BramFactor", 1_000_000_000)}
+
+
+def _set_precision(node: Node, key: str, precision) -> None:
+    if key == "result":
+        node.result_type = precision
+    elif key == "accum":
+        node.accum_type = precision
+    elif key in ("weight", "bias") and node.op == "dense":
+        getattr(node, key).type = precision
+    else:  # batch norm scale and bias, kept until the batch norm is folded or lowered
+        node.precisions[key] = precision

@@ -1,0 +1,35 @@
+"""The numpy emulator: one function per op kind, batched. It *is* the numeric specification.
+
+Every C++ realization (backend x strategy x io type x reuse factor) must produce the same codes.
+Values flow as integer codes of each tensor's FixedType (int64 where they fit, else Python ints).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnhls.emulate.ops import EMULATORS
+from nnhls.ir import Graph
+
+__all__ = ["EMULATORS", "run"]
+
+
+def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
+    """Codes of the graph's outputs (or of every node with `keep_all`) for a batch of inputs.
+
+    `inputs` maps each input node's name to a float array of shape (batch, *node.shape).
+    """
+    values: dict[str, np.ndarray] = {}
+    remaining = {name: len(graph.consumers(name)) for name in (node.name for node in graph)}
+    for node in graph:
+        if node.op == "input":
+            values[node.name] = EMULATORS["input"](node, inputs[node.name])
+        else:
+            sources = [(values[name], graph[name].result_type) for name in node.inputs]
+            values[node.name] = EMULATORS[node.op](node, *sources)
+        if not keep_all:  # free what no later node reads
+            for name in node.inputs:
+                remaining[name] -= 1
+                if remaining[name] == 0 and name not in graph.outputs:
+                    del values[name]
+    return values if keep_all else {name: values[name] for name in graph.outputs}

@@ -1,0 +1,518 @@
+"""The HLS project writer shared by every backend; backends differ only by the data in `Backend`.
+
+The writer reads the lowered IR and never changes it. It emits one small piece of C++ per op
+kind (a configuration struct and a call), the weights as exact literals, the top function for
+the chosen io type, a testbench, a C-simulation bridge and the backend's build script. Files go
+to a temporary folder first and replace the output folder's nnhls-written files only on success.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nnhls import quantize
+from nnhls.errors import NnhlsError
+from nnhls.hls import AP_TYPES_DIR, INCLUDE_DIR, layout
+from nnhls.ir import Graph, Node
+from nnhls.types import FixedType
+
+__all__ = ["BACKENDS", "IO_TYPES", "Backend", "Project", "get_backend", "write_project"]
+
+IO_TYPES = ("io_parallel", "io_stream")
+MANIFEST = "nnhls_manifest.json"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Everything that differs between HLS tools, in one place."""
+
+    name: str
+    executables: tuple[str, ...]
+    environment_variable: str
+    cflags: str
+    open_solution: str
+    interface: str
+    stream_port_extra: str
+    pragma_macros: str
+
+
+def get_backend(name: str) -> Backend:
+    from nnhls.hls.vitis import VITIS
+    from nnhls.hls.vivado import VIVADO
+
+    backends = {backend.name.lower(): backend for backend in (VIVADO, VITIS)}
+    try:
+        return backends[str(name).lower()]
+    except KeyError:
+        raise NnhlsError(f"backend {name!r} is not supported; supported backends: Vivado, Vitis") from None
+
+
+BACKENDS = ("Vivado", "Vitis")
+
+
+@dataclass
+class Project:
+    """What the writer needs besides the graph."""
+
+    graph: Graph
+    backend: Backend
+    io_type: str
+    project_name: str
+    part: str
+    clock_period: float
+    clock_uncertainty: str = "12.5%"
+
+
+def c_name(name: str) -> str:
+    """A C identifier for a layer name."""
+    text = re.sub(r"\W", "_", name)
+    return text if re.match(r"[A-Za-z_]", text) else f"n_{text}"
+
+
+def cpp_type(t: FixedType) -> str:
+    """The full C++ spelling, with every template argument, so no default is left implicit."""
+    if t.fractional == 0 and t.rounding == "TRN" and t.overflow == "WRAP" and not t.sat_bits:
+        return f"ap_{'' if t.signed else 'u'}int<{t.width}>"
+    return (f"ap_{'' if t.signed else 'u'}fixed<{t.width},{t.integer},AP_{t.rounding},AP_{t.overflow},"
+            f"{t.sat_bits}>")
+
+
+def literal(codes: np.ndarray, t: FixedType) -> list[str]:
+    """Exact C++ literals of codes: each is a double that holds the value exactly (at most 53 bits)."""
+    return [repr(float(v)) for v in quantize.to_float(codes, t).reshape(-1)]
+
+
+def words(t: FixedType) -> int:
+    """64-bit words a code travels in between the C simulation and Python."""
+    return 1 if t.width <= 64 else 2
+
+
+class _Writer:
+    """Emits the project's text. One `_op_*` method per op kind."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        self.graph = project.graph
+        self.stream = project.io_type == "io_stream"
+        self.index = {node.name: k for k, node in enumerate(self.graph)}
+        # Flatten changes no value: its output is its input's variable.
+        self.variable: dict[str, str] = {}
+        self.type_name: dict[str, str] = {}
+        for node in self.graph:
+            k = self.index[node.name]
+            if node.op == "flatten":
+                source = node.inputs[0]
+                self.variable[node.name] = self.variable[source]
+                self.type_name[node.name] = self.type_name[source]
+            else:
+                self.variable[node.name] = c_name(node.name) if node.op == "input" else f"layer{k}_out"
+                self.type_name[node.name] = f"layer{k}_t"
+        self.weight_files: dict[str, str] = {}
+
+    # names -------------------------------------------------------------------------------
+
+    def packet(self, name: str) -> str:
+        return self.type_name[name].replace("_t", "_packet_t")
+
+    def size_macro(self, name: str) -> str:
+        return f"N_{self.type_name[name][:-2].upper()}"
+
+    def port_declaration(self, node: Node, is_input: bool) -> str:
+        name, var = node.name, self.variable[node.name]
+        if self.stream:
+            return f"hls::stream<{self.packet(name)}>& {var}"
+        const = "const " if is_input else ""
+        return f"{const}{self.type_name[name]} {var}[{self.size_macro(name)}]"
+
+    # files -------------------------------------------------------------------------------
+
+    def files(self) -> dict[str, str]:
+        name = self.project.project_name
+        calls, configs = [], []
+        for node in self.graph:
+            if node.op in ("input", "flatten"):
+                continue
+            config, call = getattr(self, f"_op_{node.op}")(node)
+            configs.append(config)
+            calls.append((node, call))
+        files = {
+            "firmware/defines.h": self.defines(),
+            "firmware/nnhls_backend.h": self.backend_header(),
+            "firmware/parameters.h": self.parameters(configs),
+            f"firmware/{name}.h": self.top_header(),
+            f"firmware/{name}.cpp": self.top(calls),
+            f"{name}_test.cpp": self.testbench(),
+            f"{name}_bridge.cpp": self.bridge(),
+            "build_prj.tcl": self.build_tcl(),
+        }
+        files.update(self.weight_files)
+        return files
+
+    def defines(self) -> str:
+        lines = [self.banner(), "#ifndef NNHLS_DEFINES_H", "#define NNHLS_DEFINES_H", "",
+                 '#include "ap_fixed.h"', '#include "ap_int.h"', '#include "hls_stream.h"',
+                 '#include "nnhls_backend.h"', '#include "nnhls/common.h"', "", "// Tensor sizes"]
+        for node in self.graph:
+            if node.op != "flatten":
+                lines.append(f"#define {self.size_macro(node.name)} {node.size}")
+        lines += ["", "// Tensor types"]
+        for node in self.graph:
+            if node.op == "flatten":
+                continue
+            lines.append(f"typedef {cpp_type(node.result_type)} {self.type_name[node.name]};  // {node.name}")
+            if self.stream:
+                lines.append(f"typedef nnhls::packet<{self.type_name[node.name]}, {node.size}> "
+                             f"{self.packet(node.name)};")
+        lines += ["", "#endif", ""]
+        return "\n".join(lines)
+
+    def backend_header(self) -> str:
+        return "\n".join([self.banner(), f"// Pragmas spelled for {self.project.backend.name} HLS.",
+                          "#ifndef NNHLS_BACKEND_H", "#define NNHLS_BACKEND_H", "",
+                          self.project.backend.pragma_macros, "#endif", ""])
+
+    def parameters(self, configs: list[str]) -> str:
+        includes = sorted({'#include "nnhls/dense.h"', '#include "nnhls/activation.h"',
+                           '#include "nnhls/scale_shift.h"', '#include "nnhls/trace.h"'})
+        weights = [f'#include "{path[len("firmware/"):]}"' for path in sorted(self.weight_files)]
+        return "\n".join([self.banner(), "#ifndef NNHLS_PARAMETERS_H", "#define NNHLS_PARAMETERS_H", "",
+                          '#include "defines.h"', *includes, "", *configs, *weights, "", "#endif", ""])
+
+    def top_header(self) -> str:
+        name = self.project.project_name
+        return "\n".join([self.banner(), f"#ifndef {name.upper()}_H", f"#define {name.upper()}_H", "",
+                          '#include "defines.h"', "", f"void {name}({self.top_arguments()});", "",
+                          "#endif", ""])
+
+    def top_arguments(self) -> str:
+        ports = [self.port_declaration(node, True) for node in self.graph.inputs]
+        ports += [self.port_declaration(self.graph[name], False) for name in self.graph.outputs]
+        return ", ".join(ports)
+
+    def top(self, calls: list[tuple[Node, str]]) -> str:
+        backend, name = self.project.backend, self.project.project_name
+        body = []
+        ports = [n.name for n in self.graph.inputs] + list(self.graph.outputs)
+        for port in ports:
+            var = self.variable[port]
+            if self.stream:
+                body.append(backend.interface.format(mode="axis", port=var))
+                if backend.stream_port_extra:
+                    body.append(backend.stream_port_extra.format(port=var))
+            else:
+                body.append(f"#pragma HLS ARRAY_RESHAPE variable={var} complete dim=0")
+                body.append(backend.interface.format(mode="ap_vld", port=var))
+        resource = any(node.strategy == "Resource" for node, _ in calls)
+        # A pipelined top unrolls every loop inside it, which would undo the Resource strategy.
+        body.append("#pragma HLS DATAFLOW" if self.stream or resource else "#pragma HLS PIPELINE")
+        body.append("")
+        for node in self.graph.inputs:
+            body.append(self.trace(node))
+        for node, call in calls:
+            if node.name not in self.graph.outputs:
+                var, k = self.variable[node.name], self.index[node.name]
+                if self.stream:
+                    body.append(f'hls::stream<{self.packet(node.name)}> {var}("{var}");')
+                    body.append(f"#pragma HLS STREAM variable={var} depth=1")
+                else:
+                    body.append(f"{self.type_name[node.name]} {var}[{self.size_macro(node.name)}];")
+                    body.append(f"#pragma HLS ARRAY_PARTITION variable={var} complete dim=0")
+            body.append(call)
+            body.append(self.trace(node))
+            body.append("")
+        text = "\n".join("    " + line if line else "" for line in body).rstrip()
+        return (f'{self.banner()}#include "{name}.h"\n#include "parameters.h"\n\n'
+                f"void {name}({self.top_arguments()}) {{\n{text}\n}}\n")
+
+    def trace(self, node: Node) -> str:
+        k, var = self.index[node.name], self.variable[node.name]
+        if self.stream:
+            return f"NNHLS_TRACE_STREAM({k}, {var}, 1)"
+        return f"NNHLS_TRACE_ARRAY({k}, {var}, {self.size_macro(node.name)})"
+
+    # one method per op kind: returns (configuration struct, call in the top function) ---------
+
+    def _source(self, node: Node) -> tuple[str, str]:
+        source = node.inputs[0]
+        return self.variable[source], (self.packet(source) if self.stream else self.type_name[source])
+
+    def _op_dense(self, node: Node) -> tuple[str, str]:
+        k = self.index[node.name]
+        accum = node.accum_type
+        wrap_accum = accum.overflow == "WRAP" and accum.sat_bits == 0
+        # Partial sums must not overflow: an exact sum, converted into accum_t once, is the
+        # specification. With a plain wrapping accumulator the running sum wraps identically.
+        guard = node.n_in.bit_length()
+        sum_type = accum if wrap_accum else FixedType(accum.width + guard, accum.integer + guard, accum.signed)
+        n_weights = node.n_in * node.n_out
+        resource = node.strategy == "Resource"
+        block_factor = n_weights // node.reuse_factor if resource else n_weights
+        rows_per_step = max(1, block_factor // node.n_out)
+        multiplier_limit = -(-n_weights // node.reuse_factor)
+        self.weight_array(f"w{k}", f"weight{k}_t", node.weight.type, layout.dense_flat(node.weight.codes),
+                          f"{node.name}: weight, canonical (n_in, n_out) = ({node.n_in}, {node.n_out}) row-major")
+        self.weight_array(f"b{k}", f"bias{k}_t", node.bias.type, node.bias.codes, f"{node.name}: bias")
+        config = "\n".join([
+            f"// {node.name} ({node.framework_class}): Dense {node.n_in} -> {node.n_out}, {node.strategy}, "
+            f"reuse factor {node.reuse_factor}",
+            f"typedef {cpp_type(node.weight.type)} weight{k}_t;",
+            f"typedef {cpp_type(node.bias.type)} bias{k}_t;",
+            f"typedef {cpp_type(accum)} accum{k}_t;",
+            f"typedef {cpp_type(sum_type)} sum{k}_t;",
+            f"struct config{k} {{",
+            f"    static const unsigned n_in = {node.n_in};",
+            f"    static const unsigned n_out = {node.n_out};",
+            f"    static const unsigned strategy = nnhls::{'resource' if resource else 'latency'};",
+            f"    static const unsigned reuse_factor = {node.reuse_factor};",
+            f"    static const unsigned multiplier_limit = {multiplier_limit};",
+            f"    static const unsigned block_factor = {block_factor};",
+            f"    static const unsigned rows_per_step = {rows_per_step};",
+            f"    typedef weight{k}_t weight_t;",
+            f"    typedef bias{k}_t bias_t;",
+            f"    typedef accum{k}_t accum_t;",
+            f"    typedef sum{k}_t sum_t;",
+            "};", "",
+        ])
+        return config, self.call(node, "dense", f"w{k}, b{k}")
+
+    def _op_activation(self, node: Node) -> tuple[str, str]:
+        k = self.index[node.name]
+        config = (f"// {node.name} ({node.framework_class}): {node.function}\n"
+                  f"struct config{k} {{\n    static const unsigned n_in = {node.size};\n}};\n")
+        return config, self.call(node, node.function, "")
+
+    def _op_scale_shift(self, node: Node) -> tuple[str, str]:
+        k = self.index[node.name]
+        self.weight_array(f"s{k}", f"scale{k}_t", node.scale.type, node.scale.codes, f"{node.name}: scale")
+        self.weight_array(f"t{k}", f"shift{k}_t", node.shift.type, node.shift.codes, f"{node.name}: shift")
+        config = "\n".join([
+            f"// {node.name} ({node.framework_class}): per-channel scale and shift",
+            f"typedef {cpp_type(node.scale.type)} scale{k}_t;",
+            f"typedef {cpp_type(node.shift.type)} shift{k}_t;",
+            f"struct config{k} {{",
+            f"    static const unsigned n_in = {node.size};",
+            f"    static const unsigned n_channels = {node.shape[-1]};",
+            f"    typedef scale{k}_t scale_t;",
+            f"    typedef shift{k}_t shift_t;",
+            "};", "",
+        ])
+        return config, self.call(node, "scale_shift", f"s{k}, t{k}")
+
+    def call(self, node: Node, kernel: str, weights: str) -> str:
+        source_var, source_type = self._source(node)
+        out_type = self.packet(node.name) if self.stream else self.type_name[node.name]
+        suffix = "_stream" if self.stream else ""
+        arguments = ", ".join(filter(None, [source_var, self.variable[node.name], weights]))
+        return (f"nnhls::{kernel}{suffix}<{source_type}, {out_type}, config{self.index[node.name]}>"
+                f"({arguments});")
+
+    def weight_array(self, variable: str, type_name: str, t: FixedType, codes: np.ndarray, title: str) -> None:
+        values = literal(codes, t)
+        rows = [", ".join(values[i:i + 16]) for i in range(0, len(values), 16)]
+        body = ",\n    ".join(rows)
+        self.weight_files[f"firmware/weights/{variable}.h"] = (
+            f"{self.banner()}// {title}; {t}, exact values\n"
+            f"#ifndef NNHLS_WEIGHTS_{variable.upper()}_H\n#define NNHLS_WEIGHTS_{variable.upper()}_H\n\n"
+            f"static const {type_name} {variable}[{len(values)}] = {{\n    {body}\n}};\n\n#endif\n")
+
+    # testbench, bridge, tcl ----------------------------------------------------------------
+
+    def io_layout(self):
+        inputs = [(node.name, node) for node in self.graph.inputs]
+        outputs = [(name, self.graph[name]) for name in self.graph.outputs]
+        return inputs, outputs
+
+    def run_sample(self, indent: str, read_input: str, use_output: str) -> list[str]:
+        """Statements that fill the inputs with `read_input(input_index, element)`, run the top
+        function, and pass each output element to `use_output(output_index, element, value)`."""
+        inputs, outputs = self.io_layout()
+        lines, arguments = [], []
+        for i, (name, node) in enumerate(inputs):
+            var, n = f"in{i}", node.size
+            if self.stream:
+                lines += [f"hls::stream<{self.packet(name)}> {var};", f"{self.packet(name)} packet{i};",
+                          f"for (unsigned e = 0; e < {n}; e++) packet{i}[e] = {read_input(i, 'e')};",
+                          f"{var}.write(packet{i});"]
+            else:
+                lines += [f"{self.type_name[name]} {var}[{n}];",
+                          f"for (unsigned e = 0; e < {n}; e++) {var}[e] = {read_input(i, 'e')};"]
+            arguments.append(var)
+        for o, (name, node) in enumerate(outputs):
+            var = f"out{o}"
+            lines.append(f"hls::stream<{self.packet(name)}> {var};" if self.stream
+                         else f"{self.type_name[name]} {var}[{node.size}];")
+            arguments.append(var)
+        lines.append(f"{self.project.project_name}({', '.join(arguments)});")
+        for o, (name, node) in enumerate(outputs):
+            if self.stream:
+                lines += [f"{self.packet(name)} result{o} = out{o}.read();",
+                          f"for (unsigned e = 0; e < {node.size}; e++) {{ {use_output(o, 'e', f'result{o}[e]')} }}"]
+            else:
+                lines.append(f"for (unsigned e = 0; e < {node.size}; e++) {{ {use_output(o, 'e', f'out{o}[e]')} }}")
+        return [indent + line for line in lines]
+
+    def testbench(self) -> str:
+        inputs, outputs = self.io_layout()
+        offsets, total = [], 0
+        for _, node in inputs:
+            offsets.append(total)
+            total += node.size
+        out_offsets, out_total = [], 0
+        for _, node in outputs:
+            out_offsets.append(out_total)
+            out_total += node.size
+        sample = self.run_sample(
+            "        ", lambda i, e: f"features[{offsets[i]} + {e}]",
+            lambda o, e, v: (f"double y = {v}.to_double(); std::fprintf(log, \"%.17g \", y); "
+                             f"if (have_expected && y != expected[{out_offsets[o]} + {e}]) mismatches++;"))
+        return "\n".join([
+            self.banner() + "// Runs tb_data/tb_input_features.dat through the design and compares every",
+            "// output with tb_data/tb_output_predictions.dat exactly (nnhls writes the emulator's values there).",
+            "#include <cstdio>", "#include <fstream>", "#include <sstream>", "#include <string>", "#include <vector>",
+            "", f'#include "firmware/{self.project.project_name}.h"', "",
+            "static std::vector<double> numbers(const std::string& line) {",
+            "    std::istringstream in(line);", "    std::vector<double> values;", "    double v;",
+            "    while (in >> v) values.push_back(v);", "    return values;", "}", "",
+            "int main() {",
+            '    std::ifstream features_file("tb_data/tb_input_features.dat");',
+            '    std::ifstream predictions_file("tb_data/tb_output_predictions.dat");',
+            '    FILE* log = std::fopen("tb_data/csim_results.log", "w");',
+            "    if (!features_file || !log) {",
+            '        std::fprintf(stderr, "cannot open tb_data/tb_input_features.dat or the log\\n");',
+            "        return 2;", "    }",
+            "    std::string line;", "    int samples = 0, mismatches = 0;",
+            "    while (std::getline(features_file, line)) {",
+            "        std::vector<double> features = numbers(line);",
+            f"        if (features.size() != {total}) continue;",
+            "        std::string expected_line;",
+            "        bool have_expected = bool(std::getline(predictions_file, expected_line));",
+            "        std::vector<double> expected = numbers(expected_line);",
+            f"        have_expected = have_expected && expected.size() == {out_total};",
+            *sample,
+            '        std::fprintf(log, "\\n");', "        samples++;", "    }", "    std::fclose(log);",
+            '    std::printf("%d samples, %d outputs differ from tb_output_predictions.dat\\n", samples, mismatches);',
+            "    return mismatches ? 1 : 0;", "}", "",
+        ])
+
+    def bridge(self) -> str:
+        inputs, outputs = self.io_layout()
+        sample = self.run_sample(
+            "        ", lambda i, e: f"inputs[{i}][s * {inputs[i][1].size} + {e}]",
+            lambda o, e, v: (f"nnhls::put_code({v}, outputs[{o}] + (s * {outputs[o][1].size} + {e}) * "
+                             f"{words(outputs[o][1].result_type)});"))
+        return "\n".join([
+            self.banner() + "// C simulation entry points for nnhls (Python, ctypes): a whole batch per call.",
+            "#define NNHLS_TRACE", f'#include "firmware/{self.project.project_name}.h"',
+            '#include "firmware/parameters.h"', "",
+            "namespace nnhls {", f"long long* trace_buffers[{len(self.graph)}];", "long long trace_sample = 0;",
+            "}", "", 'extern "C" {', "",
+            "// inputs[i]: sample-major doubles of input i; outputs[o]: codes of output o (1 or 2 words each);",
+            "// traces[k]: codes of node k, or null.",
+            "void nnhls_predict(const double* const* inputs, long long n, long long* const* outputs,",
+            "                   long long* const* traces) {",
+            f"    for (int k = 0; k < {len(self.graph)}; k++) nnhls::trace_buffers[k] = traces ? traces[k] : 0;",
+            "    for (long long s = 0; s < n; s++) {", "        nnhls::trace_sample = s;", *sample, "    }", "}", "",
+            "}", "",
+        ])
+
+    def build_tcl(self) -> str:
+        p, backend = self.project, self.project.backend
+        name = p.project_name
+        return "\n".join([
+            f"# {backend.name} HLS build script written by nnhls.",
+            f"# Run: {backend.executables[0]} -f build_prj.tcl \"csim=1 synth=1 cosim=0 export=0 vsynth=0\"",
+            "array set opt {reset 0 csim 1 synth 1 cosim 0 export 0 vsynth 0}",
+            "foreach arg $::argv {",
+            "    foreach pair [split $arg] {",
+            "        set kv [split $pair =]",
+            "        if {[llength $kv] == 2 && [info exists opt([lindex $kv 0])]} { set opt([lindex $kv 0]) [lindex $kv 1] }",
+            "    }",
+            "}",
+            "",
+            f"set project_name {name}",
+            "if {$opt(reset)} { open_project -reset ${project_name}_prj } else { open_project ${project_name}_prj }",
+            "set_top ${project_name}",
+            f'add_files firmware/${{project_name}}.cpp -cflags "{backend.cflags} -Ifirmware"',
+            f'add_files -tb ${{project_name}}_test.cpp -cflags "{backend.cflags} -Ifirmware"',
+            "add_files -tb tb_data",
+            backend.open_solution,
+            f"set_part {{{p.part}}}",
+            f"create_clock -period {p.clock_period} -name default",
+            f"set_clock_uncertainty {p.clock_uncertainty}",
+            "",
+            "if {$opt(csim)} { csim_design }",
+            "if {$opt(synth)} { csynth_design }",
+            "if {$opt(cosim)} { cosim_design }",
+            "if {$opt(export)} { export_design -format ip_catalog }",
+            "if {$opt(vsynth)} { export_design -flow syn -rtl verilog -format ip_catalog }",
+            "exit",
+            "",
+        ])
+
+    def banner(self) -> str:
+        return f"// Written by nnhls for {self.project.project_name} ({self.project.backend.name}, {self.project.io_type}).\n"
+
+
+def write_project(project: Project, output_dir: str | os.PathLike, tb_inputs: list[np.ndarray],
+                  tb_outputs: list[np.ndarray]) -> Path:
+    """Write the complete project into `output_dir`.
+
+    Everything is written into a temporary folder first; then nnhls's files replace the ones an
+    earlier write left (listed in the manifest), and files nnhls did not write stay untouched.
+    """
+    files = _Writer(project).files()
+    files["tb_data/tb_input_features.dat"] = _table(tb_inputs)
+    files["tb_data/tb_output_predictions.dat"] = _table(tb_outputs)
+    output = Path(output_dir)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".nnhls_", dir=output.parent) as staging:
+        staging_path = Path(staging)
+        for relative, text in files.items():
+            path = staging_path / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        for source_dir, target in ((INCLUDE_DIR / "nnhls", "firmware/nnhls"), (AP_TYPES_DIR, "ap_types")):
+            for header in sorted(source_dir.glob("*.h")):
+                relative = f"{target}/{header.name}"
+                (staging_path / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(header, staging_path / relative)
+                files[relative] = ""
+        written = sorted(files) + [MANIFEST]
+        (staging_path / MANIFEST).write_text(json.dumps({"written_by": "nnhls", "files": written}, indent=1))
+        _replace(staging_path, output, written)
+    return output
+
+
+def _replace(staging: Path, output: Path, written: list[str]) -> None:
+    output.mkdir(parents=True, exist_ok=True)
+    manifest = output / MANIFEST
+    previous = []
+    if manifest.exists():
+        try:
+            previous = json.loads(manifest.read_text()).get("files", [])
+        except (json.JSONDecodeError, AttributeError):
+            previous = []
+    for relative in set(previous) - set(written):
+        stale = output / relative
+        if stale.is_file():
+            stale.unlink()
+    for relative in written:
+        target = output / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / relative, target)
+
+
+def _table(arrays: list[np.ndarray]) -> str:
+    """One sample per line: the arrays' flattened values side by side, as exact decimals."""
+    if not arrays:
+        return ""
+    flat = np.concatenate([np.asarray(a, dtype=np.float64).reshape(len(a), -1) for a in arrays], axis=1)
+    return "".join(" ".join(repr(float(v)) for v in row) + "\n" for row in flat)

@@ -1,0 +1,34 @@
+"""Weight layouts the C++ kernels read, as pure functions of the canonical IR tensors.
+
+Both Dense strategies read the canonical row-major (n_in, n_out) order: the Resource kernel's
+cycle r uses weights r * block_factor ... (r + 1) * block_factor - 1, which are whole rows or an
+equal part of one row (see `Dense.valid_reuse_factors`), so no transposition is ever needed.
+Every layout here has its inverse beside it, and a test holds each pair to a round trip.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["dense_blocks", "dense_flat", "dense_from_blocks", "dense_from_flat"]
+
+
+def dense_flat(weight: np.ndarray) -> np.ndarray:
+    """The (n_in, n_out) weight matrix as the one-dimensional array both kernels read."""
+    return np.ascontiguousarray(weight).reshape(-1)
+
+
+def dense_from_flat(flat: np.ndarray, n_in: int, n_out: int) -> np.ndarray:
+    return np.asarray(flat).reshape(n_in, n_out)
+
+
+def dense_blocks(weight: np.ndarray, reuse_factor: int) -> np.ndarray:
+    """The Resource strategy's weight memory: row r holds what cycle r multiplies."""
+    n_weights = weight.size
+    if n_weights % reuse_factor:
+        raise ValueError(f"reuse factor {reuse_factor} does not divide the {n_weights} weights")
+    return dense_flat(weight).reshape(reuse_factor, n_weights // reuse_factor)
+
+
+def dense_from_blocks(blocks: np.ndarray, n_in: int, n_out: int) -> np.ndarray:
+    return dense_from_flat(np.asarray(blocks).reshape(-1), n_in, n_out)

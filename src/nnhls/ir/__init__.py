@@ -1,0 +1,13 @@
+"""The intermediate representation: a graph of ops with canonical tensors and fixed-point types.
+
+Layouts are canonical and never depend on a backend: Dense kernels are `(n_in, n_out)`,
+activations are channels-last, shapes exclude the batch dimension. Frontends fill in float
+weights and the quantizers the framework applied; passes turn them into exact integer codes and
+assign a `FixedType` to every tensor (the lowered IR). The emulator and the HLS writer only read
+the lowered IR.
+"""
+
+from nnhls.ir.graph import Graph
+from nnhls.ir.ops import OPS, Activation, BatchNorm, Dense, Flatten, Input, Node, ScaleShift, Weights
+
+__all__ = ["OPS", "Activation", "BatchNorm", "Dense", "Flatten", "Graph", "Input", "Node", "ScaleShift", "Weights"]

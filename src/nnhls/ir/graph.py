@@ -1,0 +1,72 @@
+"""The graph: nodes in topological order, looked up by name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nnhls.errors import NnhlsError
+from nnhls.ir.ops import Node
+
+__all__ = ["Graph"]
+
+
+class Graph:
+    """Nodes in topological order; `outputs` names the nodes whose values the network returns."""
+
+    def __init__(self, nodes: list[Node], outputs: list[str], name: str = "model"):
+        self.name = name
+        self._nodes: dict[str, Node] = {}
+        for node in nodes:
+            self.add(node)
+        self.outputs = list(outputs)
+
+    def add(self, node: Node) -> None:
+        if node.name in self._nodes:
+            raise NnhlsError(f"two layers are named {node.name!r}; layer names must be unique")
+        for name in node.inputs:
+            if name not in self._nodes:
+                raise NnhlsError(f"layer {node.name!r} reads {name!r}, which is not defined before it")
+        self._nodes[node.name] = node
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(list(self._nodes.values()))
+
+    def __getitem__(self, name: str) -> Node:
+        return self._nodes[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._nodes
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    @property
+    def inputs(self) -> list[Node]:
+        return [node for node in self if node.op == "input"]
+
+    def consumers(self, name: str) -> list[Node]:
+        return [node for node in self if name in node.inputs]
+
+    def replace(self, old: str, new: Node | None) -> None:
+        """Replace node `old` by `new` (same position), or remove it when `new` is None.
+
+        A removed node must have exactly one input; its consumers then read that input.
+        """
+        node = self._nodes[old]
+        if new is None:
+            if len(node.inputs) != 1:
+                raise NnhlsError(f"cannot remove layer {old!r}: it has {len(node.inputs)} inputs")
+            source = node.inputs[0]
+            for consumer in self.consumers(old):
+                consumer.inputs = [source if name == old else name for name in consumer.inputs]
+            self.outputs = [source if name == old else name for name in self.outputs]
+            del self._nodes[old]
+            return
+        nodes = {}
+        for name, current in self._nodes.items():
+            nodes[new.name if name == old else name] = new if name == old else current
+        self._nodes = nodes
+        if new.name != old:
+            for consumer in self.consumers(old):
+                consumer.inputs = [new.name if name == old else name for name in consumer.inputs]
+            self.outputs = [new.name if name == old else name for name in self.outputs]

@@ -1,0 +1,177 @@
+"""HLSModel: a converted network that can be written, compiled, run and built."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from nnhls import emulate, quantize
+from nnhls.csim import CSimLibrary, build_library
+from nnhls.errors import NnhlsError
+from nnhls.hls.backend import Project, write_project
+from nnhls.ir import Graph
+
+__all__ = ["HLSModel"]
+
+# Samples written into the project's testbench data when the user gives none.
+_TESTBENCH_SAMPLES = 64
+
+
+class HLSModel:
+    """The lowered network plus where and how its HLS project is written."""
+
+    def __init__(self, graph: Graph, project: Project, output_dir: str | os.PathLike, config: dict):
+        self.graph = graph
+        self.project = project
+        self.output_dir = Path(output_dir)
+        self.config = config
+        self._library: CSimLibrary | None = None
+
+    @property
+    def backend(self) -> str:
+        return self.project.backend.name
+
+    @property
+    def io_type(self) -> str:
+        return self.project.io_type
+
+    # writing and compiling --------------------------------------------------------------
+
+    def write(self, tb_inputs=None) -> Path:
+        """Write the complete HLS project; returns its folder.
+
+        The testbench data are `tb_inputs` (or random values spanning each input type) and the
+        emulator's outputs for them, so the vendor's C simulation checks the design bit for bit.
+        """
+        if tb_inputs is None:
+            tb_inputs = self._spanning_inputs(_TESTBENCH_SAMPLES)
+        inputs = self._check_inputs(tb_inputs)
+        outputs = self._emulate(inputs)
+        floats = [quantize.to_float(codes, self.graph[name].result_type)
+                  for name, codes in zip(self.graph.outputs, outputs)]
+        return write_project(self.project, self.output_dir, inputs, floats)
+
+    def compile(self) -> None:
+        """Write the project and build its C simulation with g++."""
+        self.write()
+        path = build_library(self.output_dir, self.project.project_name)
+        nodes = [None if node.op == "flatten" else (node.size, node.result_type) for node in self.graph]
+        self._library = CSimLibrary(
+            path, [node.size for node in self.graph.inputs],
+            [(self.graph[name].size, self.graph[name].result_type) for name in self.graph.outputs], nodes)
+
+    # running ---------------------------------------------------------------------------
+
+    def predict(self, X, engine: str | None = None):
+        """Outputs for a batch `X` (an array, or a list of arrays for several inputs), as floats.
+
+        engine: 'csim' (the compiled C simulation) or 'emulator' (numpy); by default the C
+        simulation once `compile()` has run, else the emulator. Both give the same bits.
+        """
+        outputs, _ = self._run(X, engine, trace=False)
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def trace(self, X, engine: str | None = None):
+        """(outputs, {layer name: that layer's output as floats}) for a batch `X`."""
+        outputs, per_layer = self._run(X, engine, trace=True)
+        return (outputs[0] if len(outputs) == 1 else outputs), per_layer
+
+    def _run(self, X, engine, trace: bool):
+        engine = engine or ("csim" if self._library is not None else "emulator")
+        inputs = self._check_inputs(X)
+        single = not isinstance(X, (list, tuple)) and np.asarray(X).ndim == len(self.graph.inputs[0].shape)
+        if engine == "emulator":
+            values = emulate.run(self.graph, {n.name: x for n, x in zip(self.graph.inputs, inputs)}, keep_all=trace)
+            codes = [values[name] for name in self.graph.outputs]
+            per_node = {node.name: values[node.name] for node in self.graph} if trace else None
+        elif engine == "csim":
+            if self._library is None:
+                raise NnhlsError("predict(engine='csim') needs the C simulation: call compile() first")
+            codes, traced = self._library.run(inputs, trace)
+            per_node = self._csim_trace(traced, len(inputs[0])) if trace else None
+        else:
+            raise NnhlsError(f"engine {engine!r} is not valid; use 'emulator' or 'csim'")
+        outputs = [self._floats(name, c) for name, c in zip(self.graph.outputs, codes)]
+        if single:
+            outputs = [o[0] for o in outputs]
+        per_layer = None
+        if trace:
+            per_layer = {name: self._floats(name, c) for name, c in per_node.items()}
+            if single:
+                per_layer = {name: value[0] for name, value in per_layer.items()}
+        return outputs, per_layer
+
+    def _csim_trace(self, traced, batch: int) -> dict:
+        per_node = {}
+        for node, codes in zip(self.graph, traced):
+            source = node.inputs[0] if node.op == "flatten" else None
+            per_node[node.name] = per_node[source] if source else codes
+        return per_node
+
+    def _floats(self, name: str, codes: np.ndarray) -> np.ndarray:
+        node = self.graph[name]
+        return quantize.to_float(codes, node.result_type).reshape(len(codes), *node.shape)
+
+    def _emulate(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        values = emulate.run(self.graph, {n.name: x for n, x in zip(self.graph.inputs, inputs)})
+        return [values[name] for name in self.graph.outputs]
+
+    def _check_inputs(self, X) -> list[np.ndarray]:
+        """The inputs as float64 arrays of shape (batch, *input shape), or a clear error."""
+        nodes = self.graph.inputs
+        arrays = list(X) if isinstance(X, (list, tuple)) else [X]
+        if len(arrays) != len(nodes):
+            raise NnhlsError(f"the model has {len(nodes)} inputs ({', '.join(n.name for n in nodes)}), "
+                             f"but {len(arrays)} arrays were given")
+        checked = []
+        for node, array in zip(nodes, arrays):
+            array = np.asarray(array)
+            if array.dtype.kind not in "biuf":
+                raise NnhlsError(f"input {node.name!r} must be numeric, got an array of dtype {array.dtype}")
+            if array.shape == tuple(node.shape):
+                array = array[None]
+            if array.shape[1:] != tuple(node.shape):
+                raise NnhlsError(f"input {node.name!r} expects shape (batch, {', '.join(map(str, node.shape))}), "
+                                 f"got {array.shape}")
+            checked.append(array.astype(np.float64))
+        batches = {len(a) for a in checked}
+        if len(batches) > 1:
+            raise NnhlsError(f"all inputs need the same batch size, got {sorted(batches)}")
+        return checked
+
+    def _spanning_inputs(self, n: int) -> list[np.ndarray]:
+        rng = np.random.default_rng(0)
+        inputs = []
+        for node in self.graph.inputs:
+            t = node.result_type
+            codes = rng.integers(t.min_code, t.max_code, size=(n, *node.shape), endpoint=True)
+            inputs.append(quantize.to_float(codes, t))
+        return inputs
+
+    # vendor tools ----------------------------------------------------------------------
+
+    def build(self, reset: bool = False, csim: bool = True, synth: bool = True, cosim: bool = False,
+              export: bool = False, vsynth: bool = False) -> int:
+        """Run the backend's HLS tool on the written project; returns the tool's exit code.
+
+        The tool is found through the backend's environment variable or on PATH; without it this
+        is an error that says what was searched.
+        """
+        backend = self.project.backend
+        executable = os.environ.get(backend.environment_variable)
+        searched = [f"${backend.environment_variable}"] + list(backend.executables)
+        if not executable:
+            executable = next(filter(None, (shutil.which(name) for name in backend.executables)), None)
+        if not executable:
+            raise NnhlsError(f"{backend.name} HLS was not found: searched {', '.join(searched)} on PATH. "
+                             f"Install it and source its settings script, or set {backend.environment_variable} "
+                             "to the executable")
+        if not (self.output_dir / "build_prj.tcl").exists():
+            self.write()
+        options = " ".join(f"{key}={int(value)}" for key, value in
+                           dict(reset=reset, csim=csim, synth=synth, cosim=cosim, export=export, vsynth=vsynth).items())
+        return subprocess.run([executable, "-f", "build_prj.tcl", options], cwd=self.output_dir).returncode

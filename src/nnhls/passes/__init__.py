@@ -1,0 +1,20 @@
+"""Passes from the framework's graph to the lowered IR: one file per pass, each a function of the graph."""
+
+from __future__ import annotations
+
+from nnhls.ir import Graph
+from nnhls.passes.batchnorm import lower_batchnorm
+from nnhls.passes.infer_types import infer_types
+from nnhls.passes.quantize_weights import quantize_weights
+from nnhls.passes.reuse_factor import check_reuse_factors
+
+__all__ = ["check_reuse_factors", "infer_types", "lower", "lower_batchnorm", "quantize_weights"]
+
+
+def lower(graph: Graph, settings: dict, strict: bool = False) -> Graph:
+    """Run every pass in order; afterwards every tensor has a FixedType and weights are codes."""
+    lower_batchnorm(graph, settings)
+    quantize_weights(graph)
+    infer_types(graph, settings.get("maximum"))
+    check_reuse_factors(graph, strict)
+    return graph

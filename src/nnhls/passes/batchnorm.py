@@ -1,0 +1,41 @@
+"""Fold a batch normalization into the Dense before it, or make it an explicit ScaleShift."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnhls.ir import Graph, ScaleShift, Weights
+
+
+def lower_batchnorm(graph: Graph, settings: dict) -> bool:
+    """Returns whether anything changed.
+
+    Folding is exact only where the Dense weights are still the framework's floats: folded
+    weights are then quantized once, as the user's float model intends. A framework-quantized
+    Dense would need new weights the framework never computed, so its batch norm stays a
+    ScaleShift with its own types.
+    """
+    changed = False
+    for node in graph:
+        if node.op != "batchnorm":
+            continue
+        changed = True
+        scale = node.gamma / np.sqrt(node.variance + node.epsilon)
+        shift = node.beta - node.mean * scale
+        producer = graph[node.inputs[0]]
+        if (producer.op == "dense" and producer.weight.quantizer is None and producer.bias.quantizer is None
+                and len(graph.consumers(producer.name)) == 1 and producer.name not in graph.outputs):
+            producer.weight.values = producer.weight.values * scale
+            producer.bias.values = producer.bias.values * scale + shift
+            graph.replace(node.name, None)
+            continue
+        default = settings["default"]
+        lowered = ScaleShift(
+            name=node.name, inputs=node.inputs, shape=node.shape, framework_class=node.framework_class,
+            result_type=node.result_type, reuse_factor=node.reuse_factor, strategy=node.strategy,
+            trace=node.trace, result_quantizer=node.result_quantizer,
+            scale=Weights(values=scale, type=node.precisions.get("scale", default)),
+            shift=Weights(values=shift, type=node.precisions.get("bias", default)),
+        )
+        graph.replace(node.name, lowered)
+    return changed

@@ -1,0 +1,115 @@
+"""Give every `auto` precision an exact type, sized from the input types and the actual weights.
+
+An inferred accumulator holds every product, the bias and every partial sum without rounding or
+overflow: its fractional bits are those of the finest term, and its range is the exact range of
+the sum over all inputs the input type can hold (computed from the weight codes, so it is as
+narrow as exactness allows). An inferred result is the accumulator itself. `maximum` caps
+inferred widths; a cap that can lose values is reported.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from nnhls.errors import NnhlsError
+from nnhls.ir import Graph, Node
+from nnhls.types import FixedType, mul_type
+
+# Our C simulation types stop at 128 bits.
+MAX_INFERRED_WIDTH = 128
+
+
+def infer_types(graph: Graph, maximum: FixedType | None = None) -> bool:
+    """Returns whether any type was inferred."""
+    changed = False
+    for node in graph:
+        source = graph[node.inputs[0]].result_type if node.inputs else None
+        if node.op == "input":
+            if not isinstance(node.result_type, FixedType):
+                raise NnhlsError(f"input {node.name!r}: its precision must be a type such as 'ap_fixed<16,6>', "
+                                 f"not {node.result_type}")
+            continue
+        if node.op == "flatten":
+            node.result_type = source
+            continue
+        if node.op == "dense" and not isinstance(node.accum_type, FixedType):
+            node.accum_type = _capped(node, "accum", _dense_accumulator(node, source), maximum)
+            changed = True
+        if not isinstance(node.result_type, FixedType):
+            node.result_type = _capped(node, "result", _exact_result(node, source), maximum)
+            changed = True
+    return changed
+
+
+def _exact_result(node: Node, source: FixedType) -> FixedType:
+    if node.op == "dense":
+        return node.accum_type
+    if node.op == "activation":
+        if node.function == "relu":  # max(x, 0): the non-negative part of the input type
+            return FixedType(max(source.width - source.signed, 1), source.integer - source.signed, False)
+        return source
+    if node.op == "scale_shift":
+        scale, shift = node.scale, node.shift
+        frac = max(source.fractional + scale.type.fractional, shift.type.fractional)
+        scaled = _products(np.array([source.min_code, source.max_code], dtype=object), scale.codes.astype(object))
+        offset = _align(shift.codes, shift.type.fractional, frac)
+        shift_up = frac - source.fractional - scale.type.fractional
+        low = int((scaled.min(axis=0) * 2**shift_up + offset).min())
+        high = int((scaled.max(axis=0) * 2**shift_up + offset).max())
+        return _fitting_type(node, low, high, frac)
+    raise AssertionError(f"no exact result rule for op {node.op}")
+
+
+def _products(x_codes, weight_codes):
+    """Every product of an input code (rows) with a weight code."""
+    return x_codes.reshape(-1, *([1] * weight_codes.ndim)) * weight_codes[None]
+
+
+def _align(codes, frac: int, to_frac: int):
+    return np.asarray(codes).astype(object) * 2 ** (to_frac - frac)
+
+
+def _dense_accumulator(node: Node, source: FixedType) -> FixedType:
+    weight, bias = node.weight, node.bias
+    product = mul_type(source, weight.type)
+    frac = max(product.fractional, bias.type.fractional)
+    terms = _products(np.array([source.min_code, source.max_code], dtype=object), weight.codes.astype(object))
+    terms = terms * 2 ** (frac - product.fractional)
+    bias_codes = _align(bias.codes, bias.type.fractional, frac)
+    # Every input range holds 0, so each term's range holds 0 and every partial sum (and each
+    # single product, and the bias alone) lies between these bounds.
+    high = terms.max(axis=0).sum(axis=0) + np.maximum(bias_codes, 0)
+    low = terms.min(axis=0).sum(axis=0) + np.minimum(bias_codes, 0)
+    return _fitting_type(node, int(low.min()), int(high.max()), frac)
+
+
+def _fitting_type(node: Node, low: int, high: int, frac: int) -> FixedType:
+    """The narrowest type with `frac` fractional bits holding every code in [low, high]."""
+    if low < 0:
+        width = max(high.bit_length(), (-low - 1).bit_length()) + 1
+    else:
+        width = max(high.bit_length(), 1)
+    if width > MAX_INFERRED_WIDTH:
+        raise NnhlsError(f"layer {node.name!r}: an exact type would need {width} bits, more than the "
+                         f"{MAX_INFERRED_WIDTH} C simulation supports; set its accum/result precision "
+                         "or Model Precision 'maximum'")
+    return FixedType(width, width - frac, low < 0)
+
+
+def _capped(node: Node, role: str, exact: FixedType, maximum: FixedType | None) -> FixedType:
+    if maximum is None or (exact.integer <= maximum.integer and exact.fractional <= maximum.fractional):
+        return exact
+    integer = min(exact.integer, maximum.integer)
+    fractional = min(exact.fractional, maximum.fractional)
+    capped = FixedType(max(integer + fractional, 1), integer, exact.signed, maximum.rounding, maximum.overflow,
+                       min(maximum.sat_bits, max(integer + fractional, 1)))
+    losses = []
+    if integer < exact.integer:
+        losses.append("overflow")
+    if fractional < exact.fractional:
+        losses.append("rounding")
+    warnings.warn(f"layer {node.name!r}: the exact {role} type {exact} is capped to {capped} by the maximum "
+                  f"precision, so values can suffer {' and '.join(losses)}", stacklevel=4)
+    return capped

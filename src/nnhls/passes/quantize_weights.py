@@ -1,0 +1,38 @@
+"""Quantize every constant once, into its type's integer codes."""
+
+from __future__ import annotations
+
+import warnings
+
+from nnhls import quantize
+from nnhls.errors import NnhlsError
+from nnhls.ir import Graph, Weights
+from nnhls.types import FixedType
+
+
+def quantize_weights(graph: Graph) -> bool:
+    """Give every Weights exact codes of a FixedType. Returns whether anything changed."""
+    changed = False
+    for node in graph:
+        for role in ("weight", "bias", "scale", "shift"):
+            weights = getattr(node, role, None)
+            if isinstance(weights, Weights) and weights.codes is None:
+                _quantize(node.name, role, weights)
+                changed = True
+    return changed
+
+
+def _quantize(layer: str, role: str, weights: Weights) -> None:
+    if not isinstance(weights.type, FixedType):  # auto: the framework's own type is the exact one
+        if weights.quantizer is None:
+            raise NnhlsError(f"layer {layer!r}: {role} precision 'auto' needs a quantized layer; "
+                             f"set {role} to a type such as 'ap_fixed<16,6>'")
+        weights.type = weights.quantizer
+    if weights.type.width > 53:
+        raise NnhlsError(f"layer {layer!r}: {role} type {weights.type} is wider than 53 bits; "
+                         "weights are written as exact double literals, so use at most 53 bits")
+    weights.codes, n_overflow = quantize.from_float(weights.values, weights.type, count_overflow=True)
+    if n_overflow:
+        warnings.warn(f"layer {layer!r}: {n_overflow} of {weights.values.size} {role} values lie outside "
+                      f"{weights.type} and were {'saturated' if 'SAT' in weights.type.overflow else 'wrapped'}; "
+                      "widen the integer bits of its precision", stacklevel=3)
