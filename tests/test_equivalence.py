@@ -1,0 +1,100 @@
+"""The equivalence matrix: every backend x strategy x io type, at random valid reuse factors,
+gives the emulator's bits on small generated networks with random weights and types."""
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+
+from nnhls.hls.backend import BACKENDS, IO_TYPES, Project, get_backend
+from nnhls.ir import OPS, Activation, Dense, Flatten, Graph, Input, ScaleShift, Weights
+from nnhls.model import HLSModel
+from nnhls.passes import lower
+from nnhls.types import AUTO, OVERFLOW_MODES, ROUNDING_MODES, FixedType
+
+STRATEGIES = ("Latency", "Resource")
+# Seeds whose random types keep every layer's output varied (many random types saturate a
+# layer to a constant, which would test nothing downstream of it).
+SEEDS = (1, 15, 24)
+
+
+def random_type(rng, width_range=(2, 12), signed=None, modes=True) -> FixedType:
+    width = int(rng.integers(*width_range, endpoint=True))
+    signed = bool(rng.random() < 0.7) if signed is None else signed
+    integer = int(rng.integers(-1, width + 2))
+    if not modes:
+        return FixedType(width, integer, signed)
+    overflow = str(rng.choice([o for o in OVERFLOW_MODES if signed or o != "WRAP_SM"]))
+    return FixedType(width, integer, signed, str(rng.choice(ROUNDING_MODES)), overflow,
+                     int(rng.integers(0, min(width, 2), endpoint=True)))
+
+
+def random_weights(rng, shape, t: FixedType) -> Weights:
+    codes = rng.integers(t.min_code, t.max_code, size=shape, endpoint=True)
+    return Weights(values=codes * t.lsb, type=t)
+
+
+def random_network(seed: int) -> Graph:
+    """Input (4, 3) -> Flatten -> Dense -> relu -> ScaleShift -> Dense (user accumulator) -> linear."""
+    rng = np.random.default_rng(seed)
+    hidden, outputs = int(rng.integers(3, 9)), int(rng.integers(2, 6))
+    nodes = [
+        Input("x", [], (4, 3), "InputLayer", result_type=random_type(rng, (4, 10))),
+        Flatten("flat", ["x"], (12,), "Flatten"),
+        Dense("dense", ["flat"], (hidden,), "Dense", result_type=random_type(rng, (6, 16)), accum_type=AUTO,
+              weight=random_weights(rng, (12, hidden), random_type(rng, modes=False)),
+              bias=random_weights(rng, (hidden,), random_type(rng, modes=False))),
+        Activation("relu", ["dense"], (hidden,), "Activation", function="relu",
+                   result_type=random_type(rng, (3, 10))),
+        ScaleShift("bn", ["relu"], (hidden,), "BatchNormalization", result_type=AUTO,
+                   scale=random_weights(rng, (hidden,), random_type(rng, modes=False)),
+                   shift=random_weights(rng, (hidden,), random_type(rng, modes=False))),
+        # A narrow accumulator of the user's: products round and partial sums overflow.
+        Dense("out", ["bn"], (outputs,), "Dense", result_type=AUTO, accum_type=random_type(rng, (6, 14)),
+              weight=random_weights(rng, (hidden, outputs), random_type(rng, modes=False)),
+              bias=random_weights(rng, (outputs,), random_type(rng, modes=False))),
+        Activation("linear", ["out"], (outputs,), "Activation", function="linear",
+                   result_type=random_type(rng, (2, 8))),
+    ]
+    return Graph(nodes, ["linear"])
+
+
+def spanning_inputs(graph: Graph, n: int, seed: int) -> np.ndarray:
+    """Values beyond each end of the input type too, so input conversion saturates and wraps."""
+    t = graph.inputs[0].result_type
+    rng = np.random.default_rng(seed)
+    return rng.uniform(t.min_value * 1.3 - 1, t.max_value * 1.3 + 1, size=(n, *graph.inputs[0].shape))
+
+
+def realize(seed, backend, strategy, io_type, tmp_path) -> tuple[HLSModel, Graph]:
+    graph = random_network(seed)
+    rng = np.random.default_rng([seed, STRATEGIES.index(strategy)])
+    for node in graph:
+        node.strategy = strategy
+        if node.op == "dense":
+            node.reuse_factor = int(rng.choice(node.valid_reuse_factors(strategy)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # user types here overflow on purpose
+        lower(graph, {"default": FixedType(16, 6), "maximum": None}, strict=True)
+    project = Project(graph, get_backend(backend), io_type, "myproject", "xcu250-figd2104-2L-e", 5)
+    return HLSModel(graph, project, tmp_path / f"{backend}_{strategy}_{io_type}_{seed}", {}), graph
+
+
+def test_matrix_covers_every_op():
+    used = {node.op for seed in SEEDS for node in random_network(seed)}
+    assert used == set(OPS), "every op the converter accepts needs a row in the equivalence matrix"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("backend, strategy, io_type", list(itertools.product(BACKENDS, STRATEGIES, IO_TYPES)))
+def test_csim_equals_emulator(seed, backend, strategy, io_type, tmp_path):
+    model, graph = realize(seed, backend, strategy, io_type, tmp_path)
+    model.compile()
+    X = spanning_inputs(graph, 300, seed)
+    csim_out, csim_trace = model.trace(X, engine="csim")
+    emulator_out, emulator_trace = model.trace(X, engine="emulator")
+    for node in graph:  # first differing layer first
+        assert np.array_equal(csim_trace[node.name], emulator_trace[node.name]), node.name
+        assert len(np.unique(emulator_trace[node.name], axis=0)) > 30, f"{node.name} is nearly constant"
+    assert np.array_equal(csim_out, emulator_out)
