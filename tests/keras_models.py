@@ -1,0 +1,62 @@
+"""Small Keras and QKeras models trained in the tests on synthetic data (nothing is downloaded)."""
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # QKeras builds tf.keras (Keras 2) models
+
+import numpy as np
+
+INPUT_TYPE_FRACTIONAL_BITS = 10  # inputs lie on the ap_fixed<16,6> grid, so nnhls and Keras see the same values
+
+
+def synthetic_data(n: int, n_in: int = 16, n_classes: int = 5, seed: int = 0):
+    """Gaussian blobs on the ap_fixed<16,6> grid, with integer class labels."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 1.5, (n_classes, n_in))
+    labels = rng.integers(0, n_classes, n)
+    X = centers[labels] + rng.normal(0, 1.0, (n, n_in))
+    X = np.round(X * 2**INPUT_TYPE_FRACTIONAL_BITS) / 2**INPUT_TYPE_FRACTIONAL_BITS
+    return np.clip(X, -31, 31).astype(np.float32), labels
+
+
+def qkeras_mlp(seed: int = 0, epochs: int = 4):
+    """16-64-32-32-5: quantized_bits(6,0,alpha=1) weights and biases, quantized_relu(6), linear output."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits
+
+    tf.keras.utils.set_random_seed(seed)
+    quantizer = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1))
+    model = tf.keras.Sequential(name="qmlp")
+    model.add(tf.keras.layers.InputLayer(input_shape=(16,), name="input_1"))
+    for i, width in enumerate((64, 32, 32)):
+        model.add(QDense(width, name=f"fc{i + 1}", **quantizer))
+        model.add(QActivation("quantized_relu(6)", name=f"relu{i + 1}"))
+    model.add(QDense(5, name="output", **quantizer))
+    return _train(model, seed, epochs)
+
+
+def keras_mlp(seed: int = 0, epochs: int = 4):
+    """A float tf.keras MLP 16-32-16-5 with relu, Dropout and a BatchNormalization to fold."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed)
+    model = tf.keras.Sequential([
+        tf.keras.layers.InputLayer(input_shape=(16,), name="input_1"),
+        tf.keras.layers.Dense(32, activation="relu", name="fc1"),
+        tf.keras.layers.Dropout(0.1, name="dropout"),
+        tf.keras.layers.Dense(16, name="fc2"),
+        tf.keras.layers.BatchNormalization(name="bn"),
+        tf.keras.layers.Activation("relu", name="relu2"),
+        tf.keras.layers.Dense(5, name="output"),
+    ], name="mlp")
+    return _train(model, seed, epochs)
+
+
+def _train(model, seed: int, epochs: int):
+    import tensorflow as tf
+
+    X, y = synthetic_data(3000, seed=seed)
+    model.compile(optimizer=tf.keras.optimizers.Adam(0.01),
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(X, y, epochs=epochs, batch_size=64, verbose=0)
+    return model
