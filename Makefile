@@ -22,6 +22,7 @@ test: venv
 
 bench: venv
 	$(BIN)/python bench/quantize.py
+	$(BIN)/python bench/mlp.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -33,6 +33,7 @@ def compiler() -> str:
 
 def build_library(project_dir: Path, project_name: str) -> Path:
     """Compile the project's top function and bridge; returns the path of a new shared library."""
+    project_dir = Path(project_dir).resolve()
     build_dir = project_dir / "build"
     build_dir.mkdir(exist_ok=True)
     for old in build_dir.glob(f"lib{project_name}_*.so"):

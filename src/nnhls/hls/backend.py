@@ -410,7 +410,8 @@ class _Writer:
                              f"{words(outputs[o][1].result_type)});"))
         return "\n".join([
             self.banner() + "// C simulation entry points for nnhls (Python, ctypes): a whole batch per call.",
-            "#define NNHLS_TRACE", f'#include "firmware/{self.project.project_name}.h"',
+            "#ifndef NNHLS_TRACE", "#define NNHLS_TRACE", "#endif",
+            f'#include "firmware/{self.project.project_name}.h"',
             '#include "firmware/parameters.h"', "",
             "namespace nnhls {", f"long long* trace_buffers[{len(self.graph)}];", "long long trace_sample = 0;",
             "}", "", 'extern "C" {', "",

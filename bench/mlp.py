@@ -1,0 +1,63 @@
+"""The QKeras MLP 16-64-32-32-5: compile() time, and throughput of the emulator, the C simulation
+and Keras `predict` on the same 10,000 samples in the same run. Prints one JSON object.
+
+Run: .venv/bin/python bench/mlp.py
+"""
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import keras_models  # noqa: E402  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import numpy as np  # noqa: E402
+from quantize import machine  # noqa: E402
+
+import nnhls  # noqa: E402
+
+
+def best_seconds(function, repeats: int = 5) -> float:
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main():
+    model = keras_models.qkeras_mlp()
+    X, _ = keras_models.synthetic_data(10_000, seed=3)
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for io_type in ("io_parallel", "io_stream"):
+            for strategy in ("Latency", "Resource"):
+                config = nnhls.config_from_keras_model(model, granularity="name")
+                config["Model"]["Strategy"] = strategy
+                hls_model = nnhls.convert_from_keras_model(model, hls_config=config, io_type=io_type,
+                                                           output_dir=Path(folder) / f"{io_type}_{strategy}")
+                start = time.perf_counter()
+                hls_model.compile()
+                results[f"compile_s_{io_type}_{strategy}"] = round(time.perf_counter() - start, 3)
+        emulator = best_seconds(lambda: hls_model.predict(X, engine="emulator"))
+        csim = best_seconds(lambda: hls_model.predict(X, engine="csim"), repeats=2)
+    keras = best_seconds(lambda: model.predict(X, batch_size=1024, verbose=0))
+    results.update({
+        "samples": len(X),
+        "emulator_samples_per_s": round(len(X) / emulator),
+        "csim_samples_per_s": round(len(X) / csim),
+        "keras_predict_samples_per_s": round(len(X) / keras),
+        "emulator_over_keras": round(keras / emulator, 2),
+        "emulator_over_csim": round(csim / emulator, 2),
+    })
+    print(json.dumps({"benchmark": "mlp_16_64_32_32_5", "machine": machine(), "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
