@@ -98,3 +98,24 @@ def test_csim_equals_emulator(seed, backend, strategy, io_type, tmp_path):
         assert np.array_equal(csim_trace[node.name], emulator_trace[node.name]), node.name
         assert len(np.unique(emulator_trace[node.name], axis=0)) > 30, f"{node.name} is nearly constant"
     assert np.array_equal(csim_out, emulator_out)
+
+
+@pytest.mark.parametrize("io_type", IO_TYPES)
+def test_project_testbench_checks_every_output_bit(io_type, tmp_path):
+    """The testbench the vendor's C simulation runs, built here with g++ against our ap_types."""
+    import subprocess
+
+    model, _ = realize(SEEDS[0], "Vitis", "Resource", io_type, tmp_path)
+    project = model.write()
+    command = ["g++", "-std=c++14", "-O1", "-Wno-unknown-pragmas", "-Ifirmware", "-Iap_types",
+               "firmware/myproject.cpp", "myproject_test.cpp", "-o", "testbench"]
+    subprocess.run(command, cwd=project, check=True)
+    result = subprocess.run(["./testbench"], cwd=project, capture_output=True, text=True)
+    assert result.returncode == 0 and "64 samples, 0 outputs differ" in result.stdout
+    predictions = project / "tb_data" / "tb_output_predictions.dat"
+    lines = predictions.read_text().splitlines()
+    values = lines[3].split()
+    values[0] = repr(float(values[0]) + model.graph["linear"].result_type.lsb)
+    predictions.write_text("\n".join(lines[:3] + [" ".join(values)] + lines[4:]) + "\n")
+    result = subprocess.run(["./testbench"], cwd=project, capture_output=True, text=True)
+    assert result.returncode == 1 and "64 samples, 1 outputs differ" in result.stdout

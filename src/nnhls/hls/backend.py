@@ -361,14 +361,8 @@ class _Writer:
 
     def testbench(self) -> str:
         inputs, outputs = self.io_layout()
-        offsets, total = [], 0
-        for _, node in inputs:
-            offsets.append(total)
-            total += node.size
-        out_offsets, out_total = [], 0
-        for _, node in outputs:
-            out_offsets.append(out_total)
-            out_total += node.size
+        offsets, total = _offsets(node.size for _, node in inputs)
+        out_offsets, out_total = _offsets(node.size for _, node in outputs)
         sample = self.run_sample(
             "        ", lambda i, e: f"features[{offsets[i]} + {e}]",
             lambda o, e, v: (f"double y = {v}.to_double(); std::fprintf(log, \"%.17g \", y); "
@@ -460,6 +454,15 @@ class _Writer:
 
     def banner(self) -> str:
         return f"// Written by nnhls for {self.project.project_name} ({self.project.backend.name}, {self.project.io_type}).\n"
+
+
+def _offsets(sizes) -> tuple[list[int], int]:
+    """Where each of several arrays starts when they are laid side by side, and the total size."""
+    offsets, total = [], 0
+    for size in sizes:
+        offsets.append(total)
+        total += size
+    return offsets, total
 
 
 def write_project(project: Project, output_dir: str | os.PathLike, tb_inputs: list[np.ndarray],
