@@ -72,7 +72,7 @@ def test_maximum_caps_inferred_types_with_a_warning(qmlp, tmp_path):
     assert model.graph["fc1"].accum_type.width <= 12
     X, _ = keras_models.synthetic_data(100)
     model.compile()
-    assert np.array_equal(model.predict(X), model.predict(X, engine="emulator"))
+    assert np.array_equal(model.predict(X, engine="csim"), model.predict(X))
 
 
 def test_keras3_model_converts_end_to_end(tmp_path):
@@ -85,5 +85,5 @@ def test_keras3_model_converts_end_to_end(tmp_path):
     model.save(path)
     hls_model = nnhls.convert_from_keras_model(str(path), output_dir=tmp_path / "prj", io_type="io_stream")
     hls_model.compile()
-    assert np.array_equal(hls_model.predict(X), hls_model.predict(X, engine="emulator"))
+    assert np.array_equal(hls_model.predict(X, engine="csim"), hls_model.predict(X))
     assert np.abs(hls_model.predict(X) - model.predict(X, verbose=0)).max() < 0.1

@@ -69,7 +69,7 @@ def test_qkeras_mlp_every_cell_equals_the_emulator(qmlp, qmlp_emulated, data, tm
     model = nnhls.convert_from_keras_model(qmlp, hls_config=config, backend=backend, io_type=io_type,
                                            output_dir=tmp_path / "prj", strict=True)
     model.compile()
-    assert np.array_equal(model.predict(data), qmlp_emulated[1])
+    assert np.array_equal(model.predict(data, engine="csim"), qmlp_emulated[1])
 
 
 def propagated_error_bound(model, X):
@@ -116,7 +116,7 @@ def test_trace_gives_every_layer(qmlp, qmlp_emulated, data, tmp_path):
     model = nnhls.convert_from_keras_model(qmlp, hls_config=nnhls.config_from_keras_model(qmlp, granularity="name"),
                                            output_dir=tmp_path / "prj", io_type="io_stream")
     model.compile()
-    output, layers = model.trace(data[:50])
+    output, layers = model.trace(data[:50], engine="csim")
     emulated_output, emulated_layers = model.trace(data[:50], engine="emulator")
     assert list(layers) == ["input_1", "fc1", "relu1", "fc2", "relu2", "fc3", "relu3", "output"]
     for name in layers:
@@ -133,8 +133,8 @@ def test_two_models_in_one_process_do_not_interfere(qmlp, data, tmp_path):
     second.compile()
     first.compile()  # a rebuild loads a new library beside the old one
     for model in (first, second):
-        assert np.array_equal(model.predict(data[:200]), model.predict(data[:200], engine="emulator"))
-    assert not np.array_equal(first.predict(data[:200]), second.predict(data[:200]))
+        assert np.array_equal(model.predict(data[:200], engine="csim"), model.predict(data[:200]))
+    assert not np.array_equal(first.predict(data[:200], engine="csim"), second.predict(data[:200], engine="csim"))
 
 
 def test_single_sample_and_batch_agree(qmlp, data, tmp_path):

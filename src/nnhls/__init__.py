@@ -1,6 +1,7 @@
 """nnhls: quantized neural networks to bit-exact HLS C++ for AMD/Xilinx FPGAs."""
 
 from nnhls import converters, quantize, types, utils
+from nnhls.compare import compare
 from nnhls.config import config_from_keras_model, print_dict
 from nnhls.converters import convert_from_keras_model
 from nnhls.errors import NnhlsError, PrecisionError
@@ -10,6 +11,7 @@ from nnhls.types import AUTO, FixedType, IntType, parse_precision
 __all__ = [
     "AUTO",
     "HLSModel",
+    "compare",
     "config_from_keras_model",
     "convert_from_keras_model",
     "converters",

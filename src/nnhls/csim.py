@@ -24,9 +24,11 @@ CXXFLAGS = ["-std=c++17", "-O1", "-fPIC", "-shared", "-Wno-unknown-pragmas"]
 
 
 def compiler() -> str:
-    path = os.environ.get("CXX") or shutil.which("g++")
+    """The C++ compiler: $CXX if set, else g++, found on PATH."""
+    name = os.environ.get("CXX") or "g++"
+    path = shutil.which(name)
     if not path:
-        raise NnhlsError("C simulation needs a C++ compiler: g++ was not found on PATH "
+        raise NnhlsError(f"C simulation needs a C++ compiler: {name!r} was not found on PATH "
                          "(install g++, or name a compiler in the CXX environment variable)")
     return path
 

@@ -19,6 +19,8 @@ __all__ = ["HLSModel"]
 
 # Samples written into the project's testbench data when the user gives none.
 _TESTBENCH_SAMPLES = 64
+# Samples that compile() runs through both the C simulation and the emulator.
+_SELF_CHECK_SAMPLES = 256
 
 
 class HLSModel:
@@ -55,61 +57,97 @@ class HLSModel:
                   for name, codes in zip(self.graph.outputs, outputs)]
         return write_project(self.project, self.output_dir, inputs, floats)
 
-    def compile(self) -> None:
-        """Write the project and build its C simulation with g++."""
+    def compile(self, self_check: bool = True) -> None:
+        """Write the project and build its C simulation with g++.
+
+        Then, unless `self_check` is False, random inputs spanning each input type go through the
+        C simulation and the emulator; any difference is an error naming the first layer (in
+        graph order) whose outputs differ and the first differing element.
+        """
         self.write()
         path = build_library(self.output_dir, self.project.project_name)
         nodes = [None if node.op == "flatten" else (node.size, node.result_type) for node in self.graph]
         self._library = CSimLibrary(
             path, [node.size for node in self.graph.inputs],
             [(self.graph[name].size, self.graph[name].result_type) for name in self.graph.outputs], nodes)
+        if self_check:
+            self._self_check(self._spanning_inputs(_SELF_CHECK_SAMPLES, seed=1))
+
+    def _self_check(self, inputs: list[np.ndarray]) -> None:
+        _, csim = self._codes(inputs, "csim", trace=True)
+        _, emulated = self._codes(inputs, "emulator", trace=True)
+        for node in self.graph:
+            differ = np.asarray(csim[node.name] != emulated[node.name]).reshape(len(inputs[0]), -1)
+            if differ.any():
+                sample, element = (int(i) for i in np.argwhere(differ)[0])
+                c = csim[node.name].reshape(len(differ), -1)[sample, element]
+                e = emulated[node.name].reshape(len(differ), -1)[sample, element]
+                t = node.result_type
+                raise NnhlsError(
+                    f"self-check failed: layer {node.name!r} ({node.op}) gives different outputs in the C "
+                    f"simulation and the emulator, although every layer before it agrees: sample {sample}, "
+                    f"element {element}: C simulation {float(quantize.to_float(c, t))} (code {c}), emulator "
+                    f"{float(quantize.to_float(e, t))} (code {e}), type {t}. The written project would not "
+                    "compute what nnhls promises; please report this with the model")
 
     # running ---------------------------------------------------------------------------
 
-    def predict(self, X, engine: str | None = None):
+    def predict(self, X, engine: str = "emulator"):
         """Outputs for a batch `X` (an array, or a list of arrays for several inputs), as floats.
 
-        engine: 'csim' (the compiled C simulation) or 'emulator' (numpy); by default the C
-        simulation once `compile()` has run, else the emulator. Both give the same bits.
+        engine: 'emulator' (numpy, the specification; needs no compiler) or 'csim' (the compiled
+        C simulation; call `compile()` first). Both give the same bits.
         """
         outputs, _ = self._run(X, engine, trace=False)
         return outputs[0] if len(outputs) == 1 else outputs
 
-    def trace(self, X, engine: str | None = None):
+    def trace(self, X, engine: str = "emulator"):
         """(outputs, {layer name: that layer's output as floats}) for a batch `X`."""
         outputs, per_layer = self._run(X, engine, trace=True)
         return (outputs[0] if len(outputs) == 1 else outputs), per_layer
 
-    def _run(self, X, engine, trace: bool):
-        engine = engine or ("csim" if self._library is not None else "emulator")
+    def overflow_report(self, X) -> "OverflowReport":
+        """How many values wrapped or saturated at each quantization point of each layer, for `X`."""
+        from nnhls.compare import OverflowReport
+
+        rows = []
+        emulate.run(self.graph, self._named(self._check_inputs(X)), overflows=rows)
+        return OverflowReport(
+            (*row, row[1] == "result" and self.graph[row[0]].result_quantizer == row[2]) for row in rows)
+
+    def _run(self, X, engine: str, trace: bool):
         inputs = self._check_inputs(X)
         single = not isinstance(X, (list, tuple)) and np.asarray(X).ndim == len(self.graph.inputs[0].shape)
+        codes, per_node = self._codes(inputs, engine, trace)
+        outputs = [self._floats(name, c) for name, c in zip(self.graph.outputs, codes)]
+        per_layer = {name: self._floats(name, c) for name, c in per_node.items()} if trace else None
+        if single:
+            outputs = [o[0] for o in outputs]
+            per_layer = per_layer and {name: value[0] for name, value in per_layer.items()}
+        return outputs, per_layer
+
+    def _codes(self, inputs: list[np.ndarray], engine: str, trace: bool):
+        """Output codes, and with `trace` the codes of every node, from one engine."""
         if engine == "emulator":
-            values = emulate.run(self.graph, {n.name: x for n, x in zip(self.graph.inputs, inputs)}, keep_all=trace)
-            codes = [values[name] for name in self.graph.outputs]
+            values = emulate.run(self.graph, self._named(inputs), keep_all=trace)
             per_node = {node.name: values[node.name] for node in self.graph} if trace else None
-        elif engine == "csim":
+            return [values[name] for name in self.graph.outputs], per_node
+        if engine == "csim":
             if self._library is None:
                 raise NnhlsError("predict(engine='csim') needs the C simulation: call compile() first")
             codes, traced = self._library.run(inputs, trace)
-            per_node = self._csim_trace(traced, len(inputs[0])) if trace else None
-        else:
-            raise NnhlsError(f"engine {engine!r} is not valid; use 'emulator' or 'csim'")
-        outputs = [self._floats(name, c) for name, c in zip(self.graph.outputs, codes)]
-        if single:
-            outputs = [o[0] for o in outputs]
-        per_layer = None
-        if trace:
-            per_layer = {name: self._floats(name, c) for name, c in per_node.items()}
-            if single:
-                per_layer = {name: value[0] for name, value in per_layer.items()}
-        return outputs, per_layer
+            return codes, (self._csim_trace(traced) if trace else None)
+        raise NnhlsError(f"engine {engine!r} is not valid; use 'emulator' or 'csim'")
 
-    def _csim_trace(self, traced, batch: int) -> dict:
+    def _named(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+        return {node.name: x for node, x in zip(self.graph.inputs, inputs)}
+
+    def _csim_trace(self, traced) -> dict:
         per_node = {}
         for node, codes in zip(self.graph, traced):
-            source = node.inputs[0] if node.op == "flatten" else None
-            per_node[node.name] = per_node[source] if source else codes
+            if node.op == "flatten":  # moves no value, so the C simulation records nothing for it
+                codes = per_node[node.inputs[0]]
+            per_node[node.name] = codes.reshape(len(codes), *node.shape)
         return per_node
 
     def _floats(self, name: str, codes: np.ndarray) -> np.ndarray:
@@ -117,8 +155,7 @@ class HLSModel:
         return quantize.to_float(codes, node.result_type).reshape(len(codes), *node.shape)
 
     def _emulate(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        values = emulate.run(self.graph, {n.name: x for n, x in zip(self.graph.inputs, inputs)})
-        return [values[name] for name in self.graph.outputs]
+        return self._codes(inputs, "emulator", trace=False)[0]
 
     def _check_inputs(self, X) -> list[np.ndarray]:
         """The inputs as float64 arrays of shape (batch, *input shape), or a clear error."""
@@ -143,12 +180,14 @@ class HLSModel:
             raise NnhlsError(f"all inputs need the same batch size, got {sorted(batches)}")
         return checked
 
-    def _spanning_inputs(self, n: int) -> list[np.ndarray]:
-        rng = np.random.default_rng(0)
+    def _spanning_inputs(self, n: int, seed: int = 0) -> list[np.ndarray]:
+        """Random values of each input type, its extremes included."""
+        rng = np.random.default_rng(seed)
         inputs = []
         for node in self.graph.inputs:
             t = node.result_type
             codes = rng.integers(t.min_code, t.max_code, size=(n, *node.shape), endpoint=True)
+            codes.reshape(n, -1)[:2] = [[t.min_code], [t.max_code]]
             inputs.append(quantize.to_float(codes, t))
         return inputs
 

@@ -14,19 +14,26 @@ from nnhls.ir import Graph
 __all__ = ["EMULATORS", "run"]
 
 
-def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
+def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False,
+        overflows: list | None = None) -> dict[str, np.ndarray]:
     """Codes of the graph's outputs (or of every node with `keep_all`) for a batch of inputs.
 
-    `inputs` maps each input node's name to a float array of shape (batch, *node.shape).
+    `inputs` maps each input node's name to a float array of shape (batch, *node.shape). With
+    a list as `overflows`, every quantization point appends (layer, point, type, n_overflowed,
+    n_values) to it.
     """
     values: dict[str, np.ndarray] = {}
     remaining = {name: len(graph.consumers(name)) for name in (node.name for node in graph)}
     for node in graph:
+        tally = None
+        if overflows is not None:
+            def tally(point, to_type, n_overflowed, n_values, layer=node.name):
+                overflows.append((layer, point, to_type, n_overflowed, n_values))
         if node.op == "input":
-            values[node.name] = EMULATORS["input"](node, inputs[node.name])
+            values[node.name] = EMULATORS["input"](node, tally, inputs[node.name])
         else:
             sources = [(values[name], graph[name].result_type) for name in node.inputs]
-            values[node.name] = EMULATORS[node.op](node, *sources)
+            values[node.name] = EMULATORS[node.op](node, tally, *sources)
         if not keep_all:  # free what no later node reads
             for name in node.inputs:
                 remaining[name] -= 1

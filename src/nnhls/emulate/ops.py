@@ -1,4 +1,8 @@
-"""One numpy function per op kind: (node, (codes, type) of each input) -> output codes."""
+"""One numpy function per op kind: (node, tally, (codes, type) of each input) -> output codes.
+
+`tally`, when not None, receives the overflow events of each quantization point of the op
+(`tally(point, type, n_overflowed, n_values)`): values that wrapped or saturated on conversion.
+"""
 
 from __future__ import annotations
 
@@ -17,32 +21,48 @@ _INT64_EXACT = 2**62
 _CHUNK_ELEMENTS = 1 << 22
 
 
-def emulate_input(node: Node, x: np.ndarray) -> np.ndarray:
-    return quantize.from_float(x, node.result_type)
+def _convert(codes, from_type: FixedType, to_type: FixedType, tally, point: str) -> np.ndarray:
+    """Convert codes, telling `tally` how many overflowed at this quantization point."""
+    if tally is None:
+        return quantize.convert(codes, from_type, to_type)
+    converted, n_overflowed = quantize.convert(codes, from_type, to_type, count_overflow=True)
+    tally(point, to_type, n_overflowed, np.size(codes))
+    return converted
 
 
-def emulate_dense(node: Node, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+def emulate_input(node: Node, tally, x: np.ndarray) -> np.ndarray:
+    if tally is None:
+        return quantize.from_float(x, node.result_type)
+    codes, n_overflowed = quantize.from_float(x, node.result_type, count_overflow=True)
+    tally("result", node.result_type, n_overflowed, x.size)
+    return codes
+
+
+def emulate_dense(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, x_type = source
     weight, bias, accum = node.weight, node.bias, node.accum_type
     product = mul_type(x_type, weight.type)
-    bias_codes = quantize.convert(bias.codes, bias.type, accum)
+    bias_codes = _convert(bias.codes, bias.type, accum, tally, "bias")
     if _products_exact(x_type, weight.codes, product, accum):
         sums = _exact_matmul(x, x_type, weight.codes)
         if accum.width + node.n_in.bit_length() >= 62:
             sums = sums.astype(object)
         sums = sums << (accum.fractional - product.fractional)
+        if tally is not None:
+            tally("product", accum, 0, len(x) * weight.codes.size)
     else:
-        sums = _summed_products(x, weight.codes, product, accum)
+        sums = _summed_products(x, weight.codes, product, accum, tally)
     total = sums + (bias_codes.astype(object) if sums.dtype == object else bias_codes)
     # The exact sum is converted into the accumulator once, then into the result type.
-    return quantize.convert(quantize.convert(total, accum, accum), accum, node.result_type)
+    accumulated = _convert(total, accum, accum, tally, "accumulator")
+    return _convert(accumulated, accum, node.result_type, tally, "result")
 
 
 def _products_exact(x_type: FixedType, weights: np.ndarray, product: FixedType, accum: FixedType) -> bool:
     """Whether converting any product into the accumulator changes nothing."""
     if accum.fractional < product.fractional:
         return False
-    w_low, w_high = int(weights.min()), int(weights.max())
+    w_low, w_high = _weight_range(weights)
     corners = [a * b for a in (x_type.min_code, x_type.max_code) for b in (w_low, w_high)]
     shift = accum.fractional - product.fractional
     return accum.min_code <= min(corners) << shift and max(corners) << shift <= accum.max_code
@@ -50,9 +70,7 @@ def _products_exact(x_type: FixedType, weights: np.ndarray, product: FixedType, 
 
 def _exact_matmul(x: np.ndarray, x_type: FixedType, weights: np.ndarray) -> np.ndarray:
     """x @ weights on integer codes, exactly: BLAS when float64 cannot round, else integers."""
-    x_bound = max(-x_type.min_code, x_type.max_code)
-    w_bound = int(np.abs(weights.astype(object)).sum(axis=0).max()) if weights.size else 0
-    bound = x_bound * w_bound
+    bound = max(-x_type.min_code, x_type.max_code) * _column_bound(weights)
     if bound < _FLOAT_EXACT:
         return (x.astype(np.float64) @ weights.astype(np.float64)).astype(np.int64)
     if bound < _INT64_EXACT and x.dtype != object and weights.dtype != object:
@@ -60,7 +78,21 @@ def _exact_matmul(x: np.ndarray, x_type: FixedType, weights: np.ndarray) -> np.n
     return x.astype(object) @ weights.astype(object)
 
 
-def _summed_products(x: np.ndarray, weights: np.ndarray, product: FixedType, accum: FixedType) -> np.ndarray:
+def _weight_range(weights: np.ndarray) -> tuple[int, int]:
+    return int(weights.min()), int(weights.max())
+
+
+def _column_bound(weights: np.ndarray) -> int:
+    """The largest sum of absolute weight codes into one output."""
+    if not weights.size:
+        return 0
+    if weights.dtype != object and np.abs(weights).max() < 2**40:
+        return int(np.abs(weights).sum(axis=0).max())
+    return int(np.abs(weights.astype(object)).sum(axis=0).max())
+
+
+def _summed_products(x: np.ndarray, weights: np.ndarray, product: FixedType, accum: FixedType,
+                     tally) -> np.ndarray:
     """Each product converted into the accumulator (rounding, overflow), then summed exactly."""
     batch, n_in = x.shape
     rows = max(1, _CHUNK_ELEMENTS // max(1, weights.size))
@@ -70,28 +102,28 @@ def _summed_products(x: np.ndarray, weights: np.ndarray, product: FixedType, acc
         products = chunk.astype(object)[:, :, None] * weights.astype(object)[None]
         if products.size and max(abs(int(products.min())), abs(int(products.max()))) < _INT64_EXACT:
             products = products.astype(np.int64)
-        terms = quantize.convert(products, product, accum)
+        terms = _convert(products, product, accum, tally, "product")
         if accum.width + n_in.bit_length() >= 62:
             terms = terms.astype(object)
         parts.append(terms.sum(axis=1))
     return np.concatenate(parts) if parts else np.zeros((0, weights.shape[1]), dtype=np.int64)
 
 
-def emulate_activation(node: Node, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+def emulate_activation(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, x_type = source
     if node.function == "relu":
         x = np.where(x > 0, x, 0)
-    return quantize.convert(x, x_type, node.result_type)
+    return _convert(x, x_type, node.result_type, tally, "result")
 
 
-def emulate_scale_shift(node: Node, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+def emulate_scale_shift(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, x_type = source
     scaled, scaled_type = quantize.mul(x, x_type, node.scale.codes, node.scale.type)
     total, total_type = quantize.add(scaled, scaled_type, node.shift.codes, node.shift.type)
-    return quantize.convert(total, total_type, node.result_type)
+    return _convert(total, total_type, node.result_type, tally, "result")
 
 
-def emulate_flatten(node: Node, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+def emulate_flatten(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, _ = source
     return x.reshape(x.shape[0], -1)
 

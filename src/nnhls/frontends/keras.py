@@ -274,6 +274,8 @@ class _Reader:
             node.framework_class = node.framework_class or layer.class_name
             self.nodes.append(node)
             self.shape[node.name] = node.shape
+        if nodes:
+            nodes[-1].framework_output = layer.name
         # A layer that becomes no node (Dropout) passes its input through.
         self.producer[layer.name] = nodes[-1].name if nodes else source
 

@@ -257,7 +257,8 @@ class _Writer:
         block_factor = n_weights // node.reuse_factor if resource else n_weights
         rows_per_step = max(1, block_factor // node.n_out)
         multiplier_limit = -(-n_weights // node.reuse_factor)
-        self.weight_array(f"w{k}", f"weight{k}_t", node.weight.type, layout.dense_flat(node.weight.codes),
+        weights = layout.dense_weights(node.weight.codes, node.strategy, node.reuse_factor)
+        self.weight_array(f"w{k}", f"weight{k}_t", node.weight.type, weights,
                           f"{node.name}: weight, canonical (n_in, n_out) = ({node.n_in}, {node.n_out}) row-major")
         self.weight_array(f"b{k}", f"bias{k}_t", node.bias.type, node.bias.codes, f"{node.name}: bias")
         config = "\n".join([

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["dense_blocks", "dense_flat", "dense_from_blocks", "dense_from_flat"]
+__all__ = ["dense_blocks", "dense_flat", "dense_from_blocks", "dense_from_flat", "dense_weights"]
+
+
+def dense_weights(weight: np.ndarray, strategy: str, reuse_factor: int) -> np.ndarray:
+    """The weight array a Dense kernel of `strategy` reads, in the order it reads it."""
+    if strategy == "Resource":
+        return dense_blocks(weight, reuse_factor).reshape(-1)
+    return dense_flat(weight)
 
 
 def dense_flat(weight: np.ndarray) -> np.ndarray:

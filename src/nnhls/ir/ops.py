@@ -50,6 +50,9 @@ class Node:
     trace: bool = False
     # The output type the framework itself quantizes to (a QKeras activation), if any.
     result_quantizer: FixedType | None = None
+    # The framework layer whose output this node's value is (None for a node inside a layer,
+    # such as a Dense whose activation became the next node), for per-layer comparisons.
+    framework_output: str | None = None
 
     op: ClassVar[str] = ""
 

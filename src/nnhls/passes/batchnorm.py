@@ -27,13 +27,14 @@ def lower_batchnorm(graph: Graph, settings: dict) -> bool:
                 and len(graph.consumers(producer.name)) == 1 and producer.name not in graph.outputs):
             producer.weight.values = producer.weight.values * scale
             producer.bias.values = producer.bias.values * scale + shift
+            producer.framework_output = node.framework_output  # it now computes the batch norm's output
             graph.replace(node.name, None)
             continue
         default = settings["default"]
         lowered = ScaleShift(
             name=node.name, inputs=node.inputs, shape=node.shape, framework_class=node.framework_class,
             result_type=node.result_type, reuse_factor=node.reuse_factor, strategy=node.strategy,
-            trace=node.trace, result_quantizer=node.result_quantizer,
+            trace=node.trace, result_quantizer=node.result_quantizer, framework_output=node.framework_output,
             scale=Weights(values=scale, type=node.precisions.get("scale", default)),
             shift=Weights(values=shift, type=node.precisions.get("bias", default)),
         )
