@@ -84,21 +84,44 @@ def from_codes(codes, frac_bits: int, to: FixedType, *, count_overflow: bool = F
     elif v.dtype.kind not in "iuO":
         raise TypeError(f"from_codes needs integer codes, got dtype {v.dtype}; use from_float for real values")
     shift = int(frac_bits) - to.fractional
-    magnitude = max(abs(int(v.min())), abs(int(v.max()))) if v.size else 0
+    low, high = (int(v.min()), int(v.max())) if v.size else (0, 0)
+    if shift <= 0 and _fits(low << -shift, high << -shift, to):
+        # Nothing to round and nothing outside the range: the codes only move left.
+        narrow = to.width + (not to.signed) <= 64
+        if narrow and v.dtype != object and max(abs(low), abs(high)).bit_length() - shift <= 62:
+            codes = v.astype(np.int64) << -shift
+        else:
+            codes = v.astype(object) << -shift
+            codes = codes.astype(np.int64) if narrow else codes
+        return (codes, 0) if count_overflow else codes
+    magnitude = max(abs(low), abs(high))
     fast = to.width <= _FAST_BITS and magnitude.bit_length() + max(-shift, 0) <= _FAST_BITS
-    v = v.astype(np.int64 if fast else object)
+    v = np.asarray(v, dtype=np.int64 if fast else object)
     if shift <= 0:
         return _fit(v << -shift, v < 0, to, count_overflow)
     if fast:
         # Shifting by 62 or more gives the same floor, half bit and sticky bit as shifting by 62
         # for |v| < 2**60, and int64 shifts must stay below 64.
         shift = min(shift, 62)
-    floor = v >> shift
+    half = 1 << (shift - 1)
+    # The common modes in one pass: adding just under half an LSB, plus the floor's lowest bit
+    # for ties to even, before the floor rounds exactly as the half and sticky bits say.
     if to.rounding == "TRN":
-        return _fit(floor, v < 0, to, count_overflow)
+        return _fit(v >> shift, v < 0, to, count_overflow)
+    if to.rounding == "RND":
+        return _fit((v + half) >> shift, v < 0, to, count_overflow)
+    if to.rounding == "RND_CONV":
+        return _fit((v + (half - 1) + ((v >> shift) & 1)) >> shift, v < 0, to, count_overflow)
+    floor = v >> shift
     half_bit = ((v >> (shift - 1)) & 1).astype(bool)
     sticky = (v & ((1 << (shift - 1)) - 1)) != 0
     return _round_and_fit(floor, half_bit, sticky, v < 0, to, count_overflow)
+
+
+def _fits(low: int, high: int, to: FixedType) -> bool:
+    """Whether every code in [low, high] passes through `to`'s overflow mode unchanged."""
+    lowest = -to.max_code if to.overflow == "SAT_SYM" and to.signed else to.min_code
+    return lowest <= low and high <= to.max_code
 
 
 def _scalar_call(function, value, *args, count_overflow: bool):
