@@ -119,3 +119,40 @@ def test_project_testbench_checks_every_output_bit(io_type, tmp_path):
     predictions.write_text("\n".join(lines[:3] + [" ".join(values)] + lines[4:]) + "\n")
     result = subprocess.run(["./testbench"], cwd=project, capture_output=True, text=True)
     assert result.returncode == 1 and "64 samples, 1 outputs differ" in result.stdout
+
+
+@pytest.mark.parametrize("input_width, weight_width", [(20, 16), (34, 20), (40, 30)])
+def test_wide_types_take_exact_paths(input_width, weight_width, tmp_path):
+    """Float64 BLAS, int64 and Python-int matrix products must all be exact: the widest case
+    here has 70-bit products and a 76-bit accumulator."""
+    rng = np.random.default_rng(input_width)
+    x_type = FixedType(input_width, input_width // 2)
+    w_type = FixedType(weight_width, 3)
+    weight = random_weights(rng, (9, 4), w_type)
+    nodes = [
+        Input("x", [], (9,), "InputLayer", result_type=x_type),
+        Dense("dense", ["x"], (4,), "Dense", result_type=AUTO, accum_type=AUTO, weight=weight,
+              bias=random_weights(rng, (4,), w_type)),
+    ]
+    graph = Graph(nodes, ["dense"])
+    lower(graph, {"default": FixedType(16, 6), "maximum": None}, strict=True)
+    X = spanning_inputs(graph, 200, input_width)
+    model = HLSModel(graph, Project(graph, get_backend("Vitis"), "io_parallel", "myproject", "xc", 5),
+                     tmp_path / "prj", {})
+    model.compile()
+    emulated = model.predict(X)
+    assert np.array_equal(model.predict(X, engine="csim"), emulated)
+    # The same sums in exact rationals, compared code for code.
+    from fractions import Fraction
+
+    from nnhls import emulate, quantize
+
+    codes = emulate.run(graph, {"x": X})["dense"]
+    x_values = quantize.to_float(quantize.from_float(X, x_type), x_type)
+    accum = graph["dense"].accum_type
+    for sample in range(0, 200, 37):
+        for j in range(4):
+            exact = sum(Fraction(float(x_values[sample, i])) * Fraction(float(weight.values[i, j])) for i in range(9))
+            exact += Fraction(float(nodes[1].bias.values[j]))
+            assert int(codes[sample, j]) == exact * 2**accum.fractional
+    assert accum.width >= input_width + weight_width - 2
