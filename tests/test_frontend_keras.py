@@ -321,11 +321,11 @@ def _one_layer_model(layer, input_shape=(4,), K=tf_keras):
     [
         (lambda: tf_keras.layers.Conv2D(2, 3, name="conv"), (6, 6, 1),
          r"layer 'conv' \(Conv2D\) is not supported; supported layers: InputLayer, Dense"),
-        (lambda: tf_keras.layers.Dense(2, activation="tanh", name="dense_tanh"), (4,),
-         r"layer 'dense_tanh' \(Dense\): activation 'tanh' is not supported; "
-         r"supported activations: 'linear', 'relu'"),
-        (lambda: tf_keras.layers.Activation("sigmoid", name="sig"), (4,),
-         r"layer 'sig' \(Activation\): activation 'sigmoid' is not supported"),
+        (lambda: tf_keras.layers.Dense(2, activation="elu", name="dense_elu"), (4,),
+         r"layer 'dense_elu' \(Dense\): activation 'elu' is not supported; "
+         r"supported activations: 'linear', 'relu', 'sigmoid', 'tanh', 'softmax'"),
+        (lambda: tf_keras.layers.Activation("softsign", name="sig"), (4,),
+         r"layer 'sig' \(Activation\): activation 'softsign' is not supported"),
         (lambda: QDense(2, kernel_quantizer=quantized_bits(6, 0, alpha="auto"), name="qauto"), (4,),
          r"layer 'qauto' \(QDense\) kernel: .*alpha must be 1 or None for now"),
         # QDense silently turns alpha=None of a kernel quantizer into 'auto_po2'.

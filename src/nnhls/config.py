@@ -18,10 +18,13 @@ __all__ = ["apply_config", "config_from_keras_model", "print_dict"]
 
 STRATEGIES = ("Latency", "Resource")
 _MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "BramFactor", "TraceOutput")
-_LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "Trace")
-PRECISION_KEYS = ("default", "maximum", "result", "accum", "weight", "bias", "scale")
+_LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "Trace", "TableSize", "Implementation", "Skip")
+PRECISION_KEYS = ("default", "maximum", "result", "accum", "weight", "bias", "scale", "table", "exp_table",
+                  "inv_table")
 # The precisions each op has, besides `result`.
-_OP_PRECISIONS = {"dense": ("weight", "bias", "accum"), "batchnorm": ("scale", "bias")}
+_OP_PRECISIONS = {"dense": ("weight", "bias", "accum"), "batchnorm": ("scale", "bias"), "lookup": ("table",),
+                  "softmax": ("exp_table", "inv_table")}
+_TABLE_SIZES = tuple(2**k for k in range(1, 17))
 
 
 def config_from_keras_model(model, granularity: str = "model", backend: str | None = None,
@@ -64,6 +67,10 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
                 entry["Precision"] = {key: str(_default_precision(node, key, default_precision)) for key in keys}
             if node.op == "dense":
                 entry["ReuseFactor"] = default_reuse_factor
+            if node.op in ("lookup", "softmax"):
+                entry["TableSize"] = node.table_size
+            if node.op == "softmax":
+                entry.update(Implementation=node.implementation, Skip=False)
             config["LayerName"][node.name] = entry
     return config
 
@@ -75,6 +82,10 @@ def _default_precision(node: Node, key: str, default: str):
         return quantizer if quantizer is not None else default
     if key == "accum":
         return AUTO
+    if key == "table":
+        return node.FUNCTIONS[node.function][3]
+    if key in ("exp_table", "inv_table"):
+        return node.DEFAULT_TABLE
     if key == "result":
         if node.result_quantizer is not None:
             return node.result_quantizer
@@ -166,6 +177,7 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
                 values["Strategy"] = _strategy(entry["Strategy"], where)
             if "Trace" in entry:
                 values["Trace"] = bool(entry["Trace"])
+            _table_settings(node, entry, where)
             if "Precision" in entry:
                 scoped = _precisions(entry["Precision"], where)
                 if "default" in scoped:  # a scope's default covers all of that scope's precisions
@@ -184,6 +196,30 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
             "BramFactor": model.get("BramFactor", 1_000_000_000)}
 
 
+def _table_settings(node: Node, entry: dict, where: str) -> None:
+    """TableSize, Implementation and Skip, which only table-driven activations have."""
+    for key in ("TableSize", "Implementation", "Skip"):
+        if key not in entry:
+            continue
+        valid_op = ("lookup", "softmax") if key == "TableSize" else ("softmax",)
+        if node.op not in valid_op:
+            raise NnhlsError(f"{where}['{key}'] applies to {' and '.join(valid_op)} layers; "
+                             f"{node.name!r} is a {node.op} layer")
+        value = entry[key]
+        if key == "TableSize":
+            if value not in _TABLE_SIZES:
+                raise NnhlsError(f"{where}['TableSize'] is {value!r}; use a power of two from 2 to 65536")
+            node.table_size = value
+        elif key == "Implementation":
+            implementation = str(value).lower()
+            if implementation not in node.IMPLEMENTATIONS:
+                raise NnhlsError(f"{where}['Implementation'] is {value!r}; supported: "
+                                 f"{', '.join(node.IMPLEMENTATIONS)}")
+            node.implementation = implementation
+        else:
+            node.skip = bool(value)
+
+
 def _set_precision(node: Node, key: str, precision) -> None:
     if key == "result":
         node.result_type = precision
@@ -191,5 +227,9 @@ def _set_precision(node: Node, key: str, precision) -> None:
         node.accum_type = precision
     elif key in ("weight", "bias") and node.op == "dense":
         getattr(node, key).type = precision
+    elif key == "table":
+        node.table_type = precision
+    elif key in ("exp_table", "inv_table"):
+        setattr(node, key.replace("_table", "_type"), precision)
     else:  # batch norm scale and bias, kept until the batch norm is folded or lowered
         node.precisions[key] = precision

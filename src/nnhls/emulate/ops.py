@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnhls import quantize
-from nnhls.ir import Node
+from nnhls.ir import Node, table_low_type
 from nnhls.types import FixedType, mul_type
 
 __all__ = ["EMULATORS"]
@@ -135,3 +135,40 @@ EMULATORS = {
     "scale_shift": emulate_scale_shift,
     "flatten": emulate_flatten,
 }
+
+
+def table_index(x: np.ndarray, x_type: FixedType, low: int, span_log2: int, size: int) -> np.ndarray:
+    """The bin of each value among `size` equal bins over [low, low + 2**span_log2), clamped.
+
+    From the exact offset x - low (never from the bits of x's type): the floor of
+    offset * size / 2**span_log2, then 0 below the range and size - 1 above it.
+    """
+    offset, offset_type = quantize.sub(x, x_type, np.array(low), table_low_type(low))
+    shift = offset_type.fractional - (size.bit_length() - 1 - span_log2)
+    index = offset >> shift if shift >= 0 else offset << -shift
+    return np.clip(index, 0, size - 1).astype(np.int64)
+
+
+def emulate_lookup(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    x, x_type = source
+    index = table_index(x, x_type, node.low, node.span_log2, node.table_size)
+    return _convert(node.table.codes[index], node.table.type, node.result_type, tally, "result")
+
+
+def emulate_softmax(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    x, x_type = source
+    if node.implementation == "argmax":
+        one = quantize.from_codes(np.array([1]), 0, node.result_type)[0]
+        codes = np.zeros(x.shape, dtype=np.int64 if isinstance(one, np.integer) else object)
+        codes[np.arange(len(x)), np.argmax(x, axis=-1)] = one
+        return codes
+    difference, difference_type = quantize.sub(x, x_type, x.max(axis=-1, keepdims=True), x_type)
+    exp_index = table_index(difference, difference_type, node.EXP_LOW, node.EXP_SPAN_LOG2, node.table_size)
+    exps = node.exp_table.codes[exp_index]
+    total = exps.astype(object).sum(axis=-1) if exps.dtype == object else exps.sum(axis=-1)
+    inverse = node.inv_table.codes[table_index(total, node.sum_type, 0, node.inv_span_log2, node.table_size)]
+    product, product_type = quantize.mul(exps, node.exp_table.type, inverse[..., None], node.inv_table.type)
+    return _convert(product, product_type, node.result_type, tally, "result")
+
+
+EMULATORS.update({"lookup": emulate_lookup, "softmax": emulate_softmax})

@@ -17,11 +17,11 @@ import numpy as np
 from nnhls import quantize
 from nnhls.errors import NnhlsError
 from nnhls.frontends import qkeras as qk
-from nnhls.ir import Activation, BatchNorm, Dense, Flatten, Graph, Input, Node, Weights
+from nnhls.ir import ACTIVATIONS, Activation, BatchNorm, Dense, Flatten, Graph, Input, Node, Weights, make_activation
 
 __all__ = ["SUPPORTED_LAYERS", "load_keras_file", "read_keras"]
 
-SUPPORTED_ACTIVATIONS = Activation.FUNCTIONS
+SUPPORTED_ACTIVATIONS = ACTIVATIONS
 
 
 @dataclass
@@ -331,9 +331,8 @@ def _activation_node(layer: _Layer, dense: Node, function: str, quantizer, reade
     if function == "linear" and quantizer is None:
         return [dense]
     name = reader.fresh_name(f"{layer.name}_{function}")
-    activation = Activation(
-        name, [dense.name], dense.shape, framework_class="Activation", function=function,
-        result_quantizer=quantizer,
+    activation = make_activation(
+        name, [dense.name], dense.shape, function, framework_class="Activation", result_quantizer=quantizer,
     )
     return [dense, activation]
 
@@ -394,7 +393,17 @@ def _read_qdense(layer: _Layer, source, in_shape, reader) -> list[Node]:
 
 def _read_activation(layer: _Layer, source, in_shape, reader) -> list[Node]:
     function = _activation_function(layer.config.get("activation"), layer)
-    return [Activation(layer.name, [source], in_shape, function=function)]
+    if function == "softmax" and len(in_shape) != 1:
+        raise NnhlsError(f"{layer.where}: softmax is supported on 1-D tensors; add Flatten before it")
+    return [make_activation(layer.name, [source], in_shape, function)]
+
+
+def _read_softmax(layer: _Layer, source, in_shape, reader) -> list[Node]:
+    axis = layer.config.get("axis", -1)
+    if axis not in (-1, len(in_shape), [-1], [len(in_shape)]) or len(in_shape) != 1:
+        raise NnhlsError(f"{layer.where}: softmax is supported over the last axis of a 1-D tensor; "
+                         f"got axis {axis} on shape {in_shape}")
+    return [make_activation(layer.name, [source], in_shape, "softmax")]
 
 
 def _read_relu(layer: _Layer, source, in_shape, reader) -> list[Node]:
@@ -417,7 +426,7 @@ def _read_qactivation(layer: _Layer, source, in_shape, reader) -> list[Node]:
     if activation is None:
         activation = layer.config.get("activation")
     function, quantizer = qk.activation_of(activation, layer.where)
-    return [Activation(layer.name, [source], in_shape, function=function, result_quantizer=quantizer)]
+    return [make_activation(layer.name, [source], in_shape, function, result_quantizer=quantizer)]
 
 
 def _read_dropout(layer: _Layer, source, in_shape, reader) -> list[Node]:
@@ -462,6 +471,7 @@ _HANDLERS = {
     "Dense": _read_dense,
     "QDense": _read_qdense,
     "Activation": _read_activation,
+    "Softmax": _read_softmax,
     "ReLU": _read_relu,
     "QActivation": _read_qactivation,
     "Dropout": _read_dropout,

@@ -21,8 +21,8 @@ import numpy as np
 from nnhls import quantize
 from nnhls.errors import NnhlsError
 from nnhls.hls import AP_TYPES_DIR, INCLUDE_DIR, layout
-from nnhls.ir import Graph, Node
-from nnhls.types import FixedType
+from nnhls.ir import Graph, Node, table_low_type
+from nnhls.types import FixedType, mul_type, sub_type
 
 __all__ = ["BACKENDS", "IO_TYPES", "Backend", "Project", "get_backend", "write_project"]
 
@@ -180,8 +180,8 @@ class _Writer:
                           self.project.backend.pragma_macros, "#endif", ""])
 
     def parameters(self, configs: list[str]) -> str:
-        includes = sorted({'#include "nnhls/dense.h"', '#include "nnhls/activation.h"',
-                           '#include "nnhls/scale_shift.h"', '#include "nnhls/trace.h"'})
+        includes = sorted({'#include "nnhls/dense.h"', '#include "nnhls/activation.h"', '#include "nnhls/lookup.h"',
+                           '#include "nnhls/softmax.h"', '#include "nnhls/scale_shift.h"', '#include "nnhls/trace.h"'})
         weights = [f'#include "{path[len("firmware/"):]}"' for path in sorted(self.weight_files)]
         return "\n".join([self.banner(), "#ifndef NNHLS_PARAMETERS_H", "#define NNHLS_PARAMETERS_H", "",
                           '#include "defines.h"', *includes, "", *configs, *weights, "", "#endif", ""])
@@ -306,6 +306,69 @@ class _Writer:
             "};", "",
         ])
         return config, self.call(node, "scale_shift", f"s{k}, t{k}")
+
+    def _index_struct(self, name: str, x_type: FixedType, low: int, span_log2: int, size: int) -> str:
+        """Types that compute a table index exactly from values of `x_type` (see nnhls/lookup.h)."""
+        low_type = table_low_type(low)
+        offset_type = sub_type(x_type, low_type)
+        scale_type = FixedType(1, size.bit_length() - 1 - span_log2 + 1, signed=False)
+        return "\n".join([
+            f"struct {name} {{",
+            f"    static const int low = {low};",
+            f"    static const unsigned size = {size};",
+            f"    static const unsigned bits = {size.bit_length() - 1};",
+            f"    typedef {cpp_type(low_type)} low_t;",
+            f"    typedef {cpp_type(offset_type)} offset_t;",
+            f"    typedef {cpp_type(scale_type)} scale_t;",
+            f"    typedef {cpp_type(mul_type(offset_type, scale_type))} scaled_t;",
+            "};",
+        ])
+
+    def _op_lookup(self, node: Node) -> tuple[str, str]:
+        k = self.index[node.name]
+        x_type = self.graph[node.inputs[0]].result_type
+        self.weight_array(f"table{k}", f"table{k}_t", node.table.type, node.table.codes,
+                          f"{node.name}: {node.function} at the centres of {node.table_size} bins over "
+                          f"[{node.low}, {node.low + 2 ** node.span_log2})")
+        config = "\n".join([
+            f"// {node.name} ({node.framework_class}): {node.function} from a table",
+            f"typedef {cpp_type(node.table.type)} table{k}_t;",
+            self._index_struct(f"index{k}", x_type, node.low, node.span_log2, node.table_size),
+            f"struct config{k} {{",
+            f"    static const unsigned n_in = {node.size};",
+            f"    typedef table{k}_t table_t;",
+            f"    typedef index{k} index_t;",
+            "};", "",
+        ])
+        return config, self.call(node, "lookup", f"table{k}")
+
+    def _op_softmax(self, node: Node) -> tuple[str, str]:
+        k = self.index[node.name]
+        x_type = self.graph[node.inputs[0]].result_type
+        difference_type, sum_type = sub_type(x_type, x_type), node.sum_type
+        self.weight_array(f"exp{k}", f"exp{k}_t", node.exp_table.type, node.exp_table.codes,
+                          f"{node.name}: exp at the centres of {node.table_size} bins over [{node.EXP_LOW}, 0)")
+        self.weight_array(f"inv{k}", f"inv{k}_t", node.inv_table.type, node.inv_table.codes,
+                          f"{node.name}: 1/x at the centres of {node.table_size} bins over "
+                          f"[0, {2 ** node.inv_span_log2})")
+        config = "\n".join([
+            f"// {node.name} ({node.framework_class}): softmax, {node.implementation}",
+            f"typedef {cpp_type(node.exp_table.type)} exp{k}_t;",
+            f"typedef {cpp_type(node.inv_table.type)} inv{k}_t;",
+            self._index_struct(f"exp_index{k}", difference_type, node.EXP_LOW, node.EXP_SPAN_LOG2, node.table_size),
+            self._index_struct(f"inv_index{k}", sum_type, 0, node.inv_span_log2, node.table_size),
+            f"struct config{k} {{",
+            f"    static const unsigned n_in = {node.size};",
+            f"    static const unsigned implementation = nnhls::softmax_{node.implementation};",
+            f"    typedef exp{k}_t exp_t;",
+            f"    typedef inv{k}_t inv_t;",
+            f"    typedef {cpp_type(difference_type)} diff_t;",
+            f"    typedef {cpp_type(sum_type)} sum_t;",
+            f"    typedef exp_index{k} exp_index;",
+            f"    typedef inv_index{k} inv_index;",
+            "};", "",
+        ])
+        return config, self.call(node, "softmax", f"exp{k}, inv{k}")
 
     def call(self, node: Node, kernel: str, weights: str) -> str:
         source_var, source_type = self._source(node)

@@ -8,6 +8,8 @@ the lowered IR.
 """
 
 from nnhls.ir.graph import Graph
-from nnhls.ir.ops import OPS, Activation, BatchNorm, Dense, Flatten, Input, Node, ScaleShift, Weights
+from nnhls.ir.ops import (ACTIVATIONS, OPS, Activation, BatchNorm, Dense, Flatten, Input, Lookup, Node, ScaleShift,
+                          Softmax, Weights, make_activation, table_low_type)
 
-__all__ = ["OPS", "Activation", "BatchNorm", "Dense", "Flatten", "Graph", "Input", "Node", "ScaleShift", "Weights"]
+__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Dense", "Flatten", "Graph", "Input", "Lookup", "Node",
+           "ScaleShift", "Softmax", "Weights", "make_activation", "table_low_type"]

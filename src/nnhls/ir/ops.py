@@ -7,9 +7,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from nnhls.types import FixedType
+from nnhls.types import FixedType, IntType
 
-__all__ = ["OPS", "Activation", "BatchNorm", "Dense", "Flatten", "Input", "Node", "ScaleShift", "Weights"]
+__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Dense", "Flatten", "Input", "Lookup", "Node",
+           "ScaleShift", "Softmax", "Weights", "make_activation", "table_low_type"]
 
 
 @dataclass
@@ -116,6 +117,83 @@ class Activation(Node):
 
 
 @dataclass
+class Lookup(Node):
+    """y = table[index(x)] converted into `result_type`: a smooth function from a table.
+
+    The table holds `function` at the centre of each of `table_size` equal bins covering
+    [low, low + 2**span_log2); an input below or above that range reads the first or the last
+    bin. The index comes from the exact value of x minus `low`, never from the bits of x's type,
+    so it is right for any input type. `table` is filled by the tables pass.
+    """
+
+    function: str = "sigmoid"
+    table_size: int = 1024
+    table_type: object = None
+    table: Weights = None
+
+    op: ClassVar[str] = "lookup"
+    # Spans reach where the function is within a fraction of an LSB (of a 16-bit result) of its
+    # asymptote, so clamping to the end bins costs nothing visible.
+    # function -> (numpy function, low, log2 of the span, default table precision)
+    FUNCTIONS: ClassVar[dict] = {
+        "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), -8, 4, "ap_ufixed<16,0,AP_RND,AP_SAT>"),
+        "tanh": (np.tanh, -4, 3, "ap_fixed<16,1,AP_RND,AP_SAT>"),
+    }
+
+    @property
+    def low(self) -> int:
+        return self.FUNCTIONS[self.function][1]
+
+    @property
+    def span_log2(self) -> int:
+        return self.FUNCTIONS[self.function][2]
+
+
+@dataclass
+class Softmax(Node):
+    """Softmax over the last axis.
+
+    stable: d = x - max(x) exactly; e = exp_table[index(d)] over [-16, 0); s = sum(e) exactly;
+    y = e * inv_table[index(s)] over [0, 2**ceil(log2(n))), converted into `result_type`.
+    argmax: y = 1 at the first largest input, 0 elsewhere.
+    """
+
+    implementation: str = "stable"
+    skip: bool = False
+    table_size: int = 1024
+    exp_type: object = None
+    inv_type: object = None
+    exp_table: Weights = None
+    inv_table: Weights = None
+
+    op: ClassVar[str] = "softmax"
+    IMPLEMENTATIONS: ClassVar[tuple[str, ...]] = ("stable", "argmax")
+    EXP_LOW: ClassVar[int] = -16
+    EXP_SPAN_LOG2: ClassVar[int] = 4
+    DEFAULT_TABLE: ClassVar[str] = "ap_ufixed<18,1,AP_RND,AP_SAT>"
+
+    @property
+    def n(self) -> int:
+        return self.shape[-1]
+
+    @property
+    def inv_span_log2(self) -> int:
+        """The sum of n exponentials of non-positive numbers lies in (0, n]."""
+        return max(1, (self.n - 1).bit_length())
+
+    @property
+    def sum_type(self) -> FixedType:
+        """The exact type of a sum of n exponentials from the table."""
+        exp_type, growth = self.exp_table.type, (self.n - 1).bit_length()
+        return FixedType(exp_type.width + growth, exp_type.integer + growth, exp_type.signed)
+
+
+def table_low_type(low: int) -> IntType:
+    """The type a table range's lower end is subtracted in (both realizations use this one)."""
+    return IntType(max(abs(low).bit_length() + 1, 2))
+
+
+@dataclass
 class BatchNorm(Node):
     """Keras BatchNormalization as the framework stores it; folded or lowered to ScaleShift by passes."""
 
@@ -148,4 +226,16 @@ class Flatten(Node):
 
 
 # Every op kind the lowered IR may hold, by name. The equivalence tests compare against this.
-OPS = {cls.op: cls for cls in (Input, Dense, Activation, ScaleShift, Flatten)}
+OPS = {cls.op: cls for cls in (Input, Dense, Activation, Lookup, Softmax, ScaleShift, Flatten)}
+
+# Activation functions by name, as frameworks spell them.
+ACTIVATIONS = Activation.FUNCTIONS + tuple(Lookup.FUNCTIONS) + ("softmax",)
+
+
+def make_activation(name: str, inputs: list[str], shape: tuple[int, ...], function: str, **fields) -> Node:
+    """The node computing `function` (one of ACTIVATIONS): exact, from a table, or a softmax."""
+    if function in Lookup.FUNCTIONS:
+        return Lookup(name, inputs, shape, function=function, **fields)
+    if function == "softmax":
+        return Softmax(name, inputs, shape, **fields)
+    return Activation(name, inputs, shape, function=function, **fields)

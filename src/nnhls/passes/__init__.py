@@ -7,13 +7,17 @@ from nnhls.passes.batchnorm import lower_batchnorm
 from nnhls.passes.infer_types import infer_types
 from nnhls.passes.quantize_weights import quantize_weights
 from nnhls.passes.reuse_factor import check_reuse_factors
+from nnhls.passes.tables import fill_tables, skip_softmax
 
-__all__ = ["check_reuse_factors", "infer_types", "lower", "lower_batchnorm", "quantize_weights"]
+__all__ = ["check_reuse_factors", "fill_tables", "infer_types", "lower", "lower_batchnorm", "quantize_weights",
+           "skip_softmax"]
 
 
 def lower(graph: Graph, settings: dict, strict: bool = False) -> Graph:
     """Run every pass in order; afterwards every tensor has a FixedType and weights are codes."""
+    skip_softmax(graph)
     lower_batchnorm(graph, settings)
+    fill_tables(graph)
     quantize_weights(graph)
     infer_types(graph, settings.get("maximum"))
     check_reuse_factors(graph, strict)

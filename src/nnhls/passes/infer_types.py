@@ -50,6 +50,10 @@ def _exact_result(node: Node, source: FixedType) -> FixedType:
         if node.function == "relu":  # max(x, 0): the non-negative part of the input type
             return FixedType(max(source.width - source.signed, 1), source.integer - source.signed, False)
         return source
+    if node.op == "lookup":
+        return node.table.type
+    if node.op == "softmax":
+        return mul_type(node.exp_table.type, node.inv_table.type)
     if node.op == "scale_shift":
         scale, shift = node.scale, node.shift
         frac = max(source.fractional + scale.type.fractional, shift.type.fractional)

@@ -14,7 +14,7 @@ def quantize_weights(graph: Graph) -> bool:
     """Give every Weights exact codes of a FixedType. Returns whether anything changed."""
     changed = False
     for node in graph:
-        for role in ("weight", "bias", "scale", "shift"):
+        for role in ("weight", "bias", "scale", "shift", "table", "exp_table", "inv_table"):
             weights = getattr(node, role, None)
             if isinstance(weights, Weights) and weights.codes is None:
                 _quantize(node.name, role, weights)

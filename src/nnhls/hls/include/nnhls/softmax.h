@@ -1,0 +1,68 @@
+// Softmax over a vector (numerics as in nnhls.emulate):
+//   stable: d = x - max(x) exactly; e = exp_table[bin of d over [-16, 0)]; s = sum(e) exactly;
+//           res = e * inv_table[bin of s over [0, 2^k)], converted into res_T once.
+//   argmax: res = 1 at the first largest input, 0 elsewhere.
+// CONFIG_T provides n_in, implementation, exp_t, inv_t, diff_t (x - max), sum_t, and the
+// INDEX_T structs exp_index (for diff_t) and inv_index (for sum_t).
+#ifndef NNHLS_SOFTMAX_H
+#define NNHLS_SOFTMAX_H
+
+#include "nnhls/lookup.h"
+
+namespace nnhls {
+
+enum softmax_implementation { softmax_stable = 0, softmax_argmax = 1 };
+
+template <class data_T, class res_T, class CONFIG_T>
+void softmax(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
+             const typename CONFIG_T::exp_t exp_table[CONFIG_T::exp_index::size],
+             const typename CONFIG_T::inv_t inv_table[CONFIG_T::inv_index::size]) {
+#pragma HLS PIPELINE
+  data_T largest = data[0];
+  unsigned at = 0;
+  for (unsigned i = 1; i < CONFIG_T::n_in; i++) {
+    if (data[i] > largest) {
+      largest = data[i];
+      at = i;
+    }
+  }
+  if (CONFIG_T::implementation == softmax_argmax) {
+    for (unsigned i = 0; i < CONFIG_T::n_in; i++) res[i] = res_T(i == at ? 1 : 0);
+    return;
+  }
+  typename CONFIG_T::exp_t exps[CONFIG_T::n_in];
+#pragma HLS ARRAY_PARTITION variable=exps complete
+  typename CONFIG_T::sum_t total = 0;
+  for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
+    typename CONFIG_T::diff_t difference = data[i] - largest;
+    exps[i] = exp_table[table_index<typename CONFIG_T::exp_index>(difference)];
+    total += exps[i];
+  }
+  typename CONFIG_T::inv_t inverse = inv_table[table_index<typename CONFIG_T::inv_index>(total)];
+  for (unsigned i = 0; i < CONFIG_T::n_in; i++) res[i] = res_T(exps[i] * inverse);
+}
+
+template <class in_packet_T, class out_packet_T, class CONFIG_T>
+void softmax_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
+                    const typename CONFIG_T::exp_t exp_table[CONFIG_T::exp_index::size],
+                    const typename CONFIG_T::inv_t inv_table[CONFIG_T::inv_index::size]) {
+  typename in_packet_T::value_type data[CONFIG_T::n_in];
+#pragma HLS ARRAY_PARTITION variable=data complete
+  typename out_packet_T::value_type res[CONFIG_T::n_in];
+#pragma HLS ARRAY_PARTITION variable=res complete
+  for (unsigned p = 0; p < CONFIG_T::n_in / in_packet_T::size; p++) {
+    in_packet_T packet = in.read();
+    for (unsigned c = 0; c < in_packet_T::size; c++) data[p * in_packet_T::size + c] = packet[c];
+  }
+  softmax<typename in_packet_T::value_type, typename out_packet_T::value_type, CONFIG_T>(data, res, exp_table,
+                                                                                        inv_table);
+  for (unsigned p = 0; p < CONFIG_T::n_in / out_packet_T::size; p++) {
+    out_packet_T packet;
+    for (unsigned c = 0; c < out_packet_T::size; c++) packet[c] = res[p * out_packet_T::size + c];
+    out.write(packet);
+  }
+}
+
+}  // namespace nnhls
+
+#endif  // NNHLS_SOFTMAX_H

@@ -1,0 +1,99 @@
+"""Table-driven activations and softmax against Keras, and a float classifier's accuracy."""
+
+import keras_models  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import nnhls
+
+LSB = 2.0**-10  # of the default ap_fixed<16,6>
+
+
+def single_activation(function: str, n: int = 1):
+    return tf.keras.Sequential([tf.keras.layers.InputLayer(input_shape=(n,), name="x"),
+                                tf.keras.layers.Activation(function, name="f")])
+
+
+# Bounds in LSBs of the ap_fixed<16,6> result: half a table bin times the steepest slope
+# (sigmoid: 1/128 * 1/4, tanh: 1/256 * 1), the table's own rounding, and one LSB for the result
+# truncating; both clamp where the function is within 0.7 LSB of its asymptote.
+@pytest.mark.parametrize("function, bound_lsb", [("sigmoid", 3), ("tanh", 5)])
+def test_table_activation_follows_keras_over_the_whole_input_range(function, bound_lsb, tmp_path):
+    model = single_activation(function)
+    hls_model = nnhls.convert_from_keras_model(
+        model, hls_config=nnhls.config_from_keras_model(model, granularity="name"), output_dir=tmp_path / "prj")
+    x = np.arange(-32, 32, LSB)[:, None]  # every value of the input type
+    errors = np.abs(hls_model.predict(x) - model.predict(x, batch_size=8192, verbose=0)) / LSB
+    assert errors.max() <= bound_lsb
+    hls_model.compile()
+    assert np.array_equal(hls_model.predict(x[::7], engine="csim"), hls_model.predict(x[::7]))
+
+
+def test_table_index_does_not_depend_on_the_input_width(tmp_path):
+    """The failure seen elsewhere: a table indexed by the top bits of a wide type. Here the same
+    values in ap_fixed<16,6> and ap_fixed<39,20> read the same table entries."""
+    model = single_activation("sigmoid")
+    outputs = []
+    for precision in ("ap_fixed<16,6>", "ap_fixed<39,20>"):
+        config = nnhls.config_from_keras_model(model, granularity="name")
+        config["LayerName"]["x"]["Precision"]["result"] = precision
+        hls_model = nnhls.convert_from_keras_model(model, hls_config=config, output_dir=tmp_path / precision[9:11])
+        outputs.append(hls_model.predict(np.linspace(-10, 10, 2001)[:, None]))
+    assert np.array_equal(outputs[0], outputs[1])
+    assert len(np.unique(outputs[0])) > 400
+
+
+def test_softmax_follows_keras(tmp_path):
+    """Relative errors of about 1% from the exp and 1/x tables: at most 16 LSBs of ap_fixed<16,6>."""
+    model = single_activation("softmax", 5)
+    hls_model = nnhls.convert_from_keras_model(
+        model, hls_config=nnhls.config_from_keras_model(model, granularity="name"), output_dir=tmp_path / "prj")
+    x = np.random.default_rng(0).normal(0, 3, (5000, 5))
+    fixed, expected = hls_model.predict(x), model.predict(x, verbose=0)
+    assert np.abs(fixed - expected).max() <= 16 * LSB
+    assert (fixed.argmax(axis=1) == expected.argmax(axis=1)).mean() >= 0.99
+    assert len(np.unique(fixed)) > 200  # never the collapse to one value per output
+
+
+def test_softmax_implementations_and_skip(tmp_path):
+    model = single_activation("softmax", 5)
+    x = np.random.default_rng(1).normal(0, 3, (500, 5))
+    config = nnhls.config_from_keras_model(model, granularity="name")
+    assert config["LayerName"]["f"]["Implementation"] == "stable"
+    config["LayerName"]["f"]["Implementation"] = "argmax"
+    argmax = nnhls.convert_from_keras_model(model, hls_config=config, output_dir=tmp_path / "a").predict(x)
+    assert np.array_equal(argmax, np.eye(5)[x.argmax(axis=1)])
+    config["LayerName"]["f"]["Skip"] = True
+    skipped = nnhls.convert_from_keras_model(model, hls_config=config, output_dir=tmp_path / "b")
+    assert [node.op for node in skipped.graph] == ["input"]
+    config["LayerName"]["f"].update(Skip=False, Implementation="fancy")
+    with pytest.raises(nnhls.NnhlsError, match=r"\['Implementation'\] is 'fancy'; supported: stable, argmax"):
+        nnhls.convert_from_keras_model(model, hls_config=config, output_dir=tmp_path / "c")
+    config["LayerName"]["f"].update(Implementation="stable", TableSize=1000)
+    with pytest.raises(nnhls.NnhlsError, match=r"\['TableSize'\] is 1000; use a power of two"):
+        nnhls.convert_from_keras_model(model, hls_config=config, output_dir=tmp_path / "c")
+
+
+def test_float_classifier_with_softmax_keeps_its_accuracy(tmp_path):
+    """granularity='name', default_precision='ap_fixed<16,6>', nothing else set."""
+    tf.keras.utils.set_random_seed(3)
+    model = tf.keras.Sequential([
+        tf.keras.layers.InputLayer(input_shape=(16,), name="x"),
+        tf.keras.layers.Dense(32, activation="relu", name="fc1"),
+        tf.keras.layers.Dense(16, activation="tanh", name="fc2"),
+        tf.keras.layers.Dense(5, activation="softmax", name="out"),
+    ])
+    X, y = keras_models.synthetic_data(4000, seed=7)
+    model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    model.fit(X[:3000], y[:3000], epochs=5, batch_size=64, verbose=0)
+    config = nnhls.config_from_keras_model(model, granularity="name", default_precision="ap_fixed<16,6>")
+    hls_model = nnhls.convert_from_keras_model(model, hls_config=config, output_dir=tmp_path / "prj",
+                                               io_type="io_stream")
+    keras_accuracy = (model.predict(X[3000:], verbose=0).argmax(axis=1) == y[3000:]).mean()
+    fixed = hls_model.predict(X[3000:])
+    assert (fixed.argmax(axis=1) == y[3000:]).mean() >= 0.99 * keras_accuracy
+    assert len(np.unique(fixed, axis=0)) > 20  # not every output equal
+    assert np.abs(fixed.sum(axis=1) - 1).max() < 0.03
+    hls_model.compile()
+    assert np.array_equal(hls_model.predict(X[3000:], engine="csim"), fixed)
