@@ -37,6 +37,8 @@ def infer_types(graph: Graph, maximum: FixedType | None = None) -> bool:
         if node.op == "dense" and not isinstance(node.accum_type, FixedType):
             node.accum_type = _capped(node, "accum", _dense_accumulator(node, source), maximum)
             changed = True
+        elif node.op == "dense":
+            _warn_if_narrower(node, node.accum_type, _dense_accumulator(node, source))
         if not isinstance(node.result_type, FixedType):
             node.result_type = _capped(node, "result", _exact_result(node, source), maximum)
             changed = True
@@ -100,6 +102,21 @@ def _fitting_type(node: Node, low: int, high: int, frac: int) -> FixedType:
                          f"{MAX_INFERRED_WIDTH} C simulation supports; set its accum/result precision "
                          "or Model Precision 'maximum'")
     return FixedType(width, width - frac, low < 0)
+
+
+def _holds_range(outer: FixedType, inner: FixedType) -> bool:
+    """Whether every value of `inner` lies within the range of `outer`."""
+    frac = max(outer.fractional, inner.fractional)
+    def scaled(code, t):
+        return code << (frac - t.fractional)
+    return (scaled(outer.min_code, outer) <= scaled(inner.min_code, inner)
+            and scaled(inner.max_code, inner) <= scaled(outer.max_code, outer))
+
+
+def _warn_if_narrower(node: Node, chosen: FixedType, exact: FixedType) -> None:
+    if not _holds_range(chosen, exact):
+        warnings.warn(f"layer {node.name!r}: accum {chosen} can overflow: the exact sum needs {exact}; "
+                      "widen it or leave it 'auto'", stacklevel=4)
 
 
 def _capped(node: Node, role: str, exact: FixedType, maximum: FixedType | None) -> FixedType:
