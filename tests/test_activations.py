@@ -97,3 +97,65 @@ def test_float_classifier_with_softmax_keeps_its_accuracy(tmp_path):
     assert np.abs(fixed.sum(axis=1) - 1).max() < 0.03
     hls_model.compile()
     assert np.array_equal(hls_model.predict(X[3000:], engine="csim"), fixed)
+
+
+def keras_layer_model(layer, n=1, keras3=False):
+    import keras
+
+    module = keras if keras3 else tf.keras
+    return module.Sequential([module.Input((n,)), layer])
+
+
+# Bounds in LSBs of ap_fixed<16,6> over every value of the input type: exact branches lose at most
+# the result's truncation (1 LSB) plus the slope quantization (2**-17 * 32 < 1 LSB); tables add
+# half a bin times the steepest slope (elu 4, selu 5, softplus 8).
+@pytest.mark.parametrize("make, bound_lsb", [
+    (lambda: tf.keras.layers.LeakyReLU(alpha=0.3), 2),
+    (lambda: tf.keras.layers.ReLU(max_value=6.0, negative_slope=0.1, threshold=0.5), 2),
+    (lambda: tf.keras.layers.ThresholdedReLU(theta=1.25), 1),
+    (lambda: tf.keras.layers.ELU(alpha=0.7), 4),
+    (lambda: tf.keras.layers.Activation("elu"), 5),
+    (lambda: tf.keras.layers.Activation("selu"), 7),  # (1.05 x wraps in ap_fixed<16,6> above 30.4)
+    (lambda: tf.keras.layers.Activation("softplus"), 9),
+    (lambda: tf.keras.layers.Activation("hard_sigmoid"), 2),
+], ids=["leaky", "relu-args", "thresholded", "elu-layer", "elu", "selu", "softplus", "hard-sigmoid"])
+def test_activation_layers_follow_keras_over_the_whole_input_range(make, bound_lsb, tmp_path):
+    model = keras_layer_model(make())
+    hls_model = nnhls.convert_from_keras_model(
+        model, hls_config=nnhls.config_from_keras_model(model, granularity="name"), output_dir=tmp_path / "prj")
+    x = np.arange(-32, 30, LSB)[:, None]
+    errors = np.abs(hls_model.predict(x) - model.predict(x, batch_size=8192, verbose=0)) / LSB
+    assert errors.max() <= bound_lsb
+
+
+def test_prelu_has_a_slope_per_channel(tmp_path):
+    layer = tf.keras.layers.PReLU()
+    model = keras_layer_model(layer, n=4)
+    layer.set_weights([np.array([0.25, -0.5, 0.125, 0.3])])
+    hls_model = nnhls.convert_from_keras_model(model, output_dir=tmp_path / "prj")
+    x = np.random.default_rng(0).uniform(-30, 30, (1000, 4))
+    x = np.round(x * 1024) / 1024
+    assert np.abs(hls_model.predict(x) - model.predict(x, verbose=0)).max() <= 2 * LSB
+
+
+def test_keras3_hard_sigmoid_has_its_own_slope(tmp_path):
+    import keras
+
+    model = keras_layer_model(keras.layers.Activation("hard_sigmoid"), keras3=True)
+    hls_model = nnhls.convert_from_keras_model(model, output_dir=tmp_path / "prj")
+    x = np.arange(-8, 8, 1 / 64)[:, None]
+    assert np.abs(hls_model.predict(x) - model.predict(x, verbose=0)).max() <= 2 * LSB
+
+
+@pytest.mark.parametrize("quantizer", ["quantized_tanh(4)", "quantized_tanh(6,0,1)", "quantized_sigmoid(5)",
+                                       "quantized_sigmoid(8)"])
+def test_qkeras_tanh_and_sigmoid_quantizers_are_exact(quantizer, tmp_path):
+    """With QKeras's default hard sigmoid these are exact: equal to QKeras on every input value."""
+    from qkeras import QActivation
+
+    model = tf.keras.Sequential([tf.keras.layers.InputLayer(input_shape=(1,)), QActivation(quantizer, name="q")])
+    hls_model = nnhls.convert_from_keras_model(model, output_dir=tmp_path / "prj")
+    x = np.arange(-32, 32, LSB)[:, None]
+    assert np.array_equal(hls_model.predict(x), model.predict(x, batch_size=8192, verbose=0))
+    hls_model.compile()
+    assert np.array_equal(hls_model.predict(x[::5], engine="csim"), hls_model.predict(x[::5]))

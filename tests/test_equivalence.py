@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from nnhls.hls.backend import BACKENDS, IO_TYPES, Project, get_backend
-from nnhls.ir import OPS, Activation, Dense, Flatten, Graph, Input, Lookup, ScaleShift, Softmax, Weights
+from nnhls.ir import (OPS, Activation, Dense, Flatten, Graph, HardSigmoid, Input, Lookup, ParametricRelu, ScaleShift,
+                      Softmax, Weights)
+from nnhls.types import exact_type
 from nnhls.model import HLSModel
 from nnhls.passes import lower
 from nnhls.types import AUTO, OVERFLOW_MODES, ROUNDING_MODES, FixedType
@@ -18,6 +20,7 @@ STRATEGIES = ("Latency", "Resource")
 # layer to a constant, which would test nothing downstream of it).
 SEEDS = (1, 15, 24)
 TABLE_SEEDS = (10, 13, 7)  # 7 draws an argmax softmax
+PIECEWISE_SEEDS = (1, 4)  # 1 draws a strict threshold, 4 a non-strict one
 
 
 def random_type(rng, width_range=(2, 12), signed=None, modes=True) -> FixedType:
@@ -98,7 +101,44 @@ def random_table_network(seed: int) -> Graph:
     return Graph(nodes, ["softmax"])
 
 
-NETWORKS = {"ops": random_network, "tables": random_table_network}
+def random_piecewise_network(seed: int) -> Graph:
+    """The ReLU family (per-channel slopes, a threshold, a maximum), ELU, SELU and softplus with
+    their exact linear tails, and hard sigmoid."""
+    rng = np.random.default_rng(seed)
+    n_in, hidden = int(rng.integers(3, 9)), int(rng.integers(3, 9))
+    def dense(name, source, n, m):
+        scale = FixedType(int(rng.integers(5, 10)), 1)
+        return Dense(name, [source], (m,), "Dense", result_type=FixedType(int(rng.integers(10, 20)), 5),
+                     accum_type=AUTO, weight=random_weights(rng, (n, m), scale), bias=random_weights(rng, (m,), scale))
+    def exact(value):
+        return Weights(np.atleast_1d(value), quantizer=exact_type(np.atleast_1d(value)))
+    def param():
+        return FixedType(int(rng.integers(6, 19)), 2, True, str(rng.choice(ROUNDING_MODES)), "SAT")
+    def result():
+        return random_type(rng, (6, 16))
+    nodes = [
+        Input("x", [], (n_in,), "InputLayer", result_type=FixedType(int(rng.integers(6, 13)), 3)),
+        dense("dense1", "x", n_in, hidden),
+        ParametricRelu("prelu", ["dense1"], (hidden,), "PReLU", result_type=result(), param_type=param(),
+                       threshold=exact(float(rng.integers(-8, 8)) / 4), max_value=exact(float(rng.integers(4, 24)) / 4),
+                       slope=Weights(rng.uniform(-0.5, 0.5, hidden)), strict=bool(seed % 2)),
+        dense("dense2", "prelu", hidden, hidden),
+        Lookup("elu", ["dense2"], (hidden,), "ELU", function="elu", alpha=float(rng.uniform(0.5, 1.5)),
+               table_size=256, table_type=FixedType(int(rng.integers(8, 18)), 2, True, "RND", "SAT"), result_type=AUTO),
+        dense("dense3", "elu", hidden, hidden),
+        Lookup("selu", ["dense3"], (hidden,), "Activation", function="selu", table_size=512, param_type=param(),
+               table_type=FixedType(int(rng.integers(8, 18)), 2, True, "RND", "SAT"), result_type=result()),
+        dense("dense4", "selu", hidden, hidden),
+        Lookup("softplus", ["dense4"], (hidden,), "Activation", function="softplus", table_size=1024,
+               table_type=FixedType(int(rng.integers(8, 18)), 4, False, "RND", "SAT"), result_type=result()),
+        dense("dense5", "softplus", hidden, hidden),
+        HardSigmoid("hard_sigmoid", ["dense5"], (hidden,), "Activation", param_type=param(),
+                    slope=Weights(np.array([0.2])), offset=exact(0.5), result_type=AUTO),
+    ]
+    return Graph(nodes, ["hard_sigmoid"])
+
+
+NETWORKS = {"ops": random_network, "tables": random_table_network, "piecewise": random_piecewise_network}
 
 
 def spanning_inputs(graph: Graph, n: int, seed: int) -> np.ndarray:
@@ -127,7 +167,8 @@ def test_matrix_covers_every_op():
     assert used == set(OPS), "every op the converter accepts needs a row in the equivalence matrix"
 
 
-CASES = [("ops", seed) for seed in SEEDS] + [("tables", seed) for seed in TABLE_SEEDS]
+CASES = [("ops", seed) for seed in SEEDS] + [("tables", seed) for seed in TABLE_SEEDS] + \
+    [("piecewise", seed) for seed in PIECEWISE_SEEDS]
 
 
 @pytest.mark.parametrize("network, seed", CASES)

@@ -321,26 +321,25 @@ def _one_layer_model(layer, input_shape=(4,), K=tf_keras):
     [
         (lambda: tf_keras.layers.Conv2D(2, 3, name="conv"), (6, 6, 1),
          r"layer 'conv' \(Conv2D\) is not supported; supported layers: InputLayer, Dense"),
-        (lambda: tf_keras.layers.Dense(2, activation="elu", name="dense_elu"), (4,),
-         r"layer 'dense_elu' \(Dense\): activation 'elu' is not supported; "
-         r"supported activations: 'linear', 'relu', 'sigmoid', 'tanh', 'softmax'"),
+        (lambda: tf_keras.layers.Dense(2, activation="swish", name="dense_swish"), (4,),
+         r"layer 'dense_swish' \(Dense\): activation 'swish' is not supported; "
+         r"supported activations: 'linear', 'relu', 'sigmoid', 'tanh', 'elu', 'selu', 'softplus', 'softmax'"),
         (lambda: tf_keras.layers.Activation("softsign", name="sig"), (4,),
          r"layer 'sig' \(Activation\): activation 'softsign' is not supported"),
-        (lambda: QDense(2, kernel_quantizer=quantized_bits(6, 0, alpha="auto"), name="qauto"), (4,),
-         r"layer 'qauto' \(QDense\) kernel: .*alpha must be 1 or None for now"),
-        # QDense silently turns alpha=None of a kernel quantizer into 'auto_po2'.
-        (lambda: QDense(2, kernel_quantizer=quantized_bits(6, 0), name="qnone"), (4,),
-         r"layer 'qnone' \(QDense\) kernel: .*alpha='auto_po2'.*alpha must be 1 or None"),
-        (lambda: QDense(2, activation="quantized_tanh(4)", name="qtanh"), (4,),
-         r"layer 'qtanh' \(QDense\): activation .*quantized_tanh.* is not supported"),
+        (lambda: QDense(2, kernel_quantizer=quantized_bits(4, 0, alpha="auto", scale_axis=0), name="qaxis"), (4,),
+         r"layer 'qaxis' \(QDense\) kernel: .*not one scale per output channel"),
+        (lambda: QDense(2, kernel_quantizer="quantized_tanh(4)", name="qtanhw"), (4,),
+         r"layer 'qtanhw' \(QDense\) kernel: .*not supported on weights"),
+        (lambda: QDense(2, activation="quantized_tanh(4,0,0,1)", name="qtanh"), (4,),
+         r"layer 'qtanh' \(QDense\): quantized_tanh.* is supported with QKeras's default hard sigmoid only"),
         (lambda: tf_keras.layers.Dense(2, name="dense_3d"), (4, 4),
          r"layer 'dense_3d' \(Dense\) is applied to an input of shape \(4, 4\).*add a Flatten layer"),
-        (lambda: tf_keras.layers.ReLU(max_value=6.0, name="relu6"), (4,), r"layer 'relu6' \(ReLU\)"),
+        (lambda: tf_keras.layers.PReLU(name="prelu2d"), (4, 4), r"layer 'prelu2d' \(PReLU\) has alpha of shape"),
         (lambda: tf_keras.layers.BatchNormalization(axis=1, name="bn1"), (4, 4),
          r"layer 'bn1' \(BatchNormalization\) normalizes axis"),
     ],
-    ids=["unsupported-layer", "dense-activation", "activation-layer", "alpha-auto", "alpha-none-kernel",
-         "qdense-activation", "dense-rank-2", "relu-max-value", "batchnorm-axis"],
+    ids=["unsupported-layer", "dense-activation", "activation-layer", "scale-axis", "tanh-kernel",
+         "qdense-activation", "dense-rank-2", "prelu-2d", "batchnorm-axis"],
 )
 def test_unsupported_models_raise_an_error_naming_the_layer(layer, input_shape, message):
     model = _one_layer_model(layer(), input_shape)

@@ -53,6 +53,8 @@ class OverflowReport(list):
 
 
 class ComparisonRow(NamedTuple):
+    """Errors are in LSBs of `type`, or in the framework's float32 resolution where coarser."""
+
     layer: str  # the framework's layer name
     node: str  # the nnhls node holding that layer's output
     type: FixedType
@@ -112,7 +114,10 @@ def compare(framework_model, hls_model, X, threshold_lsb: float = 1.0) -> Compar
         if node.framework_output is None or node.framework_output not in per_layer_framework:
             continue
         expected = per_layer_framework[node.framework_output].reshape(per_node[node.name].shape)
-        error = np.abs(per_node[node.name] - expected) / node.result_type.lsb
+        # The unit is one LSB of the layer's type, or the framework's own float32 resolution
+        # where that is coarser (an exact wide type would otherwise count float32 rounding).
+        unit = np.maximum(node.result_type.lsb, np.spacing(np.abs(expected).astype(np.float32)).astype(np.float64))
+        error = np.abs(per_node[node.name] - expected) / unit
         rows.append(ComparisonRow(node.framework_output, node.name, node.result_type, float(error.max()),
                                   float(error.mean()), overflowed.get(node.name, 0)))
     return Comparison(rows, threshold_lsb)

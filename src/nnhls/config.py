@@ -20,10 +20,13 @@ STRATEGIES = ("Latency", "Resource")
 _MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "BramFactor", "TraceOutput")
 _LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "Trace", "TableSize", "Implementation", "Skip")
 PRECISION_KEYS = ("default", "maximum", "result", "accum", "weight", "bias", "scale", "table", "exp_table",
-                  "inv_table")
+                  "inv_table", "param")
+# Slopes and scales inside activations that are not binary fractions (LeakyReLU's 0.3, SELU's scale).
+DEFAULT_PARAM = "ap_fixed<18,2,AP_RND_CONV,AP_SAT>"
 # The precisions each op has, besides `result`.
-_OP_PRECISIONS = {"dense": ("weight", "bias", "accum"), "batchnorm": ("scale", "bias"), "lookup": ("table",),
-                  "softmax": ("exp_table", "inv_table")}
+_OP_PRECISIONS = {"dense": ("weight", "bias", "accum"), "batchnorm": ("scale", "bias"),
+                  "lookup": ("table", "param"), "softmax": ("exp_table", "inv_table"), "prelu": ("param",),
+                  "hard_sigmoid": ("param",)}
 _TABLE_SIZES = tuple(2**k for k in range(1, 17))
 
 
@@ -84,6 +87,8 @@ def _default_precision(node: Node, key: str, default: str):
         return AUTO
     if key == "table":
         return node.FUNCTIONS[node.function][3]
+    if key == "param":
+        return DEFAULT_PARAM
     if key in ("exp_table", "inv_table"):
         return node.DEFAULT_TABLE
     if key == "result":
@@ -91,6 +96,8 @@ def _default_precision(node: Node, key: str, default: str):
             return node.result_quantizer
         if node.op == "dense" and node.weight.quantizer is not None:
             return AUTO  # a quantized layer's sum is exact in the framework too
+        if node.op == "scale_shift" and node.scale.quantizer is not None:
+            return AUTO  # the per-channel scale of a quantized layer (QKeras alpha='auto')
     return default
 
 
@@ -229,6 +236,8 @@ def _set_precision(node: Node, key: str, precision) -> None:
         getattr(node, key).type = precision
     elif key == "table":
         node.table_type = precision
+    elif key == "param":
+        node.param_type = precision
     elif key in ("exp_table", "inv_table"):
         setattr(node, key.replace("_table", "_type"), precision)
     else:  # batch norm scale and bias, kept until the batch norm is folded or lowered

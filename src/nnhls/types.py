@@ -23,6 +23,7 @@ __all__ = [
     "ROUNDING_MODES",
     "add_type",
     "div_type",
+    "exact_type",
     "mul_type",
     "neg_type",
     "parse_precision",
@@ -215,6 +216,27 @@ def parse_precision(precision) -> FixedType | _Auto:
         if repr(precision) not in message:
             message = f"precision {precision!r}: {message}"
         raise PrecisionError(message) from None
+
+
+def exact_type(values) -> FixedType:
+    """The narrowest type (at least 0 fractional bits) holding every one of `values` exactly.
+
+    Floats are binary fractions, so such a type always exists (up to 1024 + 1074 bits).
+    """
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    nonzero = values[values != 0]
+    if not nonzero.size:
+        return FixedType(1, 1, signed=False)
+    mantissa, exponent = np.frexp(np.abs(nonzero))  # |v| = mantissa * 2**exponent, mantissa in [0.5, 1)
+    significand = np.ldexp(mantissa, 53).astype(np.int64)  # |v| = significand * 2**(exponent - 53)
+    lowest_bit = np.log2(significand & -significand).astype(np.int64)  # exact: a power of two
+    frac = max(int((53 - exponent - lowest_bit).max()), 0)
+    # Scaled by 2**frac the extreme values are integers with at most 53 significant bits: exact.
+    low, high = int(np.ldexp(values.min(), frac)), int(np.ldexp(values.max(), frac))
+    width = max(high.bit_length(), (-low - 1).bit_length()) + 1 if low < 0 else max(high.bit_length(), 1)
+    return FixedType(width, width - frac, signed=low < 0)
 
 
 # Result types of full-precision arithmetic (FIXED_POINT.md section 1). Both operands IntType

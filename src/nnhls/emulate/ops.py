@@ -149,10 +149,64 @@ def table_index(x: np.ndarray, x_type: FixedType, low: int, span_log2: int, size
     return np.clip(index, 0, size - 1).astype(np.int64)
 
 
+def _pieces(default: tuple, *cases: tuple) -> tuple[np.ndarray, int]:
+    """Exact piecewise values: (codes, fractional bits) of `default`, replaced where each case's
+    condition holds by its (codes, type); later cases win. Values are aligned, never rounded."""
+    frac = max(t.fractional for _, t in [default] + [case[1:] for case in cases])
+    def aligned(codes, t):
+        codes = np.asarray(codes)
+        if frac - t.fractional + t.width > 62:
+            codes = codes.astype(object)
+        return codes << (frac - t.fractional)
+    values = aligned(*default)
+    for condition, codes, t in cases:
+        values = np.where(condition, aligned(codes, t), values)
+    return values, frac
+
+
+def _from_pieces(node: Node, tally, pieces: tuple[np.ndarray, int]) -> np.ndarray:
+    values, frac = pieces
+    if tally is None:
+        return quantize.from_codes(values, frac, node.result_type)
+    converted, n_overflowed = quantize.from_codes(values, frac, node.result_type, count_overflow=True)
+    tally("result", node.result_type, n_overflowed, values.size)
+    return converted
+
+
+def _at_least(x, x_type: FixedType, bound: int) -> np.ndarray:
+    return quantize.sub(x, x_type, np.array(bound), table_low_type(bound))[0] >= 0
+
+
 def emulate_lookup(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, x_type = source
     index = table_index(x, x_type, node.low, node.span_log2, node.table_size)
-    return _convert(node.table.codes[index], node.table.type, node.result_type, tally, "result")
+    table = (node.table.codes[index], node.table.type)
+    if node.tail_from is None:
+        return _from_pieces(node, tally, _pieces(table))
+    linear = (x, x_type) if node.tail_scale is None else quantize.mul(x, x_type, node.tail_scale.codes,
+                                                                      node.tail_scale.type)
+    return _from_pieces(node, tally, _pieces(table, (_at_least(x, x_type, node.tail_from), *linear)))
+
+
+def emulate_prelu(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    x, x_type = source
+    difference, difference_type = quantize.sub(x, x_type, node.threshold.codes, node.threshold.type)
+    below = quantize.mul(difference, difference_type, node.slope.codes, node.slope.type)
+    passes = difference > 0 if node.strict else difference >= 0
+    cases = [(passes, x, x_type)]
+    if node.max_value is not None:
+        above = quantize.sub(x, x_type, node.max_value.codes, node.max_value.type)[0] >= 0
+        cases.append((above, np.broadcast_to(node.max_value.codes, x.shape), node.max_value.type))
+    return _from_pieces(node, tally, _pieces(below, *cases))
+
+
+def emulate_hard_sigmoid(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    x, x_type = source
+    scaled, scaled_type = quantize.mul(x, x_type, node.slope.codes, node.slope.type)
+    line, line_type = quantize.add(scaled, scaled_type, node.offset.codes, node.offset.type)
+    one = 1 << line_type.fractional
+    clipped = np.minimum(np.maximum(line, 0), one)
+    return _convert(clipped, line_type, node.result_type, tally, "result")
 
 
 def emulate_softmax(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
@@ -171,4 +225,5 @@ def emulate_softmax(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> 
     return _convert(product, product_type, node.result_type, tally, "result")
 
 
-EMULATORS.update({"lookup": emulate_lookup, "softmax": emulate_softmax})
+EMULATORS.update({"lookup": emulate_lookup, "softmax": emulate_softmax, "prelu": emulate_prelu,
+                  "hard_sigmoid": emulate_hard_sigmoid})

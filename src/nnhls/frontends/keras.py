@@ -17,7 +17,9 @@ import numpy as np
 from nnhls import quantize
 from nnhls.errors import NnhlsError
 from nnhls.frontends import qkeras as qk
-from nnhls.ir import ACTIVATIONS, Activation, BatchNorm, Dense, Flatten, Graph, Input, Node, Weights, make_activation
+from nnhls.ir import (ACTIVATIONS, Activation, BatchNorm, Dense, Flatten, Graph, Input, Node, ParametricRelu,
+                      ScaleShift, Weights, make_activation)
+from nnhls.types import IntType, exact_type
 
 __all__ = ["SUPPORTED_LAYERS", "load_keras_file", "read_keras"]
 
@@ -274,6 +276,9 @@ class _Reader:
             node.framework_class = node.framework_class or layer.class_name
             self.nodes.append(node)
             self.shape[node.name] = node.shape
+        for node in nodes:
+            if node.op == "hard_sigmoid" and node.slope is None:
+                _hard_sigmoid_constants(node, layer)
         if nodes:
             nodes[-1].framework_output = layer.name
         # A layer that becomes no node (Dropout) passes its input through.
@@ -287,6 +292,13 @@ class _Reader:
             candidate = f"{name}_{index}"
         self._taken.add(candidate)
         return candidate
+
+
+def _hard_sigmoid_constants(node: Node, layer: _Layer) -> None:
+    """Keras 2 computes clip(0.2 x + 0.5, 0, 1); Keras 3 computes relu6(x + 3) / 6."""
+    keras3 = type(layer.layer).__module__.split(".")[0] == "keras"
+    node.slope = Weights(np.array([1 / 6 if keras3 else 0.2]))
+    node.offset = _exact(0.5)
 
 
 def _read_input(layer: _Layer, source, in_shape, reader) -> list[Node]:
@@ -326,13 +338,13 @@ def _dense_kernel(layer: _Layer, in_shape) -> tuple[np.ndarray, np.ndarray]:
     return kernel, bias
 
 
-def _activation_node(layer: _Layer, dense: Node, function: str, quantizer, reader) -> list[Node]:
+def _activation_node(layer: _Layer, dense: Node, function: str, quantizer, reader, **fields) -> list[Node]:
     """The Dense node, followed by its activation unless that is a plain 'linear'."""
     if function == "linear" and quantizer is None:
         return [dense]
     name = reader.fresh_name(f"{layer.name}_{function}")
     activation = make_activation(
-        name, [dense.name], dense.shape, function, framework_class="Activation", result_quantizer=quantizer,
+        name, [dense.name], dense.shape, function, framework_class="Activation", result_quantizer=quantizer, **fields,
     )
     return [dense, activation]
 
@@ -359,36 +371,61 @@ def _read_dense(layer: _Layer, source, in_shape, reader) -> list[Node]:
     return _activation_node(layer, dense, function, None, reader)
 
 
-def _quantized_weights(layer: _Layer, values: np.ndarray, quantizer, what: str) -> Weights:
-    """The values QKeras computes with (the quantizer applied to the float values), and their type."""
+def _quantized_weights(layer: _Layer, values: np.ndarray, quantizer, what: str,
+                       allow_scale: bool = False) -> tuple[Weights, Weights | None]:
+    """The values QKeras computes with, exactly typed, and the per-channel scale it multiplies
+    them by when that scale is a float (only with `allow_scale`), else None."""
     if quantizer is None:
-        return Weights(values)
-    where = f"{layer.where} {what}"
-    fixed_type = qk.quantizer_type(quantizer, where)
-    quantized = np.asarray(quantizer(values.astype(np.float32)), dtype=np.float64)
-    exact = quantize.to_float(quantize.from_float(quantized, fixed_type), fixed_type)
-    if not np.array_equal(exact, quantized):
-        worst = np.abs(exact - quantized).max()
-        raise NnhlsError(
-            f"{where}: the values QKeras's {quantizer} produces are not all exact {fixed_type} values "
-            f"(off by up to {worst}); this happens for float weights far outside the quantizer's range, "
-            "where QKeras's float32 arithmetic is inexact: clip the weights to the quantizer's range"
-        )
-    return Weights(quantized, quantizer=fixed_type)
+        return Weights(values), None
+    quantized = qk.quantized_weights(quantizer, values, f"{layer.where} {what}", allow_scale=allow_scale)
+    weights = Weights(quantized.values, quantizer=quantized.type)
+    if quantized.scale is None:
+        return weights, None
+    return weights, Weights(quantized.scale, quantizer=quantized.scale_type)
 
 
 def _read_qdense(layer: _Layer, source, in_shape, reader) -> list[Node]:
     kernel, bias = _dense_kernel(layer, in_shape)
     qdense = layer.layer
-    weight = _quantized_weights(layer, kernel, qdense.kernel_quantizer_internal, "kernel")
+    kernel_quantizer = qdense.kernel_quantizer_internal
+    weight, scale = _quantized_weights(layer, kernel, kernel_quantizer, "kernel", allow_scale=True)
     use_bias = bool(layer.config.get("use_bias", True))
     bias_quantizer = qdense.bias_quantizer_internal if use_bias else None
-    dense = Dense(
-        layer.name, [source], (kernel.shape[1],), weight=weight,
-        bias=_quantized_weights(layer, bias, bias_quantizer, "bias"),
+    bias_weights, _ = _quantized_weights(layer, bias, bias_quantizer, "bias")
+    function, quantizer, fields = qk.activation_of(qdense.activation, layer.where)
+    if scale is None:
+        dense = Dense(layer.name, [source], (kernel.shape[1],), weight=weight, bias=bias_weights)
+        return _activation_node(layer, dense, function, quantizer, reader, **fields)
+    *inner, scale_shift = _scaled_qdense(layer, source, weight, scale, bias_weights, reader)
+    return inner + _activation_node(layer, scale_shift, function, quantizer, reader, **fields)
+
+
+# The zero bias of a Dense whose bias is added after its scale.
+_ZERO_TYPE = IntType(1, signed=False)
+
+
+def _scaled_qdense(layer: _Layer, source, weight: Weights, scale: Weights, bias: Weights,
+                   reader) -> list[Node]:
+    """A QDense whose kernel is a float scale per output channel times a grid of exact values.
+
+    QKeras computes x @ (scale * grid) + bias; as x @ grid (exact, narrow multipliers) then
+    * scale + bias per channel, each output is scaled once and the arithmetic stays exact.
+    """
+    shape = (weight.shape[1],)
+    # The bias moves after the scale, so the Dense adds nothing: a zero of a one-bit type.
+    zero = Weights(np.zeros(shape), quantizer=_ZERO_TYPE)
+    dense = Dense(layer.name, [source], shape, weight=weight, bias=zero)
+    if bias.quantizer is None:
+        # QKeras adds the float32 bias as it is; the configuration has no precision for a
+        # ScaleShift's shift, so it gets the exact type of those values.
+        bias = Weights(bias.values, quantizer=qk.exact_weight_type(
+            bias.values, f"{layer.where} bias", "the float bias",
+            "quantize the bias (bias_quantizer=quantized_bits(...)) or keep it within a narrower range"))
+    scale_shift = ScaleShift(
+        reader.fresh_name(f"{layer.name}_scale"), [dense.name], shape, framework_class=layer.class_name,
+        scale=scale, shift=bias,
     )
-    function, quantizer = qk.activation_of(qdense.activation, layer.where)
-    return _activation_node(layer, dense, function, quantizer, reader)
+    return [dense, scale_shift]
 
 
 def _read_activation(layer: _Layer, source, in_shape, reader) -> list[Node]:
@@ -406,27 +443,63 @@ def _read_softmax(layer: _Layer, source, in_shape, reader) -> list[Node]:
     return [make_activation(layer.name, [source], in_shape, "softmax")]
 
 
+def _exact(values) -> Weights:
+    """Framework constants that the arithmetic must see exactly (thresholds, bounds)."""
+    values = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    return Weights(values, quantizer=exact_type(values))
+
+
+def _relu_family(layer: _Layer, source, in_shape, threshold=0.0, slope=0.0, max_value=None,
+                 strict=False) -> list[Node]:
+    return [ParametricRelu(
+        layer.name, [source], in_shape, threshold=_exact(threshold), slope=Weights(np.atleast_1d(slope).astype(float)),
+        max_value=None if max_value is None else _exact(max_value), strict=strict)]
+
+
 def _read_relu(layer: _Layer, source, in_shape, reader) -> list[Node]:
     config = layer.config
-    arguments = {
-        "max_value": config.get("max_value"),
-        "negative_slope": float(config.get("negative_slope") or 0.0),
-        "threshold": float(config.get("threshold") or 0.0),
-    }
-    if arguments != {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}:
-        raise NnhlsError(
-            f"{layer.where} has arguments {arguments}; only the plain ReLU (max_value=None, "
-            "negative_slope=0, threshold=0) is supported"
-        )
-    return [Activation(layer.name, [source], in_shape, function="relu")]
+    max_value = config.get("max_value")
+    slope = float(config.get("negative_slope") or 0.0)
+    threshold = float(config.get("threshold") or 0.0)
+    if max_value is None and slope == 0 and threshold == 0:
+        return [Activation(layer.name, [source], in_shape, function="relu")]
+    # Keras passes x only above the threshold (at it, the slope branch gives 0 as well).
+    return _relu_family(layer, source, in_shape, threshold, slope, None if max_value is None else float(max_value),
+                        strict=True)
+
+
+def _read_leaky_relu(layer: _Layer, source, in_shape, reader) -> list[Node]:
+    config = layer.config
+    slope = config.get("negative_slope", config.get("alpha", 0.3))  # Keras 3 / Keras 2 spelling
+    return _relu_family(layer, source, in_shape, slope=float(slope))
+
+
+def _read_prelu(layer: _Layer, source, in_shape, reader) -> list[Node]:
+    weights = layer.layer.get_weights()
+    _check_weights(layer, weights, 1, "alpha")
+    alpha = np.asarray(weights[0], dtype=np.float64)
+    if alpha.size not in (1, in_shape[-1]) or (alpha.size > 1 and alpha.reshape(-1).shape[0] != alpha.size):
+        raise NnhlsError(f"{layer.where} has alpha of shape {alpha.shape}; one value per channel of the last "
+                         "axis (or one in all) is supported")
+    if alpha.size > 1 and int(np.prod(in_shape)) != alpha.size:
+        raise NnhlsError(f"{layer.where}: alpha must be shared over all axes but the last; set shared_axes")
+    return _relu_family(layer, source, in_shape, slope=alpha.reshape(-1))
+
+
+def _read_thresholded_relu(layer: _Layer, source, in_shape, reader) -> list[Node]:
+    return _relu_family(layer, source, in_shape, threshold=float(layer.config.get("theta", 1.0)), strict=True)
+
+
+def _read_elu(layer: _Layer, source, in_shape, reader) -> list[Node]:
+    return [make_activation(layer.name, [source], in_shape, "elu", alpha=float(layer.config.get("alpha", 1.0)))]
 
 
 def _read_qactivation(layer: _Layer, source, in_shape, reader) -> list[Node]:
     activation = getattr(layer.layer, "quantizer", None)
     if activation is None:
         activation = layer.config.get("activation")
-    function, quantizer = qk.activation_of(activation, layer.where)
-    return [make_activation(layer.name, [source], in_shape, function, result_quantizer=quantizer)]
+    function, quantizer, fields = qk.activation_of(activation, layer.where)
+    return [make_activation(layer.name, [source], in_shape, function, result_quantizer=quantizer, **fields)]
 
 
 def _read_dropout(layer: _Layer, source, in_shape, reader) -> list[Node]:
@@ -473,6 +546,10 @@ _HANDLERS = {
     "Activation": _read_activation,
     "Softmax": _read_softmax,
     "ReLU": _read_relu,
+    "LeakyReLU": _read_leaky_relu,
+    "PReLU": _read_prelu,
+    "ThresholdedReLU": _read_thresholded_relu,
+    "ELU": _read_elu,
     "QActivation": _read_qactivation,
     "Dropout": _read_dropout,
     "Flatten": _read_flatten,

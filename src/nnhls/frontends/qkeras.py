@@ -11,29 +11,61 @@ quantizer is an `ap_[u]fixed` with RND_CONV rounding and a saturating overflow m
 * `quantized_relu(bits, integer)`: step `2**(integer - bits)`, codes clipped to `[0, 2**bits - 1]`,
   i.e. `FixedType(bits, integer, signed=False, RND_CONV, SAT)`.
 
+Weight quantizers (a QDense kernel or bias) are read from the values QKeras itself computes:
+the layer's quantizer object applied to the float32 weights, as `QDense.call` does. Those values
+are split into exact parts, `values * scale` with `scale` per output channel:
+
+* `quantized_bits(bits, integer, symmetric, keep_negative, alpha=1)`: the type above, no scale.
+* `quantized_bits(..., alpha='auto' or 'auto_po2')` (QDense turns alpha=None of a kernel into
+  'auto_po2'): QKeras returns `scale_c * m_i * z / m`, with `z = sign(x) * min(floor(|x / m_i| /
+  s_c + 0.5), 2**(bits-1) - 1)` an integer (negative codes too, even with keep_negative=False)
+  and `scale_c = s_c * m` stored as `quantizer.scale` after the call. The grid `m_i * z / m` is
+  `ap_fixed<bits, integer + keep_negative>`; 'auto_po2' makes every `scale_c` a power of two.
+* `binary(use_01, alpha)`: `scale_c * k` with k in {-1, +1} (0 counts as +1) or {0, 1}.
+* `ternary(alpha, threshold)`: `scale_c * q` with q in {-1, 0, +1}, q = 0 where |x| < threshold.
+  For both, alpha=1 gives scale 1, 'auto' a float and 'auto_po2' a power of two per channel.
+* `quantized_po2(bits, max_value)`: `sign(x) * 2**clip(round(log2|x|), min_exp, max_exp)`, with
+  x = 0 giving +2**min_exp (and a weight far below that giving 0, as QKeras's straight-through
+  `x + (q - x)` cancels). `quantized_relu_po2`: the same for x > 0, and +2**min_exp for x <= 0.
+
+Where every channel's scale is a power of two, the scale is folded into the values and their
+type (fractional bits from the finest channel, integer bits from the coarsest). A float scale
+stays separate: the grid values then multiply exactly, and the scale follows per channel. Then
+QKeras's float32 kernel is that exact product rounded to float32 (and, for binary, ternary and a
+numeric alpha, rounded once more by the straight-through form), which nnhls verifies per weight.
+
 Quantizers are recognised by their exact class name, never by isinstance: QKeras derives
 `quantized_hswish` from `quantized_bits`, and that one computes something else. Reading the
 attributes of a quantizer object needs no TensorFlow; only a quantizer written as a string
-("quantized_relu(6)") imports QKeras to parse it.
+("quantized_relu(6)") imports QKeras to parse it, and applying a weight quantizer runs it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from nnhls import quantize
 from nnhls.errors import NnhlsError
-from nnhls.types import FixedType
+from nnhls.ir import Weights
+from nnhls.types import FixedType, exact_type
 
 __all__ = [
     "SUPPORTED_QUANTIZERS",
+    "SUPPORTED_WEIGHT_QUANTIZERS",
+    "QuantizedWeights",
     "activation_of",
+    "exact_weight_type",
     "load_qkeras",
+    "quantized_weights",
     "quantizer_name",
     "quantizer_type",
     "to_quantizer",
 ]
 
-SUPPORTED_QUANTIZERS = ("quantized_bits", "quantized_relu")
+SUPPORTED_QUANTIZERS = ("quantized_bits", "quantized_relu", "quantized_tanh", "quantized_sigmoid")
+SUPPORTED_WEIGHT_QUANTIZERS = ("quantized_bits", "binary", "ternary", "quantized_po2", "quantized_relu_po2")
 
 # Plain activations a quantized layer may carry instead of a quantizer.
 _PLAIN_ACTIVATIONS = ("linear", "relu")
@@ -106,23 +138,29 @@ def _check_common(quantizer, where: str) -> None:
     _require(float(qnoise) == 1.0, where, quantizer, f"qnoise_factor must be 1.0, got {qnoise}")
 
 
+def _alpha_is_one(alpha) -> bool:
+    if alpha is None:
+        return True
+    return not isinstance(alpha, str) and np.size(alpha) == 1 and float(np.asarray(alpha).reshape(-1)[0]) == 1
+
+
 def _quantized_bits_type(quantizer, where: str) -> FixedType:
+    _require(
+        _alpha_is_one(quantizer.alpha),
+        where,
+        quantizer,
+        f"alpha must be 1 or None, got {quantizer.alpha!r}: QKeras then scales the values, which no single "
+        "fixed-point type does (as a QDense kernel or bias quantizer, nnhls represents such scales)",
+    )
+    return _quantized_bits_grid(quantizer, where)
+
+
+def _quantized_bits_grid(quantizer, where: str) -> FixedType:
+    """The type of quantized_bits's values before QKeras multiplies them by a numeric alpha."""
     bits = _as_int(quantizer.bits, "bits", where)
     integer = _as_int(quantizer.integer, "integer", where)
     keep_negative = bool(quantizer.keep_negative)
     symmetric = bool(quantizer.symmetric)
-    alpha = quantizer.alpha
-    alpha_is_one = alpha is None or (
-        not isinstance(alpha, str) and np.size(alpha) == 1 and float(np.asarray(alpha).reshape(-1)[0]) == 1.0
-    )
-    _require(
-        alpha_is_one,
-        where,
-        quantizer,
-        f"alpha must be 1 or None for now, got {alpha!r}; QKeras scales the values by alpha, which nnhls "
-        "does not represent yet (note that QDense and QConv turn alpha=None of a kernel quantizer into "
-        "'auto_po2': give kernel quantizers alpha=1)",
-    )
     # With no magnitude bit left, QKeras maps x to sign(x) (+-1): a binary quantizer, not a fixed type.
     _require(bits - keep_negative > 0, where, quantizer, f"{bits} bit(s) with keep_negative={keep_negative}")
     _check_common(quantizer, where)
@@ -164,22 +202,28 @@ def quantizer_type(quantizer, where: str) -> FixedType:
     return _TYPE_OF[name](quantizer, where)
 
 
-def activation_of(identifier, where: str) -> tuple[str, FixedType | None]:
-    """(function, result quantizer) of a QKeras activation: a quantizer, a string or a function.
+def activation_of(identifier, where: str) -> tuple[str, FixedType | None, dict]:
+    """(function, result quantizer, extra node fields) of a QKeras activation: a quantizer, a
+    string or a function.
 
-    quantized_relu is a relu into its type; quantized_bits is the identity into its type; the
-    plain 'linear' and 'relu' have no quantizer. Anything else raises NnhlsError naming `where`.
+    quantized_relu is a relu into its type; quantized_bits is the identity into its type. With
+    QKeras's default hard sigmoid, quantized_tanh(bits) is round(clip(x, -1, 1) * m) / m clipped
+    to [-1, 1 - 1/m] (m = 2**(bits-1)): the identity into ap_fixed<bits,1,RND_CONV,SAT>, and
+    quantized_sigmoid(bits) is clip(x/2 + 1/2, 0, 1) rounded into ap_ufixed<bits,0,RND_CONV,SAT>.
+    The plain 'linear' and 'relu' have no quantizer. Anything else raises NnhlsError naming `where`.
     """
     if identifier is None:
-        return "linear", None
+        return "linear", None, {}
     activation = to_quantizer(identifier, where)
     name = quantizer_name(activation)
     if name in _PLAIN_ACTIVATIONS:
-        return name, None
+        return name, None, {}
     if name == "quantized_relu":
-        return "relu", quantizer_type(activation, where)
+        return "relu", quantizer_type(activation, where), {}
     if name == "quantized_bits":
-        return "linear", quantizer_type(activation, where)
+        return "linear", quantizer_type(activation, where), {}
+    if name in ("quantized_tanh", "quantized_sigmoid"):
+        return _quantized_hard_function(activation, name, where)
     # A function prints as "<function softmax at 0x...>"; its name says all there is to say.
     is_named = isinstance(activation, str) or hasattr(activation, "__name__")
     shown = repr(name) if is_named else f"{activation} ({name})"
@@ -187,3 +231,246 @@ def activation_of(identifier, where: str) -> tuple[str, FixedType | None]:
         f"{where}: activation {shown} is not supported; supported activations: "
         f"{', '.join(_PLAIN_ACTIVATIONS + SUPPORTED_QUANTIZERS)}"
     )
+
+
+def _quantized_hard_function(activation, name: str, where: str) -> tuple[str, FixedType, dict]:
+    real = getattr(activation, "use_real_tanh", False) or getattr(activation, "use_real_sigmoid", False)
+    hard = getattr(_qkeras_module(), "_sigmoid", None) is getattr(_qkeras_module(), "hard_sigmoid", None)
+    if real or not hard or getattr(activation, "use_stochastic_rounding", False):
+        raise NnhlsError(f"{where}: {activation} is supported with QKeras's default hard sigmoid only "
+                         "(no use_real_tanh / use_real_sigmoid, no stochastic rounding)")
+    bits, symmetric = int(activation.bits), bool(activation.symmetric)
+    if name == "quantized_tanh":
+        return "linear", FixedType(bits, 1, True, "RND_CONV", "SAT_SYM" if symmetric else "SAT"), {}
+    if symmetric:
+        raise NnhlsError(f"{where}: {activation} with symmetric=True (smallest output 1/2**bits) has no "
+                         "ap_fixed equivalent; use symmetric=False")
+    half = np.array([0.5])
+    constants = {"slope": Weights(half, quantizer=exact_type(half)), "offset": Weights(half, quantizer=exact_type(half))}
+    return "hard_sigmoid", FixedType(bits, 0, False, "RND_CONV", "SAT"), constants
+
+
+def _qkeras_module():
+    from qkeras import quantizers
+
+    return quantizers
+
+
+# ---------------------------------------------------------------------------------------------
+# Weight quantizers
+
+
+@dataclass(frozen=True)
+class QuantizedWeights:
+    """A weight tensor as QKeras computes with it, in exact parts.
+
+    QKeras's quantized tensor is `values * scale` (scale per output channel, the last axis),
+    rounded to float32 as QKeras computes it.
+    `type` holds every one of `values` exactly. `scale` is None when the values are QKeras's own
+    (no scale, or power-of-two scales folded into `type`); otherwise it holds the float32 scale
+    of each channel, which `scale_type` holds exactly.
+    """
+
+    values: np.ndarray
+    type: FixedType
+    scale: np.ndarray | None = None
+    scale_type: FixedType | None = None
+
+
+# Weights become exact double literals in the written project (see passes/quantize_weights.py).
+_MAX_WEIGHT_WIDTH = 53
+
+
+def quantized_weights(quantizer, values: np.ndarray, where: str, allow_scale: bool = False
+                      ) -> QuantizedWeights:
+    """Apply a QKeras weight quantizer to float `values` and describe the result exactly.
+
+    `allow_scale` lets a float per-channel scale stay separate (a kernel, whose output channels
+    can be scaled after the sum); otherwise the values are given one exact type as they are (a
+    bias). Raises NnhlsError, naming `where` and the quantizer, for anything not exact.
+    """
+    quantizer = to_quantizer(quantizer, where)
+    name = quantizer_name(quantizer)
+    if name not in SUPPORTED_WEIGHT_QUANTIZERS:
+        raise NnhlsError(
+            f"{where}: quantizer {quantizer} ({name}) is not supported on weights; supported weight "
+            f"quantizers: {', '.join(SUPPORTED_WEIGHT_QUANTIZERS)}"
+        )
+    _check_common(quantizer, where)
+    if name == "quantized_bits" and _alpha_is_one(quantizer.alpha):
+        fixed_type = _quantized_bits_type(quantizer, where)  # checked first: QKeras may fail on bad arguments
+        quantized = _apply(quantizer, values, where)
+        _require_exact(quantized, fixed_type, where, quantizer)
+        return QuantizedWeights(quantized, fixed_type)
+    grid_type = _GRID_TYPES[name](quantizer, where) if name in _GRID_TYPES else None
+    quantized = _apply(quantizer, values, where)
+    if grid_type is None:
+        return _powers_of_two(quantized, where, quantizer)
+    if not allow_scale:
+        # A bias is added as it is; QKeras's scale for a 1-D tensor is not per output channel.
+        return QuantizedWeights(quantized, _produced_type(quantized, where, quantizer, "values"))
+    return _scaled_grid(quantizer, values, quantized, grid_type, where)
+
+
+def _apply(quantizer, values: np.ndarray, where: str) -> np.ndarray:
+    """QKeras's quantized values, computed as QDense.call computes them (float32, inference)."""
+    try:
+        quantized = quantizer(np.asarray(values, dtype=np.float32))
+    except Exception as error:  # QKeras asserts on argument combinations it does not implement
+        raise NnhlsError(f"{where}: QKeras's {quantizer} fails on these weights: {error!r}") from error
+    quantized = np.asarray(quantized, dtype=np.float64)
+    if not np.isfinite(quantized).all():
+        raise NnhlsError(f"{where}: QKeras's {quantizer} gives non-finite values for these weights")
+    return quantized
+
+
+def _require_exact(values: np.ndarray, fixed_type: FixedType, where: str, quantizer) -> None:
+    exact = quantize.to_float(quantize.from_float(values, fixed_type), fixed_type)
+    if not np.array_equal(exact, values):
+        worst = np.abs(exact - values).max()
+        raise NnhlsError(
+            f"{where}: the values QKeras's {quantizer} produces are not all exact {fixed_type} values "
+            f"(off by up to {worst}); this happens for float weights far outside the quantizer's range, "
+            "where QKeras's float32 arithmetic is inexact: clip the weights to the quantizer's range"
+        )
+
+
+def _quantized_bits_auto_grid(quantizer, where: str) -> FixedType:
+    """quantized_bits with a numeric or 'auto' alpha: the values before QKeras's scale."""
+    if not isinstance(quantizer.alpha, str):
+        return _quantized_bits_grid(quantizer, where)
+    bits = _as_int(quantizer.bits, "bits", where)
+    integer = _as_int(quantizer.integer, "integer", where)
+    keep_negative = bool(quantizer.keep_negative)
+    alpha = quantizer.alpha
+    _require(alpha in ("auto", "auto_po2"), where, quantizer, f"alpha {alpha!r} is unknown")
+    # 2**(bits-1) - 1 levels each side; with one bit there are none and QKeras divides by zero.
+    _require(bits >= 2, where, quantizer, f"alpha={alpha!r} needs at least 2 bits, got {bits}")
+    # Codes are symmetric and signed even with keep_negative=False (which only halves the step);
+    # values are exact, so the type converts nothing and its default modes never act.
+    return FixedType(bits, integer + keep_negative, signed=True)
+
+
+def _binary_grid(quantizer, where: str) -> FixedType:
+    return FixedType(1, 1, signed=False) if quantizer.use_01 else FixedType(2, 2, signed=True)
+
+
+def _ternary_grid(quantizer, where: str) -> FixedType:
+    return FixedType(2, 2, signed=True)
+
+
+_GRID_TYPES = {"quantized_bits": _quantized_bits_auto_grid, "binary": _binary_grid, "ternary": _ternary_grid}
+
+
+def _channel_scale(quantizer, shape: tuple[int, ...], where: str) -> np.ndarray:
+    """The scale QKeras multiplied each output channel by in its last call, as float64 values."""
+    scale = quantizer.scale
+    if scale is None:
+        raise NnhlsError(f"{where}: QKeras's {quantizer} recorded no scale; please report this with a model")
+    scale = np.asarray(scale.numpy() if hasattr(scale, "numpy") else scale)
+    # QKeras multiplies float32 tensors, so a Python float alpha acts as its float32 value.
+    scale = scale.astype(np.float32).astype(np.float64)
+    per_channel = scale.ndim <= len(shape) and all(d == 1 for d in scale.shape[:-1])
+    if not per_channel or scale.size not in (1, shape[-1]):
+        raise NnhlsError(
+            f"{where}: QKeras's {quantizer} scales the weights with shape {scale.shape}, not one scale per "
+            f"output channel (weights {shape}); leave scale_axis unset"
+        )
+    return np.broadcast_to(scale.reshape(-1), (shape[-1],)).copy()
+
+
+def _is_power_of_two(values: np.ndarray) -> np.ndarray:
+    return np.frexp(np.abs(values))[0] == 0.5
+
+
+def _scaled_grid(quantizer, values: np.ndarray, quantized: np.ndarray, grid_type: FixedType,
+                 where: str) -> QuantizedWeights:
+    """Split QKeras's `scale_c * grid` into the grid and the per-channel scale; fold po2 scales."""
+    scale = _channel_scale(quantizer, quantized.shape, where)
+    # A channel of zeros has scale 0 ('auto') or any power of two ('auto_po2'); its grid is 0.
+    dividing = np.where(scale == 0, 1.0, scale)
+    steps = np.where(scale == 0, 0.0, quantized / dividing) / grid_type.lsb
+    codes = np.rint(steps)
+    grid = codes * grid_type.lsb
+    if codes.size and (codes.min() < grid_type.min_code or codes.max() > grid_type.max_code):
+        raise NnhlsError(
+            f"{where}: QKeras's {quantizer} gives values outside {grid_type} times the channel scales; "
+            "please report this with the model"
+        )
+    product = scale * grid  # exact: 24 significant bits times a few
+    used = (codes != 0).any(axis=tuple(range(codes.ndim - 1)))  # channels holding a non-zero value
+    if _is_power_of_two(scale[used]).all() and np.array_equal(product, quantized):
+        folded = _folded_type(grid_type, scale[used])
+        if folded.width <= _MAX_WEIGHT_WIDTH:
+            _require_exact(quantized, folded, where, quantizer)
+            return QuantizedWeights(quantized, folded)
+    explained = _float32_of(product, values, quantized)
+    if not explained.all():
+        worst = np.abs(product - quantized)[~explained].max()
+        raise NnhlsError(
+            f"{where}: the values QKeras's {quantizer} produces are not a per-channel scale times its grid "
+            f"(off by up to {worst}); this happens for float weights far outside the quantizer's range, "
+            "where QKeras's float32 arithmetic is inexact: clip the weights to the quantizer's range"
+        )
+    return QuantizedWeights(grid, grid_type, scale, _produced_type(scale, where, quantizer, "scales"))
+
+
+def _float32_of(product: np.ndarray, values: np.ndarray, quantized: np.ndarray) -> np.ndarray:
+    """Where QKeras's value is what its float32 arithmetic makes of the exact `product`.
+
+    QKeras rounds scale * grid to float32 and returns it in the straight-through form
+    x + (scale * grid - x), which rounds twice more unless x is within a factor of two of the
+    product (always so for quantized_bits 'auto'; not for binary, ternary or a numeric alpha).
+    nnhls keeps the exact product: the difference is QKeras's own float32 rounding.
+    """
+    rounded = product.astype(np.float32)
+    x = np.asarray(values, dtype=np.float32)
+    straight_through = x + (rounded - x)  # float32 arithmetic, as TensorFlow's
+    return (rounded == quantized) | (straight_through == quantized)
+
+
+def _folded_type(grid_type: FixedType, scales: np.ndarray) -> FixedType:
+    """The grid type widened to hold the grid times each power-of-two scale exactly."""
+    if not scales.size:
+        return grid_type
+    exponents = np.frexp(np.abs(scales))[1] - 1  # |scale| = 2**exponent
+    low, high = int(exponents.min()), int(exponents.max())
+    return FixedType(grid_type.width + high - low, grid_type.integer + high, signed=grid_type.signed)
+
+
+def _powers_of_two(quantized: np.ndarray, where: str, quantizer) -> QuantizedWeights:
+    # An unbounded quantized_po2(8) has exponents -64..63, far more than a weight type can hold;
+    # the type holds the ones the weights use. Zero occurs too: QKeras's straight-through
+    # x + (2**e - x) cancels to 0 for a weight far below 2**e.
+    nonzero = quantized[quantized != 0]
+    if not _is_power_of_two(nonzero).all():
+        odd = nonzero[~_is_power_of_two(nonzero)][0]
+        raise NnhlsError(
+            f"{where}: QKeras's {quantizer} produced {odd}, which is not a power of two; this happens for "
+            "float weights far outside the quantizer's range: clip the weights to the quantizer's range"
+        )
+    return QuantizedWeights(quantized, _produced_type(quantized, where, quantizer, "values"))
+
+
+def _produced_type(values: np.ndarray, where: str, quantizer, what: str) -> FixedType:
+    return exact_weight_type(
+        values, where, f"the {what} QKeras's {quantizer} produces",
+        "use a quantizer with a narrower range (fewer bits, a max_value, or alpha='auto_po2')",
+    )
+
+
+def exact_weight_type(values: np.ndarray, where: str, what: str, fix: str) -> FixedType:
+    """The narrowest type holding every one of `values` (floats, so binary fractions) exactly.
+
+    Raises NnhlsError naming `where`, `what` the values are and the `fix` when it would be wider
+    than an exact weight may be.
+    """
+    fixed_type = exact_type(values)
+    width = fixed_type.width
+    if width > _MAX_WEIGHT_WIDTH:
+        magnitudes = np.abs(np.asarray(values, dtype=np.float64))
+        raise NnhlsError(
+            f"{where}: {what} need {width} bits to be exact (magnitudes from {magnitudes[magnitudes > 0].min()} to "
+            f"{magnitudes.max()}), more than the {_MAX_WEIGHT_WIDTH} an exact weight may have: {fix}"
+        )
+    return fixed_type

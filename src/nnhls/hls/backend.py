@@ -21,8 +21,8 @@ import numpy as np
 from nnhls import quantize
 from nnhls.errors import NnhlsError
 from nnhls.hls import AP_TYPES_DIR, INCLUDE_DIR, layout
-from nnhls.ir import Graph, Node, table_low_type
-from nnhls.types import FixedType, mul_type, sub_type
+from nnhls.ir import Graph, Node, Weights, table_low_type
+from nnhls.types import FixedType, add_type, mul_type, sub_type
 
 __all__ = ["BACKENDS", "IO_TYPES", "Backend", "Project", "get_backend", "write_project"]
 
@@ -330,17 +330,70 @@ class _Writer:
         self.weight_array(f"table{k}", f"table{k}_t", node.table.type, node.table.codes,
                           f"{node.name}: {node.function} at the centres of {node.table_size} bins over "
                           f"[{node.low}, {node.low + 2 ** node.span_log2})")
+        scale = node.tail_scale or Weights(np.ones(1), type=FixedType(2, 2), codes=np.ones(1, dtype=np.int64))
+        self.weight_array(f"scale{k}", f"scale{k}_t", scale.type, scale.codes, f"{node.name}: scale of the linear tail")
+        tail_from = node.tail_from if node.tail_from is not None else 0
         config = "\n".join([
             f"// {node.name} ({node.framework_class}): {node.function} from a table",
             f"typedef {cpp_type(node.table.type)} table{k}_t;",
+            f"typedef {cpp_type(scale.type)} scale{k}_t;",
             self._index_struct(f"index{k}", x_type, node.low, node.span_log2, node.table_size),
             f"struct config{k} {{",
             f"    static const unsigned n_in = {node.size};",
+            f"    static const bool has_tail = {str(node.tail_from is not None).lower()};",
+            f"    static const int tail_from = {tail_from};",
+            f"    static const bool has_scale = {str(node.tail_scale is not None).lower()};",
+            f"    typedef {cpp_type(table_low_type(tail_from))} tail_t;",
             f"    typedef table{k}_t table_t;",
+            f"    typedef scale{k}_t scale_t;",
             f"    typedef index{k} index_t;",
             "};", "",
         ])
-        return config, self.call(node, "lookup", f"table{k}")
+        return config, self.call(node, "lookup", f"table{k}, scale{k}")
+
+    def _op_prelu(self, node: Node) -> tuple[str, str]:
+        k = self.index[node.name]
+        maximum = node.max_value or Weights(np.zeros(1), type=FixedType(1, 1, False), codes=np.zeros(1, dtype=np.int64))
+        self.weight_array(f"threshold{k}", f"threshold{k}_t", node.threshold.type, node.threshold.codes,
+                          f"{node.name}: threshold")
+        self.weight_array(f"slope{k}", f"slope{k}_t", node.slope.type, node.slope.codes, f"{node.name}: slope")
+        self.weight_array(f"max{k}", f"max{k}_t", maximum.type, maximum.codes, f"{node.name}: maximum")
+        config = "\n".join([
+            f"// {node.name} ({node.framework_class}): ReLU family",
+            f"typedef {cpp_type(node.threshold.type)} threshold{k}_t;",
+            f"typedef {cpp_type(node.slope.type)} slope{k}_t;",
+            f"typedef {cpp_type(maximum.type)} max{k}_t;",
+            f"struct config{k} {{",
+            f"    static const unsigned n_in = {node.size};",
+            f"    static const unsigned n_channels = {node.shape[-1]};",
+            f"    static const unsigned n_slopes = {node.slope.codes.size};",
+            f"    static const bool strict = {str(node.strict).lower()};",
+            f"    static const bool has_max = {str(node.max_value is not None).lower()};",
+            f"    typedef threshold{k}_t threshold_t;",
+            f"    typedef slope{k}_t slope_t;",
+            f"    typedef max{k}_t max_t;",
+            "};", "",
+        ])
+        return config, self.call(node, "prelu", f"threshold{k}, slope{k}, max{k}")
+
+    def _op_hard_sigmoid(self, node: Node) -> tuple[str, str]:
+        k = self.index[node.name]
+        x_type = self.graph[node.inputs[0]].result_type
+        line_type = add_type(mul_type(x_type, node.slope.type), node.offset.type)
+        self.weight_array(f"slope{k}", f"slope{k}_t", node.slope.type, node.slope.codes, f"{node.name}: slope")
+        self.weight_array(f"offset{k}", f"offset{k}_t", node.offset.type, node.offset.codes, f"{node.name}: offset")
+        config = "\n".join([
+            f"// {node.name} ({node.framework_class}): hard sigmoid",
+            f"typedef {cpp_type(node.slope.type)} slope{k}_t;",
+            f"typedef {cpp_type(node.offset.type)} offset{k}_t;",
+            f"struct config{k} {{",
+            f"    static const unsigned n_in = {node.size};",
+            f"    typedef slope{k}_t slope_t;",
+            f"    typedef offset{k}_t offset_t;",
+            f"    typedef {cpp_type(line_type)} line_t;",
+            "};", "",
+        ])
+        return config, self.call(node, "hard_sigmoid", f"slope{k}, offset{k}")
 
     def _op_softmax(self, node: Node) -> tuple[str, str]:
         k = self.index[node.name]

@@ -8,8 +8,8 @@ the lowered IR.
 """
 
 from nnhls.ir.graph import Graph
-from nnhls.ir.ops import (ACTIVATIONS, OPS, Activation, BatchNorm, Dense, Flatten, Input, Lookup, Node, ScaleShift,
-                          Softmax, Weights, make_activation, table_low_type)
+from nnhls.ir.ops import (ACTIVATIONS, OPS, Activation, BatchNorm, Dense, Flatten, HardSigmoid, Input, Lookup, Node,
+                          ParametricRelu, ScaleShift, Softmax, Weights, make_activation, table_low_type)
 
-__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Dense", "Flatten", "Graph", "Input", "Lookup", "Node",
-           "ScaleShift", "Softmax", "Weights", "make_activation", "table_low_type"]
+__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Dense", "Flatten", "Graph", "HardSigmoid", "Input",
+           "Lookup", "Node", "ParametricRelu", "ScaleShift", "Softmax", "Weights", "make_activation", "table_low_type"]

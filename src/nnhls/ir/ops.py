@@ -9,8 +9,14 @@ import numpy as np
 
 from nnhls.types import FixedType, IntType
 
-__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Dense", "Flatten", "Input", "Lookup", "Node",
+__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Dense", "Flatten", "HardSigmoid", "Input", "Lookup",
+           "Node", "ParametricRelu",
            "ScaleShift", "Softmax", "Weights", "make_activation", "table_low_type"]
+
+
+# Keras's SELU constants.
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
 
 
 @dataclass
@@ -117,6 +123,42 @@ class Activation(Node):
 
 
 @dataclass
+class ParametricRelu(Node):
+    """The ReLU family: Keras ReLU with arguments, LeakyReLU, PReLU, ThresholdedReLU.
+
+        y = max_value                  where max_value is set and x >= max_value
+            x                          where x >= threshold (x > threshold when `strict`)
+            slope * (x - threshold)    elsewhere (slope per channel, or one for all)
+
+    Each branch is exact and converted into `result_type`. The threshold and max_value are the
+    framework's values, exactly typed; the slope is quantized once into its precision ('param').
+    """
+
+    threshold: Weights = None
+    max_value: Weights | None = None
+    slope: Weights = None
+    strict: bool = False
+    param_type: object = None
+
+    op: ClassVar[str] = "prelu"
+
+
+@dataclass
+class HardSigmoid(Node):
+    """y = min(max(slope * x + offset, 0), 1), exact, converted into `result_type`.
+
+    Keras 2 uses slope 0.2, Keras 3 slope 1/6; neither is a binary fraction, so the slope is
+    quantized once into its precision ('param'); the offset 0.5 is exact.
+    """
+
+    slope: Weights = None
+    offset: Weights = None
+    param_type: object = None
+
+    op: ClassVar[str] = "hard_sigmoid"
+
+
+@dataclass
 class Lookup(Node):
     """y = table[index(x)] converted into `result_type`: a smooth function from a table.
 
@@ -127,18 +169,31 @@ class Lookup(Node):
     """
 
     function: str = "sigmoid"
+    alpha: float = 1.0  # ELU's alpha
     table_size: int = 1024
     table_type: object = None
     table: Weights = None
+    # From `tail_from` upwards y = x (times tail_scale where the function has one), exactly.
+    tail_scale: Weights | None = None
+    param_type: object = None
 
     op: ClassVar[str] = "lookup"
-    # Spans reach where the function is within a fraction of an LSB (of a 16-bit result) of its
-    # asymptote, so clamping to the end bins costs nothing visible.
-    # function -> (numpy function, low, log2 of the span, default table precision)
+    # function -> (numpy function of (x, alpha), low, log2 of the span, default table precision,
+    # tail_from or None, tail scale or None). Spans reach where the function is within a
+    # fraction of an LSB (of a 16-bit result) of its asymptote or of its linear tail, so the
+    # clamping costs nothing visible.
     FUNCTIONS: ClassVar[dict] = {
-        "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), -8, 4, "ap_ufixed<16,0,AP_RND,AP_SAT>"),
-        "tanh": (np.tanh, -4, 3, "ap_fixed<16,1,AP_RND,AP_SAT>"),
+        "sigmoid": (lambda x, a: 1 / (1 + np.exp(-x)), -8, 4, "ap_ufixed<16,0,AP_RND,AP_SAT>", None, None),
+        "tanh": (lambda x, a: np.tanh(x), -4, 3, "ap_fixed<16,1,AP_RND,AP_SAT>", None, None),
+        "elu": (lambda x, a: a * np.expm1(x), -8, 3, "ap_fixed<18,3,AP_RND,AP_SAT>", 0, None),
+        "selu": (lambda x, a: SELU_SCALE * SELU_ALPHA * np.expm1(x), -8, 3, "ap_fixed<18,2,AP_RND,AP_SAT>", 0,
+                 SELU_SCALE),
+        "softplus": (lambda x, a: np.logaddexp(0, x), -8, 4, "ap_ufixed<18,4,AP_RND,AP_SAT>", 8, None),
     }
+
+    @property
+    def tail_from(self) -> int | None:
+        return self.FUNCTIONS[self.function][4]
 
     @property
     def low(self) -> int:
@@ -226,10 +281,11 @@ class Flatten(Node):
 
 
 # Every op kind the lowered IR may hold, by name. The equivalence tests compare against this.
-OPS = {cls.op: cls for cls in (Input, Dense, Activation, Lookup, Softmax, ScaleShift, Flatten)}
+OPS = {cls.op: cls for cls in (Input, Dense, Activation, ParametricRelu, HardSigmoid, Lookup, Softmax, ScaleShift,
+                                Flatten)}
 
 # Activation functions by name, as frameworks spell them.
-ACTIVATIONS = Activation.FUNCTIONS + tuple(Lookup.FUNCTIONS) + ("softmax",)
+ACTIVATIONS = Activation.FUNCTIONS + tuple(Lookup.FUNCTIONS) + ("softmax", "hard_sigmoid")
 
 
 def make_activation(name: str, inputs: list[str], shape: tuple[int, ...], function: str, **fields) -> Node:
@@ -238,4 +294,6 @@ def make_activation(name: str, inputs: list[str], shape: tuple[int, ...], functi
         return Lookup(name, inputs, shape, function=function, **fields)
     if function == "softmax":
         return Softmax(name, inputs, shape, **fields)
+    if function == "hard_sigmoid":
+        return HardSigmoid(name, inputs, shape, **fields)
     return Activation(name, inputs, shape, function=function, **fields)

@@ -15,7 +15,7 @@ import numpy as np
 
 from nnhls.errors import NnhlsError
 from nnhls.ir import Graph, Node
-from nnhls.types import FixedType, mul_type
+from nnhls.types import FixedType, mul_type, sub_type
 
 # Our C simulation types stop at 128 bits.
 MAX_INFERRED_WIDTH = 128
@@ -53,7 +53,16 @@ def _exact_result(node: Node, source: FixedType) -> FixedType:
             return FixedType(max(source.width - source.signed, 1), source.integer - source.signed, False)
         return source
     if node.op == "lookup":
-        return node.table.type
+        if node.tail_from is None:
+            return node.table.type
+        tail = source if node.tail_scale is None else mul_type(source, node.tail_scale.type)
+        return _union(node, [node.table.type, tail])
+    if node.op == "prelu":
+        below = mul_type(sub_type(source, node.threshold.type), node.slope.type)
+        return _union(node, [source, below] + ([node.max_value.type] if node.max_value is not None else []))
+    if node.op == "hard_sigmoid":  # values in [0, 1]
+        frac = max(source.fractional + node.slope.type.fractional, node.offset.type.fractional)
+        return FixedType(frac + 1, 1, False)
     if node.op == "softmax":
         return mul_type(node.exp_table.type, node.inv_table.type)
     if node.op == "scale_shift":
@@ -66,6 +75,14 @@ def _exact_result(node: Node, source: FixedType) -> FixedType:
         high = int((scaled.max(axis=0) * 2**shift_up + offset).max())
         return _fitting_type(node, low, high, frac)
     raise AssertionError(f"no exact result rule for op {node.op}")
+
+
+def _union(node: Node, types: list[FixedType]) -> FixedType:
+    """The narrowest type holding every value of each of `types` exactly."""
+    frac = max(t.fractional for t in types)
+    low = min(t.min_code << (frac - t.fractional) for t in types)
+    high = max(t.max_code << (frac - t.fractional) for t in types)
+    return _fitting_type(node, low, high, frac)
 
 
 def _products(x_codes, weight_codes):

@@ -17,9 +17,11 @@ def fill_tables(graph: Graph) -> bool:
     changed = False
     for node in graph:
         if node.op == "lookup" and node.table is None:
-            function = node.FUNCTIONS[node.function][0]
-            node.table = Weights(function(bin_centres(node.low, node.span_log2, node.table_size)),
+            function, *_, tail_scale = node.FUNCTIONS[node.function]
+            node.table = Weights(function(bin_centres(node.low, node.span_log2, node.table_size), node.alpha),
                                  type=node.table_type)
+            if tail_scale is not None:
+                node.tail_scale = Weights(np.array([tail_scale]), type=node.param_type)
             changed = True
         elif node.op == "softmax" and node.exp_table is None:
             node.exp_table = Weights(np.exp(bin_centres(node.EXP_LOW, node.EXP_SPAN_LOG2, node.table_size)),

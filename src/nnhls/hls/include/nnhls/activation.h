@@ -61,6 +61,80 @@ void relu_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out) {
   activation_stream<in_packet_T, out_packet_T, CONFIG_T, relu_function>(in, out);
 }
 
+// The ReLU family. CONFIG_T provides n_in, n_channels, n_slopes (1 or n_channels), strict,
+// has_max, and threshold_t, slope_t, max_t. Each branch is exact, converted into res_T once.
+template <class res_T, class CONFIG_T, class data_T>
+res_T prelu_one(const data_T& x, const typename CONFIG_T::threshold_t& threshold,
+                const typename CONFIG_T::slope_t& slope, const typename CONFIG_T::max_t& max_value) {
+#pragma HLS INLINE
+  if (CONFIG_T::has_max && x >= max_value) return res_T(max_value);
+  if (CONFIG_T::strict ? x > threshold : x >= threshold) return res_T(x);
+  return res_T((x - threshold) * slope);
+}
+
+template <class data_T, class res_T, class CONFIG_T>
+void prelu(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
+           const typename CONFIG_T::threshold_t threshold[1], const typename CONFIG_T::slope_t slope[CONFIG_T::n_slopes],
+           const typename CONFIG_T::max_t max_value[1]) {
+#pragma HLS PIPELINE
+  for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
+    const unsigned c = CONFIG_T::n_slopes == 1 ? 0 : i % CONFIG_T::n_channels;
+    res[i] = prelu_one<res_T, CONFIG_T>(data[i], threshold[0], slope[c], max_value[0]);
+  }
+}
+
+template <class in_packet_T, class out_packet_T, class CONFIG_T>
+void prelu_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
+                  const typename CONFIG_T::threshold_t threshold[1],
+                  const typename CONFIG_T::slope_t slope[CONFIG_T::n_slopes],
+                  const typename CONFIG_T::max_t max_value[1]) {
+  unsigned c = 0;
+  for (unsigned p = 0; p < CONFIG_T::n_in / in_packet_T::size; p++) {
+#pragma HLS PIPELINE
+    in_packet_T x = in.read();
+    out_packet_T y;
+    for (unsigned k = 0; k < in_packet_T::size; k++) {
+      y[k] = prelu_one<typename out_packet_T::value_type, CONFIG_T>(x[k], threshold[0],
+                                                                     slope[CONFIG_T::n_slopes == 1 ? 0 : c], max_value[0]);
+      c = c + 1 == CONFIG_T::n_channels ? 0 : c + 1;
+    }
+    out.write(y);
+  }
+}
+
+// y = min(max(slope * x + offset, 0), 1). CONFIG_T provides n_in, slope_t, offset_t and line_t
+// (the exact type of slope * x + offset).
+template <class res_T, class CONFIG_T, class data_T>
+res_T hard_sigmoid_one(const data_T& x, const typename CONFIG_T::slope_t& slope,
+                       const typename CONFIG_T::offset_t& offset) {
+#pragma HLS INLINE
+  typename CONFIG_T::line_t line = x * slope + offset;
+  if (line <= 0) return res_T(0);
+  if (line >= 1) return res_T(1);
+  return res_T(line);
+}
+
+template <class data_T, class res_T, class CONFIG_T>
+void hard_sigmoid(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
+                  const typename CONFIG_T::slope_t slope[1], const typename CONFIG_T::offset_t offset[1]) {
+#pragma HLS PIPELINE
+  for (unsigned i = 0; i < CONFIG_T::n_in; i++) res[i] = hard_sigmoid_one<res_T, CONFIG_T>(data[i], slope[0], offset[0]);
+}
+
+template <class in_packet_T, class out_packet_T, class CONFIG_T>
+void hard_sigmoid_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
+                         const typename CONFIG_T::slope_t slope[1], const typename CONFIG_T::offset_t offset[1]) {
+  for (unsigned p = 0; p < CONFIG_T::n_in / in_packet_T::size; p++) {
+#pragma HLS PIPELINE
+    in_packet_T x = in.read();
+    out_packet_T y;
+    for (unsigned k = 0; k < in_packet_T::size; k++) {
+      y[k] = hard_sigmoid_one<typename out_packet_T::value_type, CONFIG_T>(x[k], slope[0], offset[0]);
+    }
+    out.write(y);
+  }
+}
+
 }  // namespace nnhls
 
 #endif  // NNHLS_ACTIVATION_H
