@@ -159,3 +159,22 @@ def test_qkeras_tanh_and_sigmoid_quantizers_are_exact(quantizer, tmp_path):
     assert np.array_equal(hls_model.predict(x), model.predict(x, batch_size=8192, verbose=0))
     hls_model.compile()
     assert np.array_equal(hls_model.predict(x[::5], engine="csim"), hls_model.predict(x[::5]))
+
+
+@pytest.mark.parametrize("quantizer", ["quantized_tanh(4,0,0,1)", "quantized_tanh(5,0,1,1)", "quantized_sigmoid(4,0,1)",
+                                       "binary", "binary(1)"])
+def test_real_tanh_sigmoid_and_binary_activations_are_staircases(quantizer, tmp_path):
+    """The real functions rounded to the output grid step at irrational inputs; QKeras computes
+    them in float32, so an input within float32 rounding of a step may land one level off."""
+    from qkeras import QActivation
+
+    model = tf.keras.Sequential([tf.keras.layers.InputLayer(input_shape=(1,)), QActivation(quantizer, name="q")])
+    hls_model = nnhls.convert_from_keras_model(model, output_dir=tmp_path / "prj")
+    assert [node.op for node in hls_model.graph] == ["input", "step"]
+    x = np.arange(-32, 32, LSB)[:, None]
+    fixed, expected = hls_model.predict(x), model.predict(x, batch_size=8192, verbose=0)
+    lsb = hls_model.graph["q"].result_type.lsb
+    assert np.abs(fixed - expected).max() <= lsb
+    assert (fixed == expected).mean() >= 0.999
+    hls_model.compile()
+    assert np.array_equal(hls_model.predict(x[::3], engine="csim"), hls_model.predict(x[::3]))

@@ -225,5 +225,14 @@ def emulate_softmax(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> 
     return _convert(product, product_type, node.result_type, tally, "result")
 
 
-EMULATORS.update({"lookup": emulate_lookup, "softmax": emulate_softmax, "prelu": emulate_prelu,
+def emulate_step(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    x, _ = source
+    passed = np.zeros(x.shape, dtype=np.int64)
+    for code in node.threshold_codes:
+        passed += x >= code
+    levels = node.levels.codes[node.first_level + passed]
+    return _convert(levels, node.levels.type, node.result_type, tally, "result")
+
+
+EMULATORS.update({"step": emulate_step, "lookup": emulate_lookup, "softmax": emulate_softmax, "prelu": emulate_prelu,
                   "hard_sigmoid": emulate_hard_sigmoid})

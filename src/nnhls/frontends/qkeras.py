@@ -224,6 +224,12 @@ def activation_of(identifier, where: str) -> tuple[str, FixedType | None, dict]:
         return "linear", quantizer_type(activation, where), {}
     if name in ("quantized_tanh", "quantized_sigmoid"):
         return _quantized_hard_function(activation, name, where)
+    if name == "binary" and activation.alpha in (None, 1, 1.0) and not activation.use_stochastic_rounding:
+        # sign(x) with 0 counted as +1 (or its 0/1 form): one step, at 0
+        levels = np.array([0.0, 1.0] if activation.use_01 else [-1.0, 1.0])
+        result = exact_type(levels)
+        return "step", result, {"staircase_of": "binary", "thresholds": np.array([0.0]),
+                                "levels": Weights(levels, quantizer=result)}
     # A function prints as "<function softmax at 0x...>"; its name says all there is to say.
     is_named = isinstance(activation, str) or hasattr(activation, "__name__")
     shown = repr(name) if is_named else f"{activation} ({name})"
@@ -234,20 +240,37 @@ def activation_of(identifier, where: str) -> tuple[str, FixedType | None, dict]:
 
 
 def _quantized_hard_function(activation, name: str, where: str) -> tuple[str, FixedType, dict]:
-    real = getattr(activation, "use_real_tanh", False) or getattr(activation, "use_real_sigmoid", False)
-    hard = getattr(_qkeras_module(), "_sigmoid", None) is getattr(_qkeras_module(), "hard_sigmoid", None)
-    if real or not hard or getattr(activation, "use_stochastic_rounding", False):
-        raise NnhlsError(f"{where}: {activation} is supported with QKeras's default hard sigmoid only "
-                         "(no use_real_tanh / use_real_sigmoid, no stochastic rounding)")
+    if getattr(activation, "use_stochastic_rounding", False):
+        raise NnhlsError(f"{where}: {activation} uses stochastic rounding, which has no fixed inference value")
     bits, symmetric = int(activation.bits), bool(activation.symmetric)
-    if name == "quantized_tanh":
-        return "linear", FixedType(bits, 1, True, "RND_CONV", "SAT_SYM" if symmetric else "SAT"), {}
-    if symmetric:
-        raise NnhlsError(f"{where}: {activation} with symmetric=True (smallest output 1/2**bits) has no "
-                         "ap_fixed equivalent; use symmetric=False")
-    half = np.array([0.5])
-    constants = {"slope": Weights(half, quantizer=exact_type(half)), "offset": Weights(half, quantizer=exact_type(half))}
-    return "hard_sigmoid", FixedType(bits, 0, False, "RND_CONV", "SAT"), constants
+    is_tanh = name == "quantized_tanh"
+    real = activation.use_real_tanh if is_tanh else activation.use_real_sigmoid
+    module = _qkeras_module()
+    if not real and module._sigmoid is not module.hard_sigmoid:
+        raise NnhlsError(f"{where}: {activation} follows QKeras's internal sigmoid, which was changed from the "
+                         "default hard sigmoid; only the default or use_real_tanh/use_real_sigmoid is supported")
+    if is_tanh:
+        # round(p * m) / m clipped to [-1 (+1/m if symmetric), 1 - 1/m], m = 2**(bits-1)
+        result = FixedType(bits, 1, True, "RND_CONV", "SAT_SYM" if symmetric else "SAT")
+    else:
+        if symmetric:
+            raise NnhlsError(f"{where}: {activation} with symmetric=True (smallest output 1/2**bits) has no "
+                             "ap_fixed equivalent; use symmetric=False")
+        result = FixedType(bits, 0, False, "RND_CONV", "SAT")
+    if not real:  # tanh: clip(x, -1, 1); sigmoid: clip(x/2 + 1/2, 0, 1), both exact before rounding
+        if is_tanh:
+            return "linear", result, {}
+        half = np.array([0.5])
+        return "hard_sigmoid", result, {"slope": Weights(half, quantizer=exact_type(half)),
+                                        "offset": Weights(half, quantizer=exact_type(half))}
+    # The real function rounded to the output grid is a staircase: it steps up where the function
+    # crosses a level's upper half-way point; those inputs are irrational, so no input is a tie.
+    lowest = -result.max_code if is_tanh and symmetric else result.min_code
+    levels = np.arange(lowest, result.max_code + 1) * result.lsb
+    midpoints = (levels[:-1] + levels[1:]) / 2
+    thresholds = np.arctanh(midpoints) if is_tanh else np.log(midpoints / (1 - midpoints))
+    return "step", result, {"staircase_of": name, "thresholds": thresholds,
+                            "levels": Weights(levels, quantizer=exact_type(levels))}
 
 
 def _qkeras_module():

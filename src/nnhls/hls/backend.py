@@ -376,6 +376,29 @@ class _Writer:
         ])
         return config, self.call(node, "prelu", f"threshold{k}, slope{k}, max{k}")
 
+    def _op_step(self, node: Node) -> tuple[str, str]:
+        k = self.index[node.name]
+        source = node.inputs[0]
+        x_type = self.graph[source].result_type
+        # A C array needs one element at least; with no reachable threshold it is never read.
+        codes = node.threshold_codes if len(node.threshold_codes) else np.zeros(1, dtype=np.int64)
+        self.weight_array(f"thresholds{k}", self.type_name[source], x_type, codes,
+                          f"{node.name}: inputs where {node.staircase_of} steps up")
+        self.weight_array(f"levels{k}", f"levels{k}_t", node.levels.type, node.levels.codes,
+                          f"{node.name}: output levels")
+        config = "\n".join([
+            f"// {node.name} ({node.framework_class}): {node.staircase_of} as a staircase",
+            f"typedef {cpp_type(node.levels.type)} levels{k}_t;",
+            f"struct config{k} {{",
+            f"    static const unsigned n_in = {node.size};",
+            f"    static const unsigned n_thresholds = {len(node.threshold_codes)};",
+            f"    static const unsigned first_level = {node.first_level};",
+            f"    static const unsigned n_levels = {len(node.levels.codes)};",
+            f"    typedef levels{k}_t levels_t;",
+            "};", "",
+        ])
+        return config, self.call(node, "step", f"thresholds{k}, levels{k}")
+
     def _op_hard_sigmoid(self, node: Node) -> tuple[str, str]:
         k = self.index[node.name]
         x_type = self.graph[node.inputs[0]].result_type
@@ -432,6 +455,9 @@ class _Writer:
                 f"({arguments});")
 
     def weight_array(self, variable: str, type_name: str, t: FixedType, codes: np.ndarray, title: str) -> None:
+        if t.width > 53:
+            raise NnhlsError(f"{title}: constants of {t} are written as exact double literals, which hold at "
+                             "most 53 bits; choose a narrower type for this layer's input or constants")
         values = literal(codes, t)
         rows = [", ".join(values[i:i + 16]) for i in range(0, len(values), 16)]
         body = ",\n    ".join(rows)

@@ -10,7 +10,7 @@ import numpy as np
 from nnhls.types import FixedType, IntType
 
 __all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Dense", "Flatten", "HardSigmoid", "Input", "Lookup",
-           "Node", "ParametricRelu",
+           "Node", "ParametricRelu", "Step",
            "ScaleShift", "Softmax", "Weights", "make_activation", "table_low_type"]
 
 
@@ -159,6 +159,25 @@ class HardSigmoid(Node):
 
 
 @dataclass
+class Step(Node):
+    """A monotonic staircase: y = levels[number of thresholds t with x >= t], into `result_type`.
+
+    Exact for any input type: a quantized monotonic function (QKeras's quantized tanh or sigmoid
+    with the real functions, binary) is its output levels and the inputs where the output steps.
+    The pass that types the graph turns the thresholds into codes of the input type
+    (`threshold_codes`, `first_level`), dropping those no input of that type can reach.
+    """
+
+    staircase_of: str = "step"  # the function this staircase realizes, for messages
+    thresholds: np.ndarray = None  # ascending
+    levels: Weights = None  # one more than thresholds, exactly typed
+    threshold_codes: np.ndarray = None
+    first_level: int = 0
+
+    op: ClassVar[str] = "step"
+
+
+@dataclass
 class Lookup(Node):
     """y = table[index(x)] converted into `result_type`: a smooth function from a table.
 
@@ -281,8 +300,8 @@ class Flatten(Node):
 
 
 # Every op kind the lowered IR may hold, by name. The equivalence tests compare against this.
-OPS = {cls.op: cls for cls in (Input, Dense, Activation, ParametricRelu, HardSigmoid, Lookup, Softmax, ScaleShift,
-                                Flatten)}
+OPS = {cls.op: cls for cls in (Input, Dense, Activation, ParametricRelu, HardSigmoid, Step, Lookup, Softmax,
+                                ScaleShift, Flatten)}
 
 # Activation functions by name, as frameworks spell them.
 ACTIVATIONS = Activation.FUNCTIONS + tuple(Lookup.FUNCTIONS) + ("softmax", "hard_sigmoid")
@@ -296,4 +315,6 @@ def make_activation(name: str, inputs: list[str], shape: tuple[int, ...], functi
         return Softmax(name, inputs, shape, **fields)
     if function == "hard_sigmoid":
         return HardSigmoid(name, inputs, shape, **fields)
+    if function == "step":
+        return Step(name, inputs, shape, **fields)
     return Activation(name, inputs, shape, function=function, **fields)

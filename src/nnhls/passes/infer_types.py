@@ -9,6 +9,7 @@ inferred widths; a cap that can lose values is reported.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -34,6 +35,8 @@ def infer_types(graph: Graph, maximum: FixedType | None = None) -> bool:
         if node.op == "flatten":
             node.result_type = source
             continue
+        if node.op == "step":
+            _step_thresholds(node, source)
         if node.op == "dense" and not isinstance(node.accum_type, FixedType):
             node.accum_type = _capped(node, "accum", _dense_accumulator(node, source), maximum)
             changed = True
@@ -60,6 +63,8 @@ def _exact_result(node: Node, source: FixedType) -> FixedType:
     if node.op == "prelu":
         below = mul_type(sub_type(source, node.threshold.type), node.slope.type)
         return _union(node, [source, below] + ([node.max_value.type] if node.max_value is not None else []))
+    if node.op == "step":
+        return node.levels.type
     if node.op == "hard_sigmoid":  # values in [0, 1]
         frac = max(source.fractional + node.slope.type.fractional, node.offset.type.fractional)
         return FixedType(frac + 1, 1, False)
@@ -75,6 +80,17 @@ def _exact_result(node: Node, source: FixedType) -> FixedType:
         high = int((scaled.max(axis=0) * 2**shift_up + offset).max())
         return _fitting_type(node, low, high, frac)
     raise AssertionError(f"no exact result rule for op {node.op}")
+
+
+def _step_thresholds(node: Node, source: FixedType) -> None:
+    """Thresholds as codes of the input type: x >= t exactly when code(x) >= ceil(t * 2**F).
+
+    Thresholds at or below the smallest input are always passed (they pick the first level);
+    those above the largest input can never be, and are dropped.
+    """
+    codes = [math.ceil(float(np.ldexp(t, source.fractional))) for t in node.thresholds]
+    node.first_level = sum(code <= source.min_code for code in codes)
+    node.threshold_codes = np.array([c for c in codes if source.min_code < c <= source.max_code], dtype=object)
 
 
 def _union(node: Node, types: list[FixedType]) -> FixedType:

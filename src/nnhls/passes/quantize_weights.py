@@ -15,7 +15,7 @@ def quantize_weights(graph: Graph) -> bool:
     changed = False
     for node in graph:
         for role in ("weight", "bias", "scale", "shift", "table", "exp_table", "inv_table", "threshold",
-                     "max_value", "slope", "offset", "tail_scale"):
+                     "max_value", "slope", "offset", "tail_scale", "levels"):
             weights = getattr(node, role, None)
             if isinstance(weights, Weights) and weights.codes is None:
                 if role in ("slope", "tail_scale") and weights.type is None:

@@ -135,6 +135,41 @@ void hard_sigmoid_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>
   }
 }
 
+// A monotonic staircase: res = levels[first_level + number of thresholds that x reaches].
+// CONFIG_T provides n_in, n_thresholds, first_level, n_levels and levels_t; the thresholds are
+// values of the input type, so each comparison is exact.
+template <class res_T, class CONFIG_T, class data_T>
+res_T step_one(const data_T& x, const data_T thresholds[], const typename CONFIG_T::levels_t levels[]) {
+#pragma HLS INLINE
+  unsigned passed = CONFIG_T::first_level;
+  for (unsigned t = 0; t < CONFIG_T::n_thresholds; t++) {
+    if (x >= thresholds[t]) passed++;
+  }
+  return res_T(levels[passed]);
+}
+
+template <class data_T, class res_T, class CONFIG_T>
+void step(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in], const data_T thresholds[],
+          const typename CONFIG_T::levels_t levels[CONFIG_T::n_levels]) {
+#pragma HLS PIPELINE
+  for (unsigned i = 0; i < CONFIG_T::n_in; i++) res[i] = step_one<res_T, CONFIG_T>(data[i], thresholds, levels);
+}
+
+template <class in_packet_T, class out_packet_T, class CONFIG_T>
+void step_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
+                 const typename in_packet_T::value_type thresholds[],
+                 const typename CONFIG_T::levels_t levels[CONFIG_T::n_levels]) {
+  for (unsigned p = 0; p < CONFIG_T::n_in / in_packet_T::size; p++) {
+#pragma HLS PIPELINE
+    in_packet_T x = in.read();
+    out_packet_T y;
+    for (unsigned k = 0; k < in_packet_T::size; k++) {
+      y[k] = step_one<typename out_packet_T::value_type, CONFIG_T>(x[k], thresholds, levels);
+    }
+    out.write(y);
+  }
+}
+
 }  // namespace nnhls
 
 #endif  // NNHLS_ACTIVATION_H
