@@ -244,8 +244,33 @@ class _Writer:
         source = node.inputs[0]
         return self.variable[source], (self.packet(source) if self.stream else self.type_name[source])
 
-    def _op_dense(self, node: Node) -> tuple[str, str]:
+    def array(self, node: Node, name: str, alias: str, t: FixedType, codes: np.ndarray, title: str) -> str:
+        """Write the constant array `<name><k>` of exact literals whose elements have the node's
+        configuration type `alias`; returns the array's name."""
         k = self.index[node.name]
+        self.weight_array(f"{name}{k}", f"{alias[:-2]}{k}_t", t, codes, f"{node.name}: {title}")
+        return f"{name}{k}"
+
+    def config(self, node: Node, description: str, constants: dict, types: dict, before: tuple = ()) -> str:
+        """The node's `config<k>` struct. `constants` are bools, ints or C++ enumerators (strings);
+        `types` maps each member type to a FixedType (also typedef'd outside the struct as
+        `<name><k>_t`, for arrays) or to the name of a C++ type."""
+        k = self.index[node.name]
+        def outer(alias):
+            return f"{alias[:-2]}{k}_t"
+        lines = [f"// {node.name} ({node.framework_class}): {description}"]
+        lines += [f"typedef {cpp_type(t)} {outer(alias)};" for alias, t in types.items() if isinstance(t, FixedType)]
+        lines += [*before, f"struct config{k} {{"]
+        for name, value in constants.items():
+            if isinstance(value, bool):
+                lines.append(f"    static const bool {name} = {str(value).lower()};")
+            else:
+                lines.append(f"    static const {'int' if isinstance(value, int) and value < 0 else 'unsigned'} "
+                             f"{name} = {value};")
+        lines += [f"    typedef {outer(alias) if isinstance(t, FixedType) else t} {alias};" for alias, t in types.items()]
+        return "\n".join(lines + ["};", ""])
+
+    def _op_dense(self, node: Node) -> tuple[str, str]:
         accum = node.accum_type
         wrap_accum = accum.overflow == "WRAP" and accum.sat_bits == 0
         # Partial sums must not overflow: an exact sum, converted into accum_t once, is the
@@ -255,57 +280,27 @@ class _Writer:
         n_weights = node.n_in * node.n_out
         resource = node.strategy == "Resource"
         block_factor = n_weights // node.reuse_factor if resource else n_weights
-        rows_per_step = max(1, block_factor // node.n_out)
-        multiplier_limit = -(-n_weights // node.reuse_factor)
-        weights = layout.dense_weights(node.weight.codes, node.strategy, node.reuse_factor)
-        self.weight_array(f"w{k}", f"weight{k}_t", node.weight.type, weights,
-                          f"{node.name}: weight, canonical (n_in, n_out) = ({node.n_in}, {node.n_out}) row-major")
-        self.weight_array(f"b{k}", f"bias{k}_t", node.bias.type, node.bias.codes, f"{node.name}: bias")
-        config = "\n".join([
-            f"// {node.name} ({node.framework_class}): Dense {node.n_in} -> {node.n_out}, {node.strategy}, "
-            f"reuse factor {node.reuse_factor}",
-            f"typedef {cpp_type(node.weight.type)} weight{k}_t;",
-            f"typedef {cpp_type(node.bias.type)} bias{k}_t;",
-            f"typedef {cpp_type(accum)} accum{k}_t;",
-            f"typedef {cpp_type(sum_type)} sum{k}_t;",
-            f"struct config{k} {{",
-            f"    static const unsigned n_in = {node.n_in};",
-            f"    static const unsigned n_out = {node.n_out};",
-            f"    static const unsigned strategy = nnhls::{'resource' if resource else 'latency'};",
-            f"    static const unsigned reuse_factor = {node.reuse_factor};",
-            f"    static const unsigned multiplier_limit = {multiplier_limit};",
-            f"    static const unsigned block_factor = {block_factor};",
-            f"    static const unsigned rows_per_step = {rows_per_step};",
-            f"    typedef weight{k}_t weight_t;",
-            f"    typedef bias{k}_t bias_t;",
-            f"    typedef accum{k}_t accum_t;",
-            f"    typedef sum{k}_t sum_t;",
-            "};", "",
-        ])
-        return config, self.call(node, "dense", f"w{k}, b{k}")
+        weights = self.array(node, "w", "weight_t", node.weight.type,
+                             layout.dense_weights(node.weight.codes, node.strategy, node.reuse_factor),
+                             f"weight, canonical (n_in, n_out) = ({node.n_in}, {node.n_out}) row-major")
+        bias = self.array(node, "b", "bias_t", node.bias.type, node.bias.codes, "bias")
+        config = self.config(
+            node, f"Dense {node.n_in} -> {node.n_out}, {node.strategy}, reuse factor {node.reuse_factor}",
+            {"n_in": node.n_in, "n_out": node.n_out, "strategy": f"nnhls::{'resource' if resource else 'latency'}",
+             "reuse_factor": node.reuse_factor, "multiplier_limit": -(-n_weights // node.reuse_factor),
+             "block_factor": block_factor, "rows_per_step": max(1, block_factor // node.n_out)},
+            {"weight_t": node.weight.type, "bias_t": node.bias.type, "accum_t": accum, "sum_t": sum_type})
+        return config, self.call(node, "dense", f"{weights}, {bias}")
 
     def _op_activation(self, node: Node) -> tuple[str, str]:
-        k = self.index[node.name]
-        config = (f"// {node.name} ({node.framework_class}): {node.function}\n"
-                  f"struct config{k} {{\n    static const unsigned n_in = {node.size};\n}};\n")
-        return config, self.call(node, node.function, "")
+        return self.config(node, node.function, {"n_in": node.size}, {}), self.call(node, node.function, "")
 
     def _op_scale_shift(self, node: Node) -> tuple[str, str]:
-        k = self.index[node.name]
-        self.weight_array(f"s{k}", f"scale{k}_t", node.scale.type, node.scale.codes, f"{node.name}: scale")
-        self.weight_array(f"t{k}", f"shift{k}_t", node.shift.type, node.shift.codes, f"{node.name}: shift")
-        config = "\n".join([
-            f"// {node.name} ({node.framework_class}): per-channel scale and shift",
-            f"typedef {cpp_type(node.scale.type)} scale{k}_t;",
-            f"typedef {cpp_type(node.shift.type)} shift{k}_t;",
-            f"struct config{k} {{",
-            f"    static const unsigned n_in = {node.size};",
-            f"    static const unsigned n_channels = {node.shape[-1]};",
-            f"    typedef scale{k}_t scale_t;",
-            f"    typedef shift{k}_t shift_t;",
-            "};", "",
-        ])
-        return config, self.call(node, "scale_shift", f"s{k}, t{k}")
+        scale = self.array(node, "s", "scale_t", node.scale.type, node.scale.codes, "scale")
+        shift = self.array(node, "t", "shift_t", node.shift.type, node.shift.codes, "shift")
+        config = self.config(node, "per-channel scale and shift", {"n_in": node.size, "n_channels": node.shape[-1]},
+                             {"scale_t": node.scale.type, "shift_t": node.shift.type})
+        return config, self.call(node, "scale_shift", f"{scale}, {shift}")
 
     def _index_struct(self, name: str, x_type: FixedType, low: int, span_log2: int, size: int) -> str:
         """Types that compute a table index exactly from values of `x_type` (see nnhls/lookup.h)."""
@@ -327,124 +322,75 @@ class _Writer:
     def _op_lookup(self, node: Node) -> tuple[str, str]:
         k = self.index[node.name]
         x_type = self.graph[node.inputs[0]].result_type
-        self.weight_array(f"table{k}", f"table{k}_t", node.table.type, node.table.codes,
-                          f"{node.name}: {node.function} at the centres of {node.table_size} bins over "
-                          f"[{node.low}, {node.low + 2 ** node.span_log2})")
+        table = self.array(node, "table", "table_t", node.table.type, node.table.codes,
+                           f"{node.function} at the centres of {node.table_size} bins over "
+                           f"[{node.low}, {node.low + 2 ** node.span_log2})")
         scale = node.tail_scale or Weights(np.ones(1), type=FixedType(2, 2), codes=np.ones(1, dtype=np.int64))
-        self.weight_array(f"scale{k}", f"scale{k}_t", scale.type, scale.codes, f"{node.name}: scale of the linear tail")
+        scale_array = self.array(node, "scale", "scale_t", scale.type, scale.codes, "scale of the linear tail")
         tail_from = node.tail_from if node.tail_from is not None else 0
-        config = "\n".join([
-            f"// {node.name} ({node.framework_class}): {node.function} from a table",
-            f"typedef {cpp_type(node.table.type)} table{k}_t;",
-            f"typedef {cpp_type(scale.type)} scale{k}_t;",
-            self._index_struct(f"index{k}", x_type, node.low, node.span_log2, node.table_size),
-            f"struct config{k} {{",
-            f"    static const unsigned n_in = {node.size};",
-            f"    static const bool has_tail = {str(node.tail_from is not None).lower()};",
-            f"    static const int tail_from = {tail_from};",
-            f"    static const bool has_scale = {str(node.tail_scale is not None).lower()};",
-            f"    typedef {cpp_type(table_low_type(tail_from))} tail_t;",
-            f"    typedef table{k}_t table_t;",
-            f"    typedef scale{k}_t scale_t;",
-            f"    typedef index{k} index_t;",
-            "};", "",
-        ])
-        return config, self.call(node, "lookup", f"table{k}, scale{k}")
+        config = self.config(
+            node, f"{node.function} from a table",
+            {"n_in": node.size, "has_tail": node.tail_from is not None, "tail_from": tail_from,
+             "has_scale": node.tail_scale is not None},
+            {"tail_t": cpp_type(table_low_type(tail_from)), "table_t": node.table.type, "scale_t": scale.type,
+             "index_t": f"index{k}"},
+            before=(self._index_struct(f"index{k}", x_type, node.low, node.span_log2, node.table_size),))
+        return config, self.call(node, "lookup", f"{table}, {scale_array}")
 
     def _op_prelu(self, node: Node) -> tuple[str, str]:
-        k = self.index[node.name]
         maximum = node.max_value or Weights(np.zeros(1), type=FixedType(1, 1, False), codes=np.zeros(1, dtype=np.int64))
-        self.weight_array(f"threshold{k}", f"threshold{k}_t", node.threshold.type, node.threshold.codes,
-                          f"{node.name}: threshold")
-        self.weight_array(f"slope{k}", f"slope{k}_t", node.slope.type, node.slope.codes, f"{node.name}: slope")
-        self.weight_array(f"max{k}", f"max{k}_t", maximum.type, maximum.codes, f"{node.name}: maximum")
-        config = "\n".join([
-            f"// {node.name} ({node.framework_class}): ReLU family",
-            f"typedef {cpp_type(node.threshold.type)} threshold{k}_t;",
-            f"typedef {cpp_type(node.slope.type)} slope{k}_t;",
-            f"typedef {cpp_type(maximum.type)} max{k}_t;",
-            f"struct config{k} {{",
-            f"    static const unsigned n_in = {node.size};",
-            f"    static const unsigned n_channels = {node.shape[-1]};",
-            f"    static const unsigned n_slopes = {node.slope.codes.size};",
-            f"    static const bool strict = {str(node.strict).lower()};",
-            f"    static const bool has_max = {str(node.max_value is not None).lower()};",
-            f"    typedef threshold{k}_t threshold_t;",
-            f"    typedef slope{k}_t slope_t;",
-            f"    typedef max{k}_t max_t;",
-            "};", "",
-        ])
-        return config, self.call(node, "prelu", f"threshold{k}, slope{k}, max{k}")
+        threshold = self.array(node, "threshold", "threshold_t", node.threshold.type, node.threshold.codes, "threshold")
+        slope = self.array(node, "slope", "slope_t", node.slope.type, node.slope.codes, "slope")
+        maximum_array = self.array(node, "max", "max_t", maximum.type, maximum.codes, "maximum")
+        config = self.config(
+            node, "ReLU family",
+            {"n_in": node.size, "n_channels": node.shape[-1], "n_slopes": node.slope.codes.size,
+             "strict": node.strict, "has_max": node.max_value is not None},
+            {"threshold_t": node.threshold.type, "slope_t": node.slope.type, "max_t": maximum.type})
+        return config, self.call(node, "prelu", f"{threshold}, {slope}, {maximum_array}")
 
     def _op_step(self, node: Node) -> tuple[str, str]:
         k = self.index[node.name]
         source = node.inputs[0]
-        x_type = self.graph[source].result_type
         # A C array needs one element at least; with no reachable threshold it is never read.
         codes = node.threshold_codes if len(node.threshold_codes) else np.zeros(1, dtype=np.int64)
-        self.weight_array(f"thresholds{k}", self.type_name[source], x_type, codes,
+        self.weight_array(f"thresholds{k}", self.type_name[source], self.graph[source].result_type, codes,
                           f"{node.name}: inputs where {node.staircase_of} steps up")
-        self.weight_array(f"levels{k}", f"levels{k}_t", node.levels.type, node.levels.codes,
-                          f"{node.name}: output levels")
-        config = "\n".join([
-            f"// {node.name} ({node.framework_class}): {node.staircase_of} as a staircase",
-            f"typedef {cpp_type(node.levels.type)} levels{k}_t;",
-            f"struct config{k} {{",
-            f"    static const unsigned n_in = {node.size};",
-            f"    static const unsigned n_thresholds = {len(node.threshold_codes)};",
-            f"    static const unsigned first_level = {node.first_level};",
-            f"    static const unsigned n_levels = {len(node.levels.codes)};",
-            f"    typedef levels{k}_t levels_t;",
-            "};", "",
-        ])
-        return config, self.call(node, "step", f"thresholds{k}, levels{k}")
+        levels = self.array(node, "levels", "levels_t", node.levels.type, node.levels.codes, "output levels")
+        config = self.config(
+            node, f"{node.staircase_of} as a staircase",
+            {"n_in": node.size, "n_thresholds": len(node.threshold_codes), "first_level": node.first_level,
+             "n_levels": len(node.levels.codes)},
+            {"levels_t": node.levels.type})
+        return config, self.call(node, "step", f"thresholds{k}, {levels}")
 
     def _op_hard_sigmoid(self, node: Node) -> tuple[str, str]:
-        k = self.index[node.name]
         x_type = self.graph[node.inputs[0]].result_type
-        line_type = add_type(mul_type(x_type, node.slope.type), node.offset.type)
-        self.weight_array(f"slope{k}", f"slope{k}_t", node.slope.type, node.slope.codes, f"{node.name}: slope")
-        self.weight_array(f"offset{k}", f"offset{k}_t", node.offset.type, node.offset.codes, f"{node.name}: offset")
-        config = "\n".join([
-            f"// {node.name} ({node.framework_class}): hard sigmoid",
-            f"typedef {cpp_type(node.slope.type)} slope{k}_t;",
-            f"typedef {cpp_type(node.offset.type)} offset{k}_t;",
-            f"struct config{k} {{",
-            f"    static const unsigned n_in = {node.size};",
-            f"    typedef slope{k}_t slope_t;",
-            f"    typedef offset{k}_t offset_t;",
-            f"    typedef {cpp_type(line_type)} line_t;",
-            "};", "",
-        ])
-        return config, self.call(node, "hard_sigmoid", f"slope{k}, offset{k}")
+        slope = self.array(node, "slope", "slope_t", node.slope.type, node.slope.codes, "slope")
+        offset = self.array(node, "offset", "offset_t", node.offset.type, node.offset.codes, "offset")
+        config = self.config(
+            node, "hard sigmoid", {"n_in": node.size},
+            {"slope_t": node.slope.type, "offset_t": node.offset.type,
+             "line_t": cpp_type(add_type(mul_type(x_type, node.slope.type), node.offset.type))})
+        return config, self.call(node, "hard_sigmoid", f"{slope}, {offset}")
 
     def _op_softmax(self, node: Node) -> tuple[str, str]:
         k = self.index[node.name]
         x_type = self.graph[node.inputs[0]].result_type
-        difference_type, sum_type = sub_type(x_type, x_type), node.sum_type
-        self.weight_array(f"exp{k}", f"exp{k}_t", node.exp_table.type, node.exp_table.codes,
-                          f"{node.name}: exp at the centres of {node.table_size} bins over [{node.EXP_LOW}, 0)")
-        self.weight_array(f"inv{k}", f"inv{k}_t", node.inv_table.type, node.inv_table.codes,
-                          f"{node.name}: 1/x at the centres of {node.table_size} bins over "
-                          f"[0, {2 ** node.inv_span_log2})")
-        config = "\n".join([
-            f"// {node.name} ({node.framework_class}): softmax, {node.implementation}",
-            f"typedef {cpp_type(node.exp_table.type)} exp{k}_t;",
-            f"typedef {cpp_type(node.inv_table.type)} inv{k}_t;",
-            self._index_struct(f"exp_index{k}", difference_type, node.EXP_LOW, node.EXP_SPAN_LOG2, node.table_size),
-            self._index_struct(f"inv_index{k}", sum_type, 0, node.inv_span_log2, node.table_size),
-            f"struct config{k} {{",
-            f"    static const unsigned n_in = {node.size};",
-            f"    static const unsigned implementation = nnhls::softmax_{node.implementation};",
-            f"    typedef exp{k}_t exp_t;",
-            f"    typedef inv{k}_t inv_t;",
-            f"    typedef {cpp_type(difference_type)} diff_t;",
-            f"    typedef {cpp_type(sum_type)} sum_t;",
-            f"    typedef exp_index{k} exp_index;",
-            f"    typedef inv_index{k} inv_index;",
-            "};", "",
-        ])
-        return config, self.call(node, "softmax", f"exp{k}, inv{k}")
+        difference_type = sub_type(x_type, x_type)
+        exps = self.array(node, "exp", "exp_t", node.exp_table.type, node.exp_table.codes,
+                          f"exp at the centres of {node.table_size} bins over [{node.EXP_LOW}, 0)")
+        inverses = self.array(node, "inv", "inv_t", node.inv_table.type, node.inv_table.codes,
+                              f"1/x at the centres of {node.table_size} bins over [0, {2 ** node.inv_span_log2})")
+        config = self.config(
+            node, f"softmax, {node.implementation}",
+            {"n_in": node.size, "implementation": f"nnhls::softmax_{node.implementation}"},
+            {"exp_t": node.exp_table.type, "inv_t": node.inv_table.type, "diff_t": cpp_type(difference_type),
+             "sum_t": cpp_type(node.sum_type), "exp_index": f"exp_index{k}", "inv_index": f"inv_index{k}"},
+            before=(self._index_struct(f"exp_index{k}", difference_type, node.EXP_LOW, node.EXP_SPAN_LOG2,
+                                       node.table_size),
+                    self._index_struct(f"inv_index{k}", node.sum_type, 0, node.inv_span_log2, node.table_size)))
+        return config, self.call(node, "softmax", f"{exps}, {inverses}")
 
     def call(self, node: Node, kernel: str, weights: str) -> str:
         source_var, source_type = self._source(node)
