@@ -148,9 +148,11 @@ def test_keras3_hard_sigmoid_has_its_own_slope(tmp_path):
 
 
 @pytest.mark.parametrize("quantizer", ["quantized_tanh(4)", "quantized_tanh(6,0,1)", "quantized_sigmoid(5)",
-                                       "quantized_sigmoid(8)"])
+                                       "quantized_sigmoid(8)", "quantized_relu(6,2,negative_slope=0.25)",
+                                       "quantized_relu(8,3,negative_slope=0.125)"])
 def test_qkeras_tanh_and_sigmoid_quantizers_are_exact(quantizer, tmp_path):
-    """With QKeras's default hard sigmoid these are exact: equal to QKeras on every input value."""
+    """Exact: equal to QKeras on every input value (tanh and sigmoid with QKeras's default hard
+    sigmoid; quantized_relu with a negative slope that is a binary fraction)."""
     from qkeras import QActivation
 
     model = tf.keras.Sequential([tf.keras.layers.InputLayer(input_shape=(1,)), QActivation(quantizer, name="q")])

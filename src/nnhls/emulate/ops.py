@@ -193,7 +193,11 @@ def emulate_prelu(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np
     difference, difference_type = quantize.sub(x, x_type, node.threshold.codes, node.threshold.type)
     below = quantize.mul(difference, difference_type, node.slope.codes, node.slope.type)
     passes = difference > 0 if node.strict else difference >= 0
-    cases = [(passes, x, x_type)]
+    cases = []
+    if node.min_input is not None:
+        floor = quantize.sub(x, x_type, node.min_input.codes, node.min_input.type)[0] < 0
+        cases.append((floor, np.broadcast_to(node.min_value.codes, x.shape), node.min_value.type))
+    cases.append((passes, x, x_type))
     if node.max_value is not None:
         above = quantize.sub(x, x_type, node.max_value.codes, node.max_value.type)[0] >= 0
         cases.append((above, np.broadcast_to(node.max_value.codes, x.shape), node.max_value.type))

@@ -218,6 +218,8 @@ def activation_of(identifier, where: str) -> tuple[str, FixedType | None, dict]:
     name = quantizer_name(activation)
     if name in _PLAIN_ACTIVATIONS:
         return name, None, {}
+    if name == "quantized_relu" and float(activation.negative_slope) != 0.0:
+        return _leaky_quantized_relu(activation, where)
     if name == "quantized_relu":
         return "relu", quantizer_type(activation, where), {}
     if name == "quantized_bits":
@@ -271,6 +273,31 @@ def _quantized_hard_function(activation, name: str, where: str) -> tuple[str, Fi
     thresholds = np.arctanh(midpoints) if is_tanh else np.log(midpoints / (1 - midpoints))
     return "step", result, {"staircase_of": name, "thresholds": thresholds,
                             "levels": Weights(levels, quantizer=exact_type(levels))}
+
+
+def _leaky_quantized_relu(activation, where: str) -> tuple[str, FixedType, dict]:
+    """quantized_relu with a negative slope s: one of the bits is the sign; x >= 0 rounds onto
+    the grid of 2**integer / 2**(bits-1) and saturates below 2**integer; x < 0 gives s * x
+    rounded onto the same grid and clipped at -s * 2**integer."""
+    slope = float(activation.negative_slope)
+    bits, integer = int(activation.bits), int(activation.integer)
+    _require(not activation.use_sigmoid, where, activation, "use_sigmoid must be 0")
+    _check_common(activation, where)
+    bound = getattr(activation, "relu_upper_bound", None)
+    _require(bound is None or getattr(activation, "is_quantized_clip", True), where, activation,
+             "relu_upper_bound must be None")
+    result = FixedType(bits, integer + 1, True, "RND_CONV", "SAT")
+    lowest = -(2.0**integer) * slope
+    _require(slope > 0 and float(np.ldexp(lowest, result.fractional)).is_integer(), where, activation,
+             "negative_slope must be positive with -negative_slope * 2**integer on the output grid")
+    return "prelu", result, {
+        "threshold": _exact_weights(0.0), "slope": _exact_weights(slope), "min_input": _exact_weights(-(2.0**integer)),
+        "min_value": _exact_weights(lowest)}
+
+
+def _exact_weights(value: float) -> Weights:
+    values = np.array([value])
+    return Weights(values, quantizer=exact_type(values))
 
 
 def _qkeras_module():

@@ -338,16 +338,19 @@ class _Writer:
         return config, self.call(node, "lookup", f"{table}, {scale_array}")
 
     def _op_prelu(self, node: Node) -> tuple[str, str]:
-        maximum = node.max_value or Weights(np.zeros(1), type=FixedType(1, 1, False), codes=np.zeros(1, dtype=np.int64))
-        threshold = self.array(node, "threshold", "threshold_t", node.threshold.type, node.threshold.codes, "threshold")
-        slope = self.array(node, "slope", "slope_t", node.slope.type, node.slope.codes, "slope")
-        maximum_array = self.array(node, "max", "max_t", maximum.type, maximum.codes, "maximum")
+        def bound(weights):  # an unused bound still needs an array (never read)
+            return weights or Weights(np.zeros(1), type=FixedType(1, 1, False), codes=np.zeros(1, dtype=np.int64))
+        arrays = [self.array(node, name, f"{name}_t", weights.type, weights.codes, name.replace("_", " "))
+                  for name, weights in (("threshold", node.threshold), ("slope", node.slope),
+                                        ("max", bound(node.max_value)), ("min_input", bound(node.min_input)),
+                                        ("min_value", bound(node.min_value)))]
         config = self.config(
             node, "ReLU family",
             {"n_in": node.size, "n_channels": node.shape[-1], "n_slopes": node.slope.codes.size,
-             "strict": node.strict, "has_max": node.max_value is not None},
-            {"threshold_t": node.threshold.type, "slope_t": node.slope.type, "max_t": maximum.type})
-        return config, self.call(node, "prelu", f"{threshold}, {slope}, {maximum_array}")
+             "strict": node.strict, "has_max": node.max_value is not None, "has_min": node.min_input is not None},
+            {"threshold_t": node.threshold.type, "slope_t": node.slope.type, "max_t": bound(node.max_value).type,
+             "min_input_t": bound(node.min_input).type, "min_value_t": bound(node.min_value).type})
+        return config, self.call(node, "prelu", ", ".join(arrays))
 
     def _op_step(self, node: Node) -> tuple[str, str]:
         k = self.index[node.name]

@@ -124,10 +124,12 @@ class Activation(Node):
 
 @dataclass
 class ParametricRelu(Node):
-    """The ReLU family: Keras ReLU with arguments, LeakyReLU, PReLU, ThresholdedReLU.
+    """The ReLU family: Keras ReLU with arguments, LeakyReLU, PReLU, ThresholdedReLU, and QKeras's
+    quantized_relu with a negative slope.
 
         y = max_value                  where max_value is set and x >= max_value
             x                          where x >= threshold (x > threshold when `strict`)
+            min_value                  where min_input is set and x < min_input
             slope * (x - threshold)    elsewhere (slope per channel, or one for all)
 
     Each branch is exact and converted into `result_type`. The threshold and max_value are the
@@ -138,6 +140,8 @@ class ParametricRelu(Node):
     max_value: Weights | None = None
     slope: Weights = None
     strict: bool = False
+    min_input: Weights | None = None
+    min_value: Weights | None = None
     param_type: object = None
 
     op: ClassVar[str] = "prelu"
@@ -317,4 +321,6 @@ def make_activation(name: str, inputs: list[str], shape: tuple[int, ...], functi
         return HardSigmoid(name, inputs, shape, **fields)
     if function == "step":
         return Step(name, inputs, shape, **fields)
+    if function == "prelu":
+        return ParametricRelu(name, inputs, shape, **fields)
     return Activation(name, inputs, shape, function=function, **fields)

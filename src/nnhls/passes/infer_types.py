@@ -62,7 +62,8 @@ def _exact_result(node: Node, source: FixedType) -> FixedType:
         return _union(node, [node.table.type, tail])
     if node.op == "prelu":
         below = mul_type(sub_type(source, node.threshold.type), node.slope.type)
-        return _union(node, [source, below] + ([node.max_value.type] if node.max_value is not None else []))
+        bounds = [w.type for w in (node.max_value, node.min_value) if w is not None]
+        return _union(node, [source, below] + bounds)
     if node.op == "step":
         return node.levels.type
     if node.op == "hard_sigmoid":  # values in [0, 1]

@@ -62,24 +62,28 @@ void relu_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out) {
 }
 
 // The ReLU family. CONFIG_T provides n_in, n_channels, n_slopes (1 or n_channels), strict,
-// has_max, and threshold_t, slope_t, max_t. Each branch is exact, converted into res_T once.
+// has_max, has_min, and threshold_t, slope_t, max_t, min_input_t, min_value_t. Each branch is
+// exact, converted into res_T once.
 template <class res_T, class CONFIG_T, class data_T>
 res_T prelu_one(const data_T& x, const typename CONFIG_T::threshold_t& threshold,
-                const typename CONFIG_T::slope_t& slope, const typename CONFIG_T::max_t& max_value) {
+                const typename CONFIG_T::slope_t& slope, const typename CONFIG_T::max_t& max_value,
+                const typename CONFIG_T::min_input_t& min_input, const typename CONFIG_T::min_value_t& min_value) {
 #pragma HLS INLINE
   if (CONFIG_T::has_max && x >= max_value) return res_T(max_value);
   if (CONFIG_T::strict ? x > threshold : x >= threshold) return res_T(x);
+  if (CONFIG_T::has_min && x < min_input) return res_T(min_value);
   return res_T((x - threshold) * slope);
 }
 
 template <class data_T, class res_T, class CONFIG_T>
 void prelu(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
            const typename CONFIG_T::threshold_t threshold[1], const typename CONFIG_T::slope_t slope[CONFIG_T::n_slopes],
-           const typename CONFIG_T::max_t max_value[1]) {
+           const typename CONFIG_T::max_t max_value[1], const typename CONFIG_T::min_input_t min_input[1],
+           const typename CONFIG_T::min_value_t min_value[1]) {
 #pragma HLS PIPELINE
   for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
     const unsigned c = CONFIG_T::n_slopes == 1 ? 0 : i % CONFIG_T::n_channels;
-    res[i] = prelu_one<res_T, CONFIG_T>(data[i], threshold[0], slope[c], max_value[0]);
+    res[i] = prelu_one<res_T, CONFIG_T>(data[i], threshold[0], slope[c], max_value[0], min_input[0], min_value[0]);
   }
 }
 
@@ -87,15 +91,16 @@ template <class in_packet_T, class out_packet_T, class CONFIG_T>
 void prelu_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
                   const typename CONFIG_T::threshold_t threshold[1],
                   const typename CONFIG_T::slope_t slope[CONFIG_T::n_slopes],
-                  const typename CONFIG_T::max_t max_value[1]) {
+                  const typename CONFIG_T::max_t max_value[1], const typename CONFIG_T::min_input_t min_input[1],
+                  const typename CONFIG_T::min_value_t min_value[1]) {
   unsigned c = 0;
   for (unsigned p = 0; p < CONFIG_T::n_in / in_packet_T::size; p++) {
 #pragma HLS PIPELINE
     in_packet_T x = in.read();
     out_packet_T y;
     for (unsigned k = 0; k < in_packet_T::size; k++) {
-      y[k] = prelu_one<typename out_packet_T::value_type, CONFIG_T>(x[k], threshold[0],
-                                                                     slope[CONFIG_T::n_slopes == 1 ? 0 : c], max_value[0]);
+      y[k] = prelu_one<typename out_packet_T::value_type, CONFIG_T>(
+          x[k], threshold[0], slope[CONFIG_T::n_slopes == 1 ? 0 : c], max_value[0], min_input[0], min_value[0]);
       c = c + 1 == CONFIG_T::n_channels ? 0 : c + 1;
     }
     out.write(y);
