@@ -87,3 +87,24 @@ def test_keras3_model_converts_end_to_end(tmp_path):
     hls_model.compile()
     assert np.array_equal(hls_model.predict(X, engine="csim"), hls_model.predict(X))
     assert np.abs(hls_model.predict(X) - model.predict(X, verbose=0)).max() < 0.1
+
+
+def test_batchnorm_after_a_quantized_layer_is_sized_from_its_values(tmp_path):
+    import tensorflow as tf
+    from qkeras import QDense, quantized_bits
+
+    q = quantized_bits(6, 0, alpha=1)
+    model = tf.keras.Sequential([tf.keras.layers.InputLayer(input_shape=(16,)),
+                                 QDense(8, kernel_quantizer=q, bias_quantizer=q, name="fc"),
+                                 tf.keras.layers.BatchNormalization(name="bn")])
+    model.get_layer("bn").set_weights([np.full(8, 40.0), np.linspace(-3, 3, 8), np.zeros(8), np.full(8, 0.25)])
+    config = nnhls.config_from_keras_model(model, granularity="name", default_precision="ap_fixed<16,6>")
+    assert config["LayerName"]["bn"]["Precision"] == {"result": "ap_fixed<16,6>", "scale": "auto", "bias": "auto"}
+    config["LayerName"]["bn"]["Precision"]["result"] = "ap_fixed<24,12>"
+    hls_model = nnhls.convert_from_keras_model(model, hls_config=config, output_dir=tmp_path)
+    bn = hls_model.graph["bn"]
+    assert bn.op == "scale_shift"
+    assert (bn.scale.type.width, bn.scale.type.integer) == (16, 8)  # 40 / sqrt(0.25 + 0.001) ~ 79.8
+    assert (bn.shift.type.width, bn.shift.type.integer) == (16, 3)
+    X, _ = keras_models.synthetic_data(500)
+    assert np.abs(hls_model.predict(X) - model.predict(X, verbose=0)).max() < 0.05

@@ -83,7 +83,7 @@ def _default_precision(node: Node, key: str, default: str):
     if key in ("weight", "bias") and node.op == "dense":
         quantizer = getattr(node, key).quantizer
         return quantizer if quantizer is not None else default
-    if key == "accum":
+    if key == "accum" or (key in ("scale", "bias") and node.op == "batchnorm"):
         return AUTO
     if key == "table":
         return node.FUNCTIONS[node.function][3]

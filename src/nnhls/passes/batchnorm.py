@@ -5,6 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from nnhls.ir import Graph, ScaleShift, Weights
+from nnhls.types import AUTO, FixedType
+
+
+def _sized(precision, values: np.ndarray, default: FixedType) -> FixedType:
+    """An `auto` scale or shift: the default precision's width, with just the integer bits the
+    largest value needs (the rest are fractional bits), rounded to nearest."""
+    if isinstance(precision, FixedType):
+        return precision
+    largest = float(np.abs(values).max()) if values.size else 0.0
+    integer = int(np.floor(np.log2(largest))) + 2 if largest > 0 else 1  # with the sign bit
+    return FixedType(default.width, integer, True, "RND_CONV", "SAT")
 
 
 def lower_batchnorm(graph: Graph, settings: dict) -> bool:
@@ -35,8 +46,8 @@ def lower_batchnorm(graph: Graph, settings: dict) -> bool:
             name=node.name, inputs=node.inputs, shape=node.shape, framework_class=node.framework_class,
             result_type=node.result_type, reuse_factor=node.reuse_factor, strategy=node.strategy,
             trace=node.trace, result_quantizer=node.result_quantizer, framework_output=node.framework_output,
-            scale=Weights(values=scale, type=node.precisions.get("scale", default)),
-            shift=Weights(values=shift, type=node.precisions.get("bias", default)),
+            scale=Weights(values=scale, type=_sized(node.precisions.get("scale", AUTO), scale, default)),
+            shift=Weights(values=shift, type=_sized(node.precisions.get("bias", AUTO), shift, default)),
         )
         graph.replace(node.name, lowered)
     return changed
