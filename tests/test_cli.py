@@ -4,8 +4,8 @@ import sys
 from nnhls.cli import main
 
 
-def test_demo_shows_numpy_and_cpp_agreeing(capsys):
-    assert main(["demo"]) == 0
+def test_types_shows_numpy_and_cpp_agreeing(capsys):
+    assert main(["types"]) == 0
     out = capsys.readouterr().out
     assert "ap_fixed<8,3,AP_RND_CONV,AP_SAT>" in out
     assert "all agree." in out
@@ -16,3 +16,15 @@ def test_module_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "nnhls", "--help"], capture_output=True, text=True)
     assert result.returncode == 0
     assert "demo" in result.stdout
+
+
+def test_demo_converts_the_shipped_model_in_every_cell(tmp_path, capsys):
+    assert main(["demo", "-o", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert "every cell gives the same bits." in out
+    rows = [line for line in out.splitlines() if line.startswith(("Vivado", "Vitis"))]
+    assert len(rows) == 8 and all("True" in row and "False" not in row for row in rows)
+    keras_accuracy = float(out.split("QKeras accuracy: ")[1].split()[0])
+    accuracies = {float(row.split()[3]) for row in rows}
+    assert len(accuracies) == 1 and abs(accuracies.pop() - keras_accuracy) <= 0.01
+    assert (tmp_path / "demo" / "vitis_resource_io_stream" / "build_prj.tcl").exists()

@@ -24,9 +24,12 @@ def fill_tables(graph: Graph) -> bool:
                 node.tail_scale = Weights(np.array([tail_scale]), type=node.param_type)
             changed = True
         elif node.op == "softmax" and node.exp_table is None:
-            node.exp_table = Weights(np.exp(bin_centres(node.EXP_LOW, node.EXP_SPAN_LOG2, node.table_size)),
-                                     type=node.exp_type)
-            node.inv_table = Weights(1 / bin_centres(0, node.inv_span_log2, node.table_size), type=node.inv_type)
+            exps = np.exp(bin_centres(node.EXP_LOW, node.EXP_SPAN_LOG2, node.table_size))
+            node.exp_table = Weights(exps, type=node.exp_type)
+            # A sum always holds the largest input's own exp (the last entry), so bins below it
+            # are never read; they repeat the largest reachable inverse instead of overflowing.
+            node.inv_table = Weights(1 / np.maximum(bin_centres(0, node.inv_span_log2, node.table_size), exps[-1]),
+                                     type=node.inv_type)
             changed = True
     return changed
 

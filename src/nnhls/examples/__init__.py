@@ -1,0 +1,23 @@
+"""Small trained models shipped with nnhls, for the demonstration and for trying things out."""
+
+from pathlib import Path
+
+__all__ = ["DIGITS_QMLP", "load_digits_data"]
+
+EXAMPLES_DIR = Path(__file__).resolve().parent
+# A QKeras MLP 64-32-32-10 trained on scikit-learn's 8x8 digits (see train_digits_qmlp.py).
+DIGITS_QMLP = EXAMPLES_DIR / "digits_qmlp.h5"
+
+
+def load_digits_data():
+    """scikit-learn's bundled digits as (X_train, y_train, X_test, y_test): pixels scaled to
+    [0, 1) on the ap_ufixed<8,0> grid, the same split the example model was trained with."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X = np.floor(digits.data / 16.0 * 255) / 256  # 0..16 -> multiples of 1/256 below 1
+    y = digits.target
+    order = np.random.default_rng(0).permutation(len(X))
+    X, y = X[order], y[order]
+    return X[:1400], y[:1400], X[1400:], y[1400:]
