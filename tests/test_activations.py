@@ -118,7 +118,8 @@ def keras_layer_model(layer, n=1, keras3=False):
     (lambda: tf.keras.layers.Activation("selu"), 7),  # (1.05 x wraps in ap_fixed<16,6> above 30.4)
     (lambda: tf.keras.layers.Activation("softplus"), 9),
     (lambda: tf.keras.layers.Activation("hard_sigmoid"), 2),
-], ids=["leaky", "relu-args", "thresholded", "elu-layer", "elu", "selu", "softplus", "hard-sigmoid"])
+    (lambda: tf.keras.layers.Activation("softsign"), 2),  # quotient truncated to 2**-10, then the result
+], ids=["leaky", "relu-args", "thresholded", "elu-layer", "elu", "selu", "softplus", "hard-sigmoid", "softsign"])
 def test_activation_layers_follow_keras_over_the_whole_input_range(make, bound_lsb, tmp_path):
     model = keras_layer_model(make())
     hls_model = nnhls.convert_from_keras_model(

@@ -324,8 +324,8 @@ def _one_layer_model(layer, input_shape=(4,), K=tf_keras):
         (lambda: tf_keras.layers.Dense(2, activation="swish", name="dense_swish"), (4,),
          r"layer 'dense_swish' \(Dense\): activation 'swish' is not supported; "
          r"supported activations: 'linear', 'relu', 'sigmoid', 'tanh', 'elu', 'selu', 'softplus', 'softmax'"),
-        (lambda: tf_keras.layers.Activation("softsign", name="sig"), (4,),
-         r"layer 'sig' \(Activation\): activation 'softsign' is not supported"),
+        (lambda: tf_keras.layers.Activation("gelu", name="sig"), (4,),
+         r"layer 'sig' \(Activation\): activation 'gelu' is not supported"),
         (lambda: QDense(2, kernel_quantizer=quantized_bits(4, 0, alpha="auto", scale_axis=0), name="qaxis"), (4,),
          r"layer 'qaxis' \(QDense\) kernel: .*not one scale per output channel"),
         (lambda: QDense(2, kernel_quantizer="quantized_tanh(4)", name="qtanhw"), (4,),

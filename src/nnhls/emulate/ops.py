@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from nnhls import quantize
-from nnhls.ir import Node, table_low_type
-from nnhls.types import FixedType, mul_type
+from nnhls.ir import Node, softsign_types, table_low_type
+from nnhls.types import FixedType, IntType, mul_type
 
 __all__ = ["EMULATORS"]
 
@@ -238,5 +238,14 @@ def emulate_step(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.
     return _convert(levels, node.levels.type, node.result_type, tally, "result")
 
 
-EMULATORS.update({"step": emulate_step, "lookup": emulate_lookup, "softmax": emulate_softmax, "prelu": emulate_prelu,
+def emulate_softsign(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    x, x_type = source
+    magnitude_type, _, _ = softsign_types(x_type)
+    magnitude = np.abs(x.astype(object) if magnitude_type.width > 62 else x)
+    denominator, denominator_type = quantize.add(magnitude, magnitude_type, np.array(1), IntType(1, signed=False))
+    quotient, quotient_type = quantize.div(x, x_type, denominator, denominator_type)
+    return _convert(quotient, quotient_type, node.result_type, tally, "result")
+
+
+EMULATORS.update({"softsign": emulate_softsign, "step": emulate_step, "lookup": emulate_lookup, "softmax": emulate_softmax, "prelu": emulate_prelu,
                   "hard_sigmoid": emulate_hard_sigmoid})

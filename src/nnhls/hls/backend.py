@@ -21,7 +21,7 @@ import numpy as np
 from nnhls import quantize
 from nnhls.errors import NnhlsError
 from nnhls.hls import AP_TYPES_DIR, INCLUDE_DIR, layout
-from nnhls.ir import Graph, Node, Weights, table_low_type
+from nnhls.ir import Graph, Node, Weights, softsign_types, table_low_type
 from nnhls.types import FixedType, add_type, mul_type, sub_type
 
 __all__ = ["BACKENDS", "IO_TYPES", "Backend", "Project", "get_backend", "write_project"]
@@ -366,6 +366,13 @@ class _Writer:
              "n_levels": len(node.levels.codes)},
             {"levels_t": node.levels.type})
         return config, self.call(node, "step", f"thresholds{k}, {levels}")
+
+    def _op_softsign(self, node: Node) -> tuple[str, str]:
+        magnitude, denominator, quotient = softsign_types(self.graph[node.inputs[0]].result_type)
+        config = self.config(node, "softsign", {"n_in": node.size},
+                             {"abs_t": cpp_type(magnitude), "denominator_t": cpp_type(denominator),
+                              "quotient_t": cpp_type(quotient)})
+        return config, self.call(node, "softsign", "")
 
     def _op_hard_sigmoid(self, node: Node) -> tuple[str, str]:
         x_type = self.graph[node.inputs[0]].result_type

@@ -9,7 +9,9 @@ the lowered IR.
 
 from nnhls.ir.graph import Graph
 from nnhls.ir.ops import (ACTIVATIONS, OPS, Activation, BatchNorm, Dense, Flatten, HardSigmoid, Input, Lookup, Node,
-                          ParametricRelu, ScaleShift, Softmax, Step, Weights, make_activation, table_low_type)
+                          ParametricRelu, ScaleShift, Softmax, Softsign, Step, Weights, make_activation,
+                          softsign_types, table_low_type)
 
 __all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Dense", "Flatten", "Graph", "HardSigmoid", "Input",
-           "Lookup", "Node", "ParametricRelu", "ScaleShift", "Step", "Softmax", "Weights", "make_activation", "table_low_type"]
+           "Lookup", "Node", "ParametricRelu", "ScaleShift", "Softsign", "Step", "Softmax", "Weights", "make_activation", "softsign_types",
+           "table_low_type"]

@@ -10,8 +10,8 @@ import numpy as np
 from nnhls.types import FixedType, IntType
 
 __all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Dense", "Flatten", "HardSigmoid", "Input", "Lookup",
-           "Node", "ParametricRelu", "Step",
-           "ScaleShift", "Softmax", "Weights", "make_activation", "table_low_type"]
+           "Node", "ParametricRelu", "Softsign", "Step",
+           "ScaleShift", "Softmax", "Weights", "make_activation", "softsign_types", "table_low_type"]
 
 
 # Keras's SELU constants.
@@ -182,6 +182,14 @@ class Step(Node):
 
 
 @dataclass
+class Softsign(Node):
+    """y = x / (1 + |x|): |x| and 1 + |x| exact, the quotient as ap_fixed divides (truncated
+    toward zero at x's fractional bits), then converted into `result_type`."""
+
+    op: ClassVar[str] = "softsign"
+
+
+@dataclass
 class Lookup(Node):
     """y = table[index(x)] converted into `result_type`: a smooth function from a table.
 
@@ -266,6 +274,16 @@ class Softmax(Node):
         return FixedType(exp_type.width + growth, exp_type.integer + growth, exp_type.signed)
 
 
+def softsign_types(x_type: FixedType) -> tuple[FixedType, FixedType, FixedType]:
+    """(|x|, 1 + |x|, quotient) types of Softsign for input type `x_type` (one definition for
+    every realization)."""
+    from nnhls.types import add_type, div_type, neg_type
+
+    magnitude = neg_type(x_type) if x_type.signed else x_type
+    denominator = add_type(magnitude, IntType(1, signed=False))
+    return magnitude, denominator, div_type(x_type, denominator)
+
+
 def table_low_type(low: int) -> IntType:
     """The type a table range's lower end is subtracted in (both realizations use this one)."""
     return IntType(max(abs(low).bit_length() + 1, 2))
@@ -304,11 +322,11 @@ class Flatten(Node):
 
 
 # Every op kind the lowered IR may hold, by name. The equivalence tests compare against this.
-OPS = {cls.op: cls for cls in (Input, Dense, Activation, ParametricRelu, HardSigmoid, Step, Lookup, Softmax,
-                                ScaleShift, Flatten)}
+OPS = {cls.op: cls for cls in (Input, Dense, Activation, ParametricRelu, HardSigmoid, Step, Softsign, Lookup,
+                                Softmax, ScaleShift, Flatten)}
 
 # Activation functions by name, as frameworks spell them.
-ACTIVATIONS = Activation.FUNCTIONS + tuple(Lookup.FUNCTIONS) + ("softmax", "hard_sigmoid")
+ACTIVATIONS = Activation.FUNCTIONS + tuple(Lookup.FUNCTIONS) + ("softmax", "hard_sigmoid", "softsign")
 
 
 def make_activation(name: str, inputs: list[str], shape: tuple[int, ...], function: str, **fields) -> Node:
@@ -323,4 +341,6 @@ def make_activation(name: str, inputs: list[str], shape: tuple[int, ...], functi
         return Step(name, inputs, shape, **fields)
     if function == "prelu":
         return ParametricRelu(name, inputs, shape, **fields)
+    if function == "softsign":
+        return Softsign(name, inputs, shape, **fields)
     return Activation(name, inputs, shape, function=function, **fields)

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from nnhls.errors import NnhlsError
-from nnhls.ir import Graph, Node
+from nnhls.ir import Graph, Node, softsign_types
 from nnhls.types import FixedType, mul_type, sub_type
 
 # Our C simulation types stop at 128 bits.
@@ -66,6 +66,8 @@ def _exact_result(node: Node, source: FixedType) -> FixedType:
         return _union(node, [source, below] + bounds)
     if node.op == "step":
         return node.levels.type
+    if node.op == "softsign":
+        return softsign_types(source)[2]
     if node.op == "hard_sigmoid":  # values in [0, 1]
         frac = max(source.fractional + node.slope.type.fractional, node.offset.type.fractional)
         return FixedType(frac + 1, 1, False)

@@ -140,6 +140,35 @@ void hard_sigmoid_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>
   }
 }
 
+// y = x / (1 + |x|). CONFIG_T provides n_in and the exact types abs_t (|x|), denominator_t
+// (1 + |x|) and quotient_t; the division truncates toward zero like ap_fixed's.
+template <class res_T, class CONFIG_T, class data_T>
+res_T softsign_one(const data_T& x) {
+#pragma HLS INLINE
+  typename CONFIG_T::abs_t magnitude = x;
+  if (x < 0) magnitude = -x;
+  typename CONFIG_T::denominator_t denominator = magnitude + ap_uint<1>(1);
+  typename CONFIG_T::quotient_t quotient = x / denominator;
+  return res_T(quotient);
+}
+
+template <class data_T, class res_T, class CONFIG_T>
+void softsign(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in]) {
+#pragma HLS PIPELINE
+  for (unsigned i = 0; i < CONFIG_T::n_in; i++) res[i] = softsign_one<res_T, CONFIG_T>(data[i]);
+}
+
+template <class in_packet_T, class out_packet_T, class CONFIG_T>
+void softsign_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out) {
+  for (unsigned p = 0; p < CONFIG_T::n_in / in_packet_T::size; p++) {
+#pragma HLS PIPELINE
+    in_packet_T x = in.read();
+    out_packet_T y;
+    for (unsigned k = 0; k < in_packet_T::size; k++) y[k] = softsign_one<typename out_packet_T::value_type, CONFIG_T>(x[k]);
+    out.write(y);
+  }
+}
+
 // A monotonic staircase: res = levels[first_level + number of thresholds that x reaches].
 // CONFIG_T provides n_in, n_thresholds, first_level, n_levels and levels_t; the thresholds are
 // values of the input type, so each comparison is exact.
