@@ -411,16 +411,27 @@ class _Writer:
                 f"({arguments});")
 
     def weight_array(self, variable: str, type_name: str, t: FixedType, codes: np.ndarray, title: str) -> None:
+        """A constant array, twice: exact literals for the HLS tools, and for nnhls's C simulation
+        the integer codes, copied into the values when the library loads (a compiler turns ten
+        thousand literal constructions into far more code than one loop)."""
         if t.width > 53:
             raise NnhlsError(f"{title}: constants of {t} are written as exact double literals, which hold at "
                              "most 53 bits; choose a narrower type for this layer's input or constants")
-        values = literal(codes, t)
-        rows = [", ".join(values[i:i + 16]) for i in range(0, len(values), 16)]
-        body = ",\n    ".join(rows)
+        def table(items):
+            rows = [", ".join(items[i:i + 16]) for i in range(0, len(items), 16)]
+            return ",\n    ".join(rows)
+        flat = np.asarray(codes).reshape(-1)
+        n = len(flat)
         self.weight_files[f"firmware/weights/{variable}.h"] = (
             f"{self.banner()}// {title}; {t}, exact values\n"
             f"#ifndef NNHLS_WEIGHTS_{variable.upper()}_H\n#define NNHLS_WEIGHTS_{variable.upper()}_H\n\n"
-            f"static const {type_name} {variable}[{len(values)}] = {{\n    {body}\n}};\n\n#endif\n")
+            "#ifdef NNHLS_CSIM\n"
+            f"static const long long {variable}_codes[{n}] = {{\n    {table([str(int(c)) for c in flat])}\n}};\n"
+            f"static {type_name} {variable}[{n}];\n"
+            f"static const bool {variable}_loaded = nnhls::load_codes({variable}, {variable}_codes, {n});\n"
+            "#else\n"
+            f"static const {type_name} {variable}[{n}] = {{\n    {table(literal(codes, t))}\n}};\n"
+            "#endif\n\n#endif\n")
 
     # testbench, bridge, tcl ----------------------------------------------------------------
 
@@ -505,7 +516,7 @@ class _Writer:
             self.banner() + "// C simulation entry points for nnhls (Python, ctypes): a whole batch per call.",
             "#ifndef NNHLS_TRACE", "#define NNHLS_TRACE", "#endif",
             f'#include "firmware/{self.project.project_name}.h"',
-            '#include "firmware/parameters.h"', "",
+            '#include "firmware/nnhls/trace.h"', "",
             "namespace nnhls {", f"long long* trace_buffers[{len(self.graph)}];", "long long trace_sample = 0;",
             "}", "", 'extern "C" {', "",
             "// inputs[i]: sample-major doubles of input i; outputs[o]: codes of output o (1 or 2 words each);",

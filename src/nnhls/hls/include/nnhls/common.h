@@ -32,6 +32,15 @@ struct packet {
   const T& operator[](unsigned i) const { return data[i]; }
 };
 
+#ifdef NNHLS_CSIM
+// nnhls's C simulation loads constant arrays from their integer codes (see the weights headers).
+template <class T>
+bool load_codes(T* values, const long long* codes, unsigned n) {
+  for (unsigned i = 0; i < n; i++) values[i].range(T::width - 1, 0) = (unsigned long long)codes[i];
+  return true;
+}
+#endif
+
 }  // namespace nnhls
 
 #endif  // NNHLS_COMMON_H
