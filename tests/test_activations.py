@@ -165,10 +165,11 @@ def test_qkeras_tanh_and_sigmoid_quantizers_are_exact(quantizer, tmp_path):
 
 
 @pytest.mark.parametrize("quantizer", ["quantized_tanh(4,0,0,1)", "quantized_tanh(5,0,1,1)", "quantized_sigmoid(4,0,1)",
-                                       "binary", "binary(1)"])
-def test_real_tanh_sigmoid_and_binary_activations_are_staircases(quantizer, tmp_path):
+                                       "binary", "binary(1)", "ternary", "ternary(alpha=0.5,threshold=0.25)"])
+def test_real_tanh_sigmoid_binary_and_ternary_activations_are_staircases(quantizer, tmp_path):
     """The real functions rounded to the output grid step at irrational inputs; QKeras computes
-    them in float32, so an input within float32 rounding of a step may land one level off."""
+    them in float32, so an input within float32 rounding of a step may land one level off.
+    Ternary's thresholds are QKeras's float32 values, compared exactly (x > -t and x >= t)."""
     from qkeras import QActivation
 
     model = tf.keras.Sequential([tf.keras.layers.InputLayer(input_shape=(1,)), QActivation(quantizer, name="q")])
@@ -178,6 +179,8 @@ def test_real_tanh_sigmoid_and_binary_activations_are_staircases(quantizer, tmp_
     fixed, expected = hls_model.predict(x), model.predict(x, batch_size=8192, verbose=0)
     lsb = hls_model.graph["q"].result_type.lsb
     assert np.abs(fixed - expected).max() <= lsb
+    if quantizer.startswith("ternary"):  # nothing irrational: equal up to QKeras's float32 rounding
+        assert np.abs(fixed - expected).max() < 1e-6
     assert (fixed == expected).mean() >= 0.999
     hls_model.compile()
     assert np.array_equal(hls_model.predict(x[::3], engine="csim"), hls_model.predict(x[::3]))

@@ -134,7 +134,8 @@ def random_piecewise_network(seed: int) -> Graph:
                table_type=FixedType(int(rng.integers(8, 18)), 4, False, "RND", "SAT"), result_type=result()),
         # Thresholds beyond both ends of the input range too: those are dropped or always passed.
         Step("step", ["softplus"], (hidden,), "QActivation", staircase_of="test", result_type=AUTO,
-             thresholds=np.sort(np.concatenate([[-40.0, 50.0], rng.uniform(0, 6, 5)])),
+             thresholds=np.sort(np.concatenate([[-40.0, 50.0], np.round(rng.uniform(0, 6, 5) * 8) / 8])),
+             strict=np.array([False, True, False, True, False, True, False]),
              levels=exact(np.arange(8) / 4 - 1)),
         dense("dense5", "step", hidden, hidden),
         Softsign("softsign", ["dense5"], (hidden,), "Activation", result_type=result()),

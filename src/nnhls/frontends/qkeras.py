@@ -226,6 +226,15 @@ def activation_of(identifier, where: str) -> tuple[str, FixedType | None, dict]:
         return "linear", quantizer_type(activation, where), {}
     if name in ("quantized_tanh", "quantized_sigmoid"):
         return _quantized_hard_function(activation, name, where)
+    if name == "ternary" and not isinstance(activation.alpha, str) and np.ndim(activation.alpha) == 0:
+        # (|x| >= threshold) * sign(x) * alpha, the threshold compared in float32
+        scale = 1.0 if activation.alpha is None else float(activation.alpha)
+        threshold = float(np.float32(activation.default_threshold if activation.threshold is None
+                                     else activation.threshold))
+        levels = np.array([-scale, 0.0, scale])
+        result = exact_type(levels)
+        return "step", result, {"staircase_of": "ternary", "thresholds": np.array([-threshold, threshold]),
+                                "strict": np.array([True, False]), "levels": Weights(levels, quantizer=result)}
     if name == "binary" and activation.alpha in (None, 1, 1.0) and not activation.use_stochastic_rounding:
         # sign(x) with 0 counted as +1 (or its 0/1 form): one step, at 0
         levels = np.array([0.0, 1.0] if activation.use_01 else [-1.0, 1.0])

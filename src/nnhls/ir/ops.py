@@ -164,7 +164,8 @@ class HardSigmoid(Node):
 
 @dataclass
 class Step(Node):
-    """A monotonic staircase: y = levels[number of thresholds t with x >= t], into `result_type`.
+    """A monotonic staircase: y = levels[number of thresholds passed], into `result_type`; x passes
+    threshold t when x >= t, or when x > t for the thresholds marked `strict`.
 
     Exact for any input type: a quantized monotonic function (QKeras's quantized tanh or sigmoid
     with the real functions, binary) is its output levels and the inputs where the output steps.
@@ -174,6 +175,7 @@ class Step(Node):
 
     staircase_of: str = "step"  # the function this staircase realizes, for messages
     thresholds: np.ndarray = None  # ascending
+    strict: np.ndarray | None = None  # per threshold; None: none is strict
     levels: Weights = None  # one more than thresholds, exactly typed
     threshold_codes: np.ndarray = None
     first_level: int = 0

@@ -86,12 +86,15 @@ def _exact_result(node: Node, source: FixedType) -> FixedType:
 
 
 def _step_thresholds(node: Node, source: FixedType) -> None:
-    """Thresholds as codes of the input type: x >= t exactly when code(x) >= ceil(t * 2**F).
+    """Thresholds as codes of the input type: x >= t exactly when code(x) >= ceil(t * 2**F), and
+    x > t when code(x) >= floor(t * 2**F) + 1.
 
     Thresholds at or below the smallest input are always passed (they pick the first level);
     those above the largest input can never be, and are dropped.
     """
-    codes = [math.ceil(float(np.ldexp(t, source.fractional))) for t in node.thresholds]
+    strict = node.strict if node.strict is not None else np.zeros(len(node.thresholds), dtype=bool)
+    scaled = [float(np.ldexp(t, source.fractional)) for t in node.thresholds]
+    codes = [math.floor(v) + 1 if is_strict else math.ceil(v) for v, is_strict in zip(scaled, strict)]
     node.first_level = sum(code <= source.min_code for code in codes)
     node.threshold_codes = np.array([c for c in codes if source.min_code < c <= source.max_code], dtype=object)
 
