@@ -70,6 +70,10 @@ def test_softmax_implementations_and_skip(tmp_path):
     config["LayerName"]["f"].update(Skip=False, Implementation="fancy")
     with pytest.raises(nnhls.NnhlsError, match=r"\['Implementation'\] is 'fancy'; supported: stable, argmax"):
         nnhls.convert_from_keras_model(model, hls_config=config, output_dir=tmp_path / "c")
+    config["LayerName"]["f"]["Implementation"] = "latency"
+    with pytest.warns(UserWarning, match="realizes softmax 'f' with its 'stable' algorithm"):
+        latency = nnhls.convert_from_keras_model(model, hls_config=config, output_dir=tmp_path / "d")
+    assert latency.graph["f"].implementation == "stable"
     config["LayerName"]["f"].update(Implementation="stable", TableSize=1000)
     with pytest.raises(nnhls.NnhlsError, match=r"\['TableSize'\] is 1000; use a power of two"):
         nnhls.convert_from_keras_model(model, hls_config=config, output_dir=tmp_path / "c")

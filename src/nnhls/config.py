@@ -9,6 +9,7 @@ exact type, inferred), and the model's default precision otherwise.
 from __future__ import annotations
 
 import copy
+import warnings
 
 from nnhls.errors import NnhlsError
 from nnhls.ir import Graph, Node
@@ -219,9 +220,16 @@ def _table_settings(node: Node, entry: dict, where: str) -> None:
             node.table_size = value
         elif key == "Implementation":
             implementation = str(value).lower()
+            if implementation in ("latency", "legacy"):
+                # Their designs index tables without subtracting the maximum, which needs an
+                # inverse table over [0, n * e**range): too coarse at any usual size.
+                warnings.warn(f"{where}['Implementation'] is {value!r}: nnhls realizes softmax "
+                              f"{node.name!r} with its 'stable' algorithm (exactly indexed tables, "
+                              "maximum subtracted first)", stacklevel=4)
+                implementation = "stable"
             if implementation not in node.IMPLEMENTATIONS:
                 raise NnhlsError(f"{where}['Implementation'] is {value!r}; supported: "
-                                 f"{', '.join(node.IMPLEMENTATIONS)}")
+                                 f"{', '.join(node.IMPLEMENTATIONS)} ('latency' and 'legacy' run as 'stable')")
             node.implementation = implementation
         else:
             node.skip = bool(value)
