@@ -68,6 +68,8 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
             entry = {"Trace": False}
             if node.op != "flatten":
                 keys = ("result",) + _OP_PRECISIONS.get(node.op, ())
+                if node.op == "lookup" and node.FUNCTIONS[node.function][5] is None:
+                    keys = tuple(key for key in keys if key != "param")  # only SELU's tail has a parameter
                 entry["Precision"] = {key: str(_default_precision(node, key, default_precision)) for key in keys}
             if node.op == "dense":
                 entry["ReuseFactor"] = default_reuse_factor
