@@ -48,7 +48,7 @@ def emulate_dense(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np
         if accum.width + node.n_in.bit_length() >= 62:
             sums = sums.astype(object)
         sums = sums << (accum.fractional - product.fractional)
-        if tally is not None:
+        if tally is not None:  # _products_exact proved that no product can overflow
             tally("product", accum, 0, len(x) * weight.codes.size)
     else:
         sums = _summed_products(x, weight.codes, product, accum, tally)
