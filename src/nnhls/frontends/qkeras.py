@@ -64,7 +64,7 @@ __all__ = [
     "to_quantizer",
 ]
 
-SUPPORTED_QUANTIZERS = ("quantized_bits", "quantized_relu", "quantized_tanh", "quantized_sigmoid")
+SUPPORTED_QUANTIZERS = ("quantized_bits", "quantized_relu", "quantized_tanh", "quantized_sigmoid", "binary", "ternary")
 SUPPORTED_WEIGHT_QUANTIZERS = ("quantized_bits", "binary", "ternary", "quantized_po2", "quantized_relu_po2")
 
 # Plain activations a quantized layer may carry instead of a quantizer.
@@ -196,8 +196,8 @@ def quantizer_type(quantizer, where: str) -> FixedType:
     name = quantizer_name(quantizer)
     if name not in _TYPE_OF:
         raise NnhlsError(
-            f"{where}: quantizer {quantizer} ({name}) is not supported; supported quantizers: "
-            f"{', '.join(SUPPORTED_QUANTIZERS)}"
+            f"{where}: quantizer {quantizer} ({name}) is not supported here; supported quantizers: "
+            f"{', '.join(_TYPE_OF)}"
         )
     return _TYPE_OF[name](quantizer, where)
 
@@ -241,6 +241,10 @@ def activation_of(identifier, where: str) -> tuple[str, FixedType | None, dict]:
         result = exact_type(levels)
         return "step", result, {"staircase_of": "binary", "thresholds": np.array([0.0]),
                                 "levels": Weights(levels, quantizer=result)}
+    if name in ("quantized_po2", "quantized_relu_po2"):
+        raise NnhlsError(f"{where}: {activation} as an activation is not supported: QKeras maps 0 to "
+                         "2**min_exponent (2**-64 for 8 bits), which needs wider exact types than nnhls writes; "
+                         "use it on weights, or quantized_bits / quantized_relu for activations")
     # A function prints as "<function softmax at 0x...>"; its name says all there is to say.
     is_named = isinstance(activation, str) or hasattr(activation, "__name__")
     shown = repr(name) if is_named else f"{activation} ({name})"
