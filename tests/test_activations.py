@@ -188,3 +188,12 @@ def test_real_tanh_sigmoid_binary_and_ternary_activations_are_staircases(quantiz
     assert (fixed == expected).mean() >= 0.999
     hls_model.compile()
     assert np.array_equal(hls_model.predict(x[::3], engine="csim"), hls_model.predict(x[::3]))
+
+
+def test_power_of_two_activation_is_a_clear_error(tmp_path):
+    from qkeras import QActivation
+
+    model = tf.keras.Sequential([tf.keras.layers.InputLayer(input_shape=(4,)), QActivation("quantized_po2(4)", name="po2")])
+    with pytest.raises(nnhls.NnhlsError, match=r"layer 'po2' \(QActivation\): quantized_po2.* as an activation is not "
+                                               r"supported: QKeras maps 0 to 2\*\*min_exponent"):
+        nnhls.convert_from_keras_model(model, output_dir=tmp_path)
