@@ -187,18 +187,23 @@ def _quantized_relu_type(quantizer, where: str) -> FixedType:
 _TYPE_OF = {"quantized_bits": _quantized_bits_type, "quantized_relu": _quantized_relu_type}
 
 
+def _supported_quantizer(quantizer, where: str, supported: tuple[str, ...], context: str,
+                         kind: str) -> tuple[object, str]:
+    """(quantizer object, class name), or NnhlsError naming `where` and listing `supported`."""
+    quantizer = to_quantizer(quantizer, where)
+    name = quantizer_name(quantizer)
+    if name not in supported:
+        raise NnhlsError(f"{where}: quantizer {quantizer} ({name}) is not supported {context}; supported {kind}: "
+                         f"{', '.join(supported)}")
+    return quantizer, name
+
+
 def quantizer_type(quantizer, where: str) -> FixedType:
     """The exact FixedType a QKeras quantizer object (or string) produces.
 
     Raises NnhlsError, naming `where`, for quantizers or arguments with no exact fixed-point type.
     """
-    quantizer = to_quantizer(quantizer, where)
-    name = quantizer_name(quantizer)
-    if name not in _TYPE_OF:
-        raise NnhlsError(
-            f"{where}: quantizer {quantizer} ({name}) is not supported here; supported quantizers: "
-            f"{', '.join(_TYPE_OF)}"
-        )
+    quantizer, name = _supported_quantizer(quantizer, where, tuple(_TYPE_OF), "here", "quantizers")
     return _TYPE_OF[name](quantizer, where)
 
 
@@ -352,13 +357,8 @@ def quantized_weights(quantizer, values: np.ndarray, where: str, allow_scale: bo
     can be scaled after the sum); otherwise the values are given one exact type as they are (a
     bias). Raises NnhlsError, naming `where` and the quantizer, for anything not exact.
     """
-    quantizer = to_quantizer(quantizer, where)
-    name = quantizer_name(quantizer)
-    if name not in SUPPORTED_WEIGHT_QUANTIZERS:
-        raise NnhlsError(
-            f"{where}: quantizer {quantizer} ({name}) is not supported on weights; supported weight "
-            f"quantizers: {', '.join(SUPPORTED_WEIGHT_QUANTIZERS)}"
-        )
+    quantizer, name = _supported_quantizer(quantizer, where, SUPPORTED_WEIGHT_QUANTIZERS, "on weights",
+                                           "weight quantizers")
     _check_common(quantizer, where)
     if name == "quantized_bits" and _alpha_is_one(quantizer.alpha):
         fixed_type = _quantized_bits_type(quantizer, where)  # checked first: QKeras may fail on bad arguments
