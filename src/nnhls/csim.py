@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from nnhls.errors import NnhlsError
+from nnhls.hls.backend import words  # how many 64-bit words the bridge writes per code
 from nnhls.types import FixedType
 
 __all__ = ["CSimLibrary", "build_library"]
@@ -70,20 +71,16 @@ class CSimLibrary:
         batch = len(inputs[0])
         arrays = [np.ascontiguousarray(x, dtype=np.float64).reshape(batch, size)
                   for x, size in zip(inputs, self.input_sizes)]
-        outputs = [np.zeros((batch, size, _words(t)), dtype=np.int64) for size, t in self.output_types]
-        traces = [None if entry is None or not trace else np.zeros((batch, entry[0], _words(entry[1])), dtype=np.int64)
+        outputs = [np.zeros((batch, size, words(t)), dtype=np.int64) for size, t in self.output_types]
+        traces = [None if entry is None or not trace else np.zeros((batch, entry[0], words(entry[1])), dtype=np.int64)
                   for entry in self.node_types]
         self._predict(_pointers(arrays), batch, _pointers(outputs),
                       _pointers(traces) if trace else None)
-        decoded = [_decode(words, t) for words, (_, t) in zip(outputs, self.output_types)]
+        decoded = [_decode(raw, t) for raw, (_, t) in zip(outputs, self.output_types)]
         if not trace:
             return decoded, None
-        return decoded, [None if words is None else _decode(words, entry[1])
-                         for words, entry in zip(traces, self.node_types)]
-
-
-def _words(t: FixedType) -> int:
-    return 1 if t.width <= 64 else 2
+        return decoded, [None if raw is None else _decode(raw, entry[1])
+                         for raw, entry in zip(traces, self.node_types)]
 
 
 def _pointers(arrays):
@@ -93,12 +90,12 @@ def _pointers(arrays):
     return pointers
 
 
-def _decode(words: np.ndarray, t: FixedType) -> np.ndarray:
+def _decode(raw: np.ndarray, t: FixedType) -> np.ndarray:
     """Codes from the 64-bit words the C side wrote (low word first for wide types)."""
-    if words.shape[-1] == 1:
-        codes = words[..., 0]
+    if raw.shape[-1] == 1:
+        codes = raw[..., 0]
         if not t.signed and t.width == 64:
             codes = codes.astype(object) % (1 << 64)
         return codes
-    low = words[..., 0].astype(object) % (1 << 64)
-    return low + words[..., 1].astype(object) * (1 << 64)
+    low = raw[..., 0].astype(object) % (1 << 64)
+    return low + raw[..., 1].astype(object) * (1 << 64)
