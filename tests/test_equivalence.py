@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from nnhls.hls.backend import BACKENDS, IO_TYPES, Project, get_backend
-from nnhls.ir import (OPS, Activation, Dense, Flatten, Graph, HardSigmoid, Input, Lookup, ParametricRelu, ScaleShift,
-                      Softmax, Softsign, Step, Weights)
+from nnhls.ir import (OPS, Activation, Conv, Dense, Flatten, Graph, HardSigmoid, Input, Lookup, ParametricRelu, Pool,
+                      ScaleShift, Softmax, Softsign, Step, Weights, Window, ZeroPad)
 from nnhls.types import exact_type
 from nnhls.model import HLSModel
 from nnhls.passes import lower
@@ -20,7 +20,8 @@ STRATEGIES = ("Latency", "Resource")
 # layer to a constant, which would test nothing downstream of it).
 SEEDS = (1, 15, 24)
 TABLE_SEEDS = (10, 13, 7)  # 7 draws an argmax softmax
-PIECEWISE_SEEDS = (17, 10)  # 17 draws a strict threshold, 10 a non-strict one
+PIECEWISE_SEEDS = (17, 10)
+IMAGE_SEEDS = (3, 8)  # 17 draws a strict threshold, 10 a non-strict one
 
 
 def random_type(rng, width_range=(2, 12), signed=None, modes=True) -> FixedType:
@@ -146,7 +147,93 @@ def random_piecewise_network(seed: int) -> Graph:
     return Graph(nodes, ["hard_sigmoid"])
 
 
-NETWORKS = {"ops": random_network, "tables": random_table_network, "piecewise": random_piecewise_network}
+def ranged_type(rng, width_range, integer: int, signed: bool = True) -> FixedType:
+    """A random width and random modes around `integer` integer bits: values stay varied."""
+    overflow = str(rng.choice([o for o in OVERFLOW_MODES if signed or o != "WRAP_SM"]))
+    width = int(rng.integers(*width_range, endpoint=True))
+    return FixedType(width, integer + int(rng.integers(-1, 2)), signed, str(rng.choice(ROUNDING_MODES)), overflow)
+
+
+def conv(rng, name, source, in_shape, window: Window, filters: int, result=AUTO, accum=AUTO) -> Conv:
+    """A convolution with random kernel and bias codes."""
+    height = (window.out_h,) if len(in_shape) == 3 else ()
+    kernel = random_weights(rng, (window.kernel_h, window.kernel_w, window.channels, filters),
+                            FixedType(int(rng.integers(3, 8)), 1))
+    return Conv(name, [source], (*height, window.out_w, filters), "Conv2D" if height else "Conv1D",
+                result_type=result, accum_type=accum, weight=kernel,
+                bias=random_weights(rng, (filters,), FixedType(int(rng.integers(3, 8)), 2)),
+                window=window, in_shape=in_shape, parallelization_factor=int(rng.choice([1, window.n_pixels])))
+
+
+def random_image_network(seed: int) -> Graph:
+    """Images with 2 and 3 channels: zero padding, a strided 'same' convolution, batch norm,
+    max pooling with padding, a valid convolution with a narrow user accumulator, average
+    pooling whose window count varies at the edges (3x3 = 9 values inside, fewer on padding),
+    global max pooling keeping its dimensions, and a Dense on the flattened pixels."""
+    rng = np.random.default_rng(seed)
+    h, w, c = int(rng.integers(5, 8)), int(rng.integers(5, 8)), 2
+    pad = Window(h, w, c, pad_top=1, pad_bottom=0, pad_left=2, pad_right=1)
+    hp, wp = pad.padded_h, pad.padded_w
+    first = Window(hp, wp, c, 3, 3, 2, 1, 1, 1, 1, 1)
+    f1 = int(rng.integers(3, 5))
+    pool1 = Window(first.out_h, first.out_w, f1, 2, 2, 2, 2, 0, first.out_h % 2, 0, first.out_w % 2)
+    second = Window(pool1.out_h, pool1.out_w, f1, 2, 2, 1, 1)
+    f2 = 3
+    pool2 = Window(second.out_h, second.out_w, f2, 3, 3, 1, 1, 1, 1, 1, 1)
+    nodes = [
+        Input("x", [], (h, w, c), "InputLayer", result_type=ranged_type(rng, (6, 10), 3)),
+        ZeroPad("pad", ["x"], (hp, wp, c), "ZeroPadding2D", result_type=AUTO, window=pad, in_shape=(h, w, c)),
+        conv(rng, "conv1", "pad", (hp, wp, c), first, f1, result=ranged_type(rng, (8, 14), 6)),
+        ScaleShift("bn", ["conv1"], (first.out_h, first.out_w, f1), "BatchNormalization", result_type=AUTO,
+                   scale=random_weights(rng, (f1,), FixedType(int(rng.integers(3, 8)), 1)),
+                   shift=random_weights(rng, (f1,), FixedType(int(rng.integers(3, 8)), 3))),
+        Activation("relu", ["bn"], (first.out_h, first.out_w, f1), "Activation", function="relu",
+                   result_type=ranged_type(rng, (5, 10), 4, signed=False)),
+        Pool("pool1", ["relu"], (pool1.out_h, pool1.out_w, f1), "MaxPooling2D", function="max",
+             result_type=AUTO, window=pool1, in_shape=(first.out_h, first.out_w, f1)),
+        conv(rng, "conv2", "pool1", (pool1.out_h, pool1.out_w, f1), second, f2, result=AUTO,
+             accum=ranged_type(rng, (9, 14), 6)),
+        Pool("pool2", ["conv2"], (pool2.out_h, pool2.out_w, f2), "AveragePooling2D", function="average",
+             result_type=ranged_type(rng, (6, 12), 6), window=pool2, in_shape=(second.out_h, second.out_w, f2)),
+        Pool("global", ["pool2"], (1, 1, f2), "GlobalMaxPooling2D", function="max", result_type=AUTO,
+             window=Window(pool2.out_h, pool2.out_w, f2, pool2.out_h, pool2.out_w),
+             in_shape=(pool2.out_h, pool2.out_w, f2)),
+        Flatten("flat", ["global"], (f2,), "Flatten"),
+        Dense("dense", ["flat"], (4,), "Dense", result_type=AUTO, accum_type=AUTO,
+              weight=random_weights(rng, (f2, 4), FixedType(int(rng.integers(3, 6)), 1)),
+              bias=random_weights(rng, (4,), FixedType(int(rng.integers(3, 6)), 2))),
+    ]
+    return Graph(nodes, ["dense"])
+
+
+def random_signal_network(seed: int) -> Graph:
+    """1-D signals with 3 channels: a causal strided convolution, max pooling with 'same'
+    padding, a valid convolution, global average pooling and global max pooling (keepdims)."""
+    rng = np.random.default_rng(seed)
+    w, c = int(rng.integers(9, 14)), 3
+    first = Window(1, w, c, 1, 3, 1, 2, pad_left=2)
+    f1 = int(rng.integers(2, 5))
+    pool = Window(1, first.out_w, f1, 1, 3, 1, 2, pad_left=1, pad_right=1)
+    second = Window(1, pool.out_w, f1, 1, 2)
+    f2 = 3
+    nodes = [
+        Input("x", [], (w, c), "InputLayer", result_type=ranged_type(rng, (6, 10), 3)),
+        conv(rng, "conv1", "x", (w, c), first, f1, result=ranged_type(rng, (8, 14), 6)),
+        Pool("pool", ["conv1"], (pool.out_w, f1), "MaxPooling1D", function="max", result_type=ranged_type(rng, (5, 12), 6),
+             window=pool, in_shape=(first.out_w, f1)),
+        conv(rng, "conv2", "pool", (pool.out_w, f1), second, f2, result=AUTO),
+        Pool("average", ["conv2"], (f2,), "GlobalAveragePooling1D", function="average",
+             result_type=ranged_type(rng, (6, 12), 6), window=Window(1, second.out_w, f2, 1, second.out_w),
+             in_shape=(second.out_w, f2)),
+        Dense("dense", ["average"], (8,), "Dense", result_type=AUTO, accum_type=AUTO,
+              weight=random_weights(rng, (f2, 8), FixedType(int(rng.integers(3, 6)), 1)),
+              bias=random_weights(rng, (8,), FixedType(int(rng.integers(3, 6)), 2))),
+    ]
+    return Graph(nodes, ["dense"])
+
+
+NETWORKS = {"ops": random_network, "tables": random_table_network, "piecewise": random_piecewise_network,
+            "images": random_image_network, "signals": random_signal_network}
 
 
 def spanning_inputs(graph: Graph, n: int, seed: int) -> np.ndarray:
@@ -161,7 +248,7 @@ def realize(seed, backend, strategy, io_type, tmp_path, network="ops") -> tuple[
     rng = np.random.default_rng([seed, STRATEGIES.index(strategy)])
     for node in graph:
         node.strategy = strategy
-        if node.op == "dense":
+        if node.op in ("dense", "conv"):
             node.reuse_factor = int(rng.choice(node.valid_reuse_factors(strategy)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # user types here overflow on purpose
@@ -175,7 +262,8 @@ def test_matrix_covers_every_op():
     assert used == set(OPS), "every op the converter accepts needs a row in the equivalence matrix"
 
 
-CASES = [("ops", seed) for seed in SEEDS] + [("tables", seed) for seed in TABLE_SEEDS] + \
+CASES = [("images", seed) for seed in IMAGE_SEEDS] + [("signals", seed) for seed in IMAGE_SEEDS] + \
+    [("ops", seed) for seed in SEEDS] + [("tables", seed) for seed in TABLE_SEEDS] + \
     [("piecewise", seed) for seed in PIECEWISE_SEEDS]
 
 
@@ -191,7 +279,8 @@ def test_csim_equals_emulator(network, seed, backend, strategy, io_type, tmp_pat
         assert np.array_equal(csim_trace[node.name], emulator_trace[node.name]), node.name
         varied = 2 if node.op == "softmax" and node.implementation == "argmax" else 30
         assert len(np.unique(emulator_trace[node.name], axis=0)) > varied, f"{node.name} is nearly constant"
-    assert np.array_equal(csim_out, emulator_out)
+    for csim, emulated in zip(*(out if isinstance(out, list) else [out] for out in (csim_out, emulator_out))):
+        assert np.array_equal(csim, emulated)
 
 
 @pytest.mark.parametrize("io_type", IO_TYPES)
@@ -250,3 +339,17 @@ def test_wide_types_take_exact_paths(input_width, weight_width, tmp_path):
             exact += Fraction(float(nodes[1].bias.values[j]))
             assert int(codes[sample, j]) == exact * 2**accum.fractional
     assert accum.width >= input_width + weight_width - 2
+
+
+@pytest.mark.parametrize("io_type", IO_TYPES)
+def test_csim_keeps_no_state_between_calls(io_type, tmp_path):
+    """Line buffers and counters start clean on every image: two batches in a row give what
+    one call on both gives, and the same image gives the same output wherever it comes."""
+    model, graph = realize(IMAGE_SEEDS[0], "Vivado", "Latency", io_type, tmp_path, "images")
+    model.compile()
+    X = spanning_inputs(graph, 60, 5)
+    together = model.predict(X, engine="csim")
+    apart = np.concatenate([model.predict(X[:25], engine="csim"), model.predict(X[25:], engine="csim")])
+    assert np.array_equal(together, apart)
+    reversed_order = model.predict(X[::-1], engine="csim")[::-1]
+    assert np.array_equal(together, reversed_order)

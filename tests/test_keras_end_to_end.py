@@ -193,9 +193,9 @@ def test_unsupported_layer_names_itself_and_the_supported_ones(tmp_path):
     import tensorflow as tf
 
     model = tf.keras.Sequential([tf.keras.layers.InputLayer(input_shape=(8, 8, 1)),
-                                 tf.keras.layers.Conv2D(2, 3, name="conv"), tf.keras.layers.Flatten(),
+                                 tf.keras.layers.DepthwiseConv2D(3, name="depthwise"), tf.keras.layers.Flatten(),
                                  tf.keras.layers.Dense(2)])
-    with pytest.raises(NnhlsError, match=r"layer 'conv' \(Conv2D\) is not supported.*Dense"):
+    with pytest.raises(NnhlsError, match=r"layer 'depthwise' \(DepthwiseConv2D\) is not supported.*Dense"):
         nnhls.convert_from_keras_model(model, output_dir=tmp_path / "prj")
 
 

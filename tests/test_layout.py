@@ -29,3 +29,15 @@ def test_resource_blocks_are_whole_rows_or_parts_of_one_row():
 def test_blocks_need_a_dividing_reuse_factor():
     with pytest.raises(ValueError, match="does not divide"):
         layout.dense_blocks(np.zeros((4, 4)), 3)
+
+
+@pytest.mark.parametrize("shape", [(3, 3, 2, 5), (1, 4, 3, 2), (2, 1, 1, 1)])
+def test_conv_matrix_round_trips_and_follows_the_window_order(shape):
+    kernel = np.arange(int(np.prod(shape))).reshape(shape)
+    matrix = layout.conv_matrix(kernel)
+    assert np.array_equal(layout.conv_from_matrix(matrix, *shape[:3]), kernel)
+    kernel_h, kernel_w, c_in, _ = shape
+    for ky in range(kernel_h):  # row (ky * kernel_w + kx) * c_in + c multiplies tap (ky, kx), channel c
+        for kx in range(kernel_w):
+            for c in range(c_in):
+                assert np.array_equal(matrix[(ky * kernel_w + kx) * c_in + c], kernel[ky, kx, c])

@@ -18,14 +18,18 @@ from nnhls.types import AUTO, parse_precision
 __all__ = ["apply_config", "config_from_keras_model", "print_dict"]
 
 STRATEGIES = ("Latency", "Resource")
-_MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "BramFactor", "TraceOutput")
-_LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "Trace", "TableSize", "Implementation", "Skip")
+_MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "BramFactor", "TraceOutput", "ParallelizationFactor",
+               "ConvImplementation")
+_LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "Trace", "TableSize", "Implementation", "Skip",
+               "ParallelizationFactor", "ConvImplementation")
+# How io_stream convolutions and poolings see their windows; the only one nnhls has.
+CONV_IMPLEMENTATIONS = ("LineBuffer",)
 PRECISION_KEYS = ("default", "maximum", "result", "accum", "weight", "bias", "scale", "table", "exp_table",
                   "inv_table", "param")
 # Slopes and scales inside activations that are not binary fractions (LeakyReLU's 0.3, SELU's scale).
 DEFAULT_PARAM = "ap_fixed<18,2,AP_RND_CONV,AP_SAT>"
 # The precisions each op has, besides `result`.
-_OP_PRECISIONS = {"dense": ("weight", "bias", "accum"), "batchnorm": ("scale", "bias"),
+_OP_PRECISIONS = {"dense": ("weight", "bias", "accum"), "conv": ("weight", "bias", "accum"), "batchnorm": ("scale", "bias"),
                   "lookup": ("table", "param"), "softmax": ("exp_table", "inv_table"), "prelu": ("param",),
                   "hard_sigmoid": ("param",)}
 _TABLE_SIZES = tuple(2**k for k in range(1, 17))
@@ -71,8 +75,10 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
                 if node.op == "lookup" and node.FUNCTIONS[node.function][5] is None:
                     keys = tuple(key for key in keys if key != "param")  # only SELU's tail has a parameter
                 entry["Precision"] = {key: str(_default_precision(node, key, default_precision)) for key in keys}
-            if node.op == "dense":
+            if node.op in ("dense", "conv"):
                 entry["ReuseFactor"] = default_reuse_factor
+            if node.op == "conv":
+                entry.update(ParallelizationFactor=1, ConvImplementation="LineBuffer")
             if node.op in ("lookup", "softmax"):
                 entry["TableSize"] = node.table_size
             if node.op == "softmax":
@@ -83,7 +89,7 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
 
 def _default_precision(node: Node, key: str, default: str):
     """What a precision is when the user sets nothing: the framework's own type where it has one."""
-    if key in ("weight", "bias") and node.op == "dense":
+    if key in ("weight", "bias") and node.op in ("dense", "conv"):
         quantizer = getattr(node, key).quantizer
         return quantizer if quantizer is not None else default
     if key == "accum" or (key in ("scale", "bias") and node.op == "batchnorm"):
@@ -97,8 +103,10 @@ def _default_precision(node: Node, key: str, default: str):
     if key == "result":
         if node.result_quantizer is not None:
             return node.result_quantizer
-        if node.op == "dense" and node.weight.quantizer is not None:
+        if node.op in ("dense", "conv") and node.weight.quantizer is not None:
             return AUTO  # a quantized layer's sum is exact in the framework too
+        if node.op in ("pool", "zero_pad"):
+            return AUTO  # moves or averages values: exactly the input's type (see Pool for averages)
         if node.op == "scale_shift" and node.scale.quantizer is not None:
             return AUTO  # the per-channel scale of a quantized layer (QKeras alpha='auto')
     return default
@@ -136,10 +144,16 @@ def _precisions(value, where: str) -> dict:
     return parsed
 
 
-def _reuse_factor(value, where: str) -> int:
+def _reuse_factor(value, where: str, key: str = "ReuseFactor") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise NnhlsError(f"{where}['ReuseFactor'] must be a positive integer, got {value!r}")
+        raise NnhlsError(f"{where}['{key}'] must be a positive integer, got {value!r}")
     return value
+
+
+def _conv_implementation(entry: dict, where: str) -> None:
+    value = entry.get("ConvImplementation", CONV_IMPLEMENTATIONS[0])
+    if not any(isinstance(value, str) and value.lower() == known.lower() for known in CONV_IMPLEMENTATIONS):
+        raise NnhlsError(f"{where}['ConvImplementation'] is {value!r}; supported: {', '.join(CONV_IMPLEMENTATIONS)}")
 
 
 def _strategy(value, where: str) -> str:
@@ -164,7 +178,10 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
         "ReuseFactor": _reuse_factor(model.get("ReuseFactor", 1), "config['Model']"),
         "Strategy": _strategy(model.get("Strategy", "Latency"), "config['Model']"),
         "Trace": bool(model.get("TraceOutput", False)),
+        "ParallelizationFactor": _reuse_factor(model.get("ParallelizationFactor", 1), "config['Model']",
+                                               "ParallelizationFactor"),
     }
+    _conv_implementation(model, "config['Model']")
 
     layer_types = config.get("LayerType", {})
     _check_keys(layer_types, tuple(sorted({n.framework_class for n in graph})), "config['LayerType']")
@@ -183,6 +200,16 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
         for where, entry in scopes:
             if "ReuseFactor" in entry:
                 values["ReuseFactor"] = _reuse_factor(entry["ReuseFactor"], where)
+            if "ParallelizationFactor" in entry or "ConvImplementation" in entry:
+                if node.op not in ("conv", "pool"):
+                    key = "ParallelizationFactor" if "ParallelizationFactor" in entry else "ConvImplementation"
+                    if where.startswith("config['LayerName']"):
+                        raise NnhlsError(f"{where}['{key}'] applies to convolution layers; {node.name!r} is a "
+                                         f"{node.op} layer")
+                if "ParallelizationFactor" in entry:
+                    values["ParallelizationFactor"] = _reuse_factor(entry["ParallelizationFactor"], where,
+                                                                    "ParallelizationFactor")
+                _conv_implementation(entry, where)
             if "Strategy" in entry:
                 values["Strategy"] = _strategy(entry["Strategy"], where)
             if "Trace" in entry:
@@ -194,6 +221,8 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
                     precision = {"default": scoped["default"]}
                 precision.update(scoped)
         node.reuse_factor = values["ReuseFactor"]
+        if node.op == "conv":
+            node.parallelization_factor = values["ParallelizationFactor"]
         node.strategy = values["Strategy"]
         node.trace = values["Trace"]
         keys = _OP_PRECISIONS.get(node.op, ()) + (() if node.op == "flatten" else ("result",))
@@ -242,7 +271,7 @@ def _set_precision(node: Node, key: str, precision) -> None:
         node.result_type = precision
     elif key == "accum":
         node.accum_type = precision
-    elif key in ("weight", "bias") and node.op == "dense":
+    elif key in ("weight", "bias") and node.op in ("dense", "conv"):
         getattr(node, key).type = precision
     elif key == "table":
         node.table_type = precision

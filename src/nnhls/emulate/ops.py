@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnhls import quantize
-from nnhls.ir import Node, softsign_types, table_low_type
+from nnhls.ir import Node, Window, softsign_types, table_low_type
 from nnhls.types import FixedType, IntType, mul_type
 
 __all__ = ["EMULATORS"]
@@ -40,22 +40,72 @@ def emulate_input(node: Node, tally, x: np.ndarray) -> np.ndarray:
 
 def emulate_dense(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, x_type = source
-    weight, bias, accum = node.weight, node.bias, node.accum_type
-    product = mul_type(x_type, weight.type)
+    return _dense(node, tally, x, x_type, node.weight.codes)
+
+
+def emulate_conv(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    """A Dense on every output pixel's window: (batch * pixels, taps * channels) rows."""
+    x, x_type = source
+    windows = _windows(node.window, x, 0)
+    rows = windows.reshape(-1, node.n_in)
+    y = _dense(node, tally, rows, x_type, node.weight.codes.reshape(node.n_in, node.n_out))
+    return y.reshape(len(x), *node.shape)
+
+
+def _dense(node: Node, tally, x: np.ndarray, x_type: FixedType, weights: np.ndarray) -> np.ndarray:
+    """Rows of x times the (n_in, n_out) weight codes plus the bias, as Dense defines it."""
+    bias, accum = node.bias, node.accum_type
+    product = mul_type(x_type, node.weight.type)
     bias_codes = _convert(bias.codes, bias.type, accum, tally, "bias")
-    if _products_exact(x_type, weight.codes, product, accum):
-        sums = _exact_matmul(x, x_type, weight.codes)
+    if _products_exact(x_type, weights, product, accum):
+        sums = _exact_matmul(x, x_type, weights)
         if accum.width + node.n_in.bit_length() >= 62:
             sums = sums.astype(object)
         sums = sums << (accum.fractional - product.fractional)
         if tally is not None:  # _products_exact proved that no product can overflow
-            tally("product", accum, 0, len(x) * weight.codes.size)
+            tally("product", accum, 0, len(x) * weights.size)
     else:
-        sums = _summed_products(x, weight.codes, product, accum, tally)
+        sums = _summed_products(x, weights, product, accum, tally)
     total = sums + (bias_codes.astype(object) if sums.dtype == object else bias_codes)
     # The exact sum is converted into the accumulator once, then into the result type.
     accumulated = _convert(total, accum, accum, tally, "accumulator")
     return _convert(accumulated, accum, node.result_type, tally, "result")
+
+
+def _padded(window: Window, x: np.ndarray, fill) -> np.ndarray:
+    """x as (batch, padded_h, padded_w, channels), surrounded by `fill`."""
+    image = x.reshape(len(x), window.in_h, window.in_w, window.channels)
+    padded = np.full((len(x), window.padded_h, window.padded_w, window.channels), fill,
+                     dtype=object if x.dtype == object else np.int64)
+    padded[:, window.pad_top:window.pad_top + window.in_h, window.pad_left:window.pad_left + window.in_w] = image
+    return padded
+
+
+def _windows(window: Window, x: np.ndarray, fill) -> np.ndarray:
+    """(batch, pixels, taps, channels): what each output pixel's window holds, `fill` on padding."""
+    rows, columns = window.rows_and_columns()
+    return _padded(window, x, fill)[:, rows + window.pad_top, columns + window.pad_left]
+
+
+def emulate_pool(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    x, x_type = source
+    window = node.window
+    if node.function == "max":  # padding is below every value, so it is never the maximum
+        largest = _windows(window, x, x_type.min_code - 1).max(axis=2)
+        return _convert(largest, x_type, node.result_type, tally, "result").reshape(len(x), *node.shape)
+    windows = _windows(window, x, 0)  # padding adds nothing to the sum
+    sum_type, dividend_type = node.sum_type(x_type), node.dividend_type(x_type)
+    total = windows.astype(object).sum(axis=2) if sum_type.width > 62 else windows.sum(axis=2)
+    dividend = total << (dividend_type.fractional - sum_type.fractional)
+    counts = window.inside().sum(axis=1)[None, :, None]
+    quotient, quotient_type = quantize.div(dividend, dividend_type, counts, node.count_type())
+    return _convert(quotient, quotient_type, node.result_type, tally, "result").reshape(len(x), *node.shape)
+
+
+def emulate_zero_pad(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    x, x_type = source
+    padded = _padded(node.window, x, 0).reshape(len(x), *node.shape)
+    return _convert(padded, x_type, node.result_type, tally, "result")
 
 
 def _products_exact(x_type: FixedType, weights: np.ndarray, product: FixedType, accum: FixedType) -> bool:
@@ -131,6 +181,9 @@ def emulate_flatten(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> 
 EMULATORS = {
     "input": emulate_input,
     "dense": emulate_dense,
+    "conv": emulate_conv,
+    "pool": emulate_pool,
+    "zero_pad": emulate_zero_pad,
     "activation": emulate_activation,
     "scale_shift": emulate_scale_shift,
     "flatten": emulate_flatten,

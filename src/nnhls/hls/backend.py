@@ -116,11 +116,32 @@ class _Writer:
                 self.variable[node.name] = c_name(node.name) if node.op == "input" else f"layer{k}_out"
                 self.type_name[node.name] = f"layer{k}_t"
         self.weight_files: dict[str, str] = {}
+        if self.stream:
+            self._check_single_readers()
+
+    def _check_single_readers(self) -> None:
+        """A stream is read once, so in io_stream every value must have one reader."""
+        for node in self.graph:
+            readers = [consumer.name for consumer in self.graph.consumers(node.name)]
+            readers += ["the output"] if node.name in self.graph.outputs else []
+            if len(readers) > 1:
+                raise NnhlsError(f"layer {node.name!r} is read by {len(readers)} layers ({', '.join(readers)}); "
+                                 "io_stream carries each value to one reader: use io_parallel for this model")
 
     # names -------------------------------------------------------------------------------
 
     def packet(self, name: str) -> str:
         return self.type_name[name].replace("_t", "_packet_t")
+
+    def packet_size(self, name: str) -> int:
+        """Values per stream transfer: a pixel's channels for an image or a signal, else the whole vector."""
+        node = self.graph[name]
+        while node.op == "flatten":  # a flatten moves nothing: its stream is its input's
+            node = self.graph[node.inputs[0]]
+        return node.shape[-1] if len(node.shape) > 1 else node.size
+
+    def n_packets(self, name: str) -> int:
+        return self.graph[name].size // self.packet_size(name)
 
     def size_macro(self, name: str) -> str:
         return f"N_{self.type_name[name][:-2].upper()}"
@@ -169,7 +190,7 @@ class _Writer:
                 continue
             lines.append(f"typedef {cpp_type(node.result_type)} {self.type_name[node.name]};  // {node.name}")
             if self.stream:
-                lines.append(f"typedef nnhls::packet<{self.type_name[node.name]}, {node.size}> "
+                lines.append(f"typedef nnhls::packet<{self.type_name[node.name]}, {self.packet_size(node.name)}> "
                              f"{self.packet(node.name)};")
         lines += ["", "#endif", ""]
         return "\n".join(lines)
@@ -180,8 +201,8 @@ class _Writer:
                           self.project.backend.pragma_macros, "#endif", ""])
 
     def parameters(self, configs: list[str]) -> str:
-        includes = sorted({'#include "nnhls/dense.h"', '#include "nnhls/activation.h"', '#include "nnhls/lookup.h"',
-                           '#include "nnhls/softmax.h"', '#include "nnhls/scale_shift.h"', '#include "nnhls/trace.h"'})
+        includes = [f'#include "nnhls/{header}.h"' for header in
+                    ("activation", "conv", "dense", "lookup", "pool", "scale_shift", "softmax", "trace")]
         weights = [f'#include "{path[len("firmware/"):]}"' for path in sorted(self.weight_files)]
         return "\n".join([self.banner(), "#ifndef NNHLS_PARAMETERS_H", "#define NNHLS_PARAMETERS_H", "",
                           '#include "defines.h"', *includes, "", *configs, *weights, "", "#endif", ""])
@@ -211,8 +232,10 @@ class _Writer:
                 body.append(f"#pragma HLS ARRAY_RESHAPE variable={var} complete dim=0")
                 body.append(backend.interface.format(mode="ap_vld", port=var))
         resource = any(node.strategy == "Resource" for node, _ in calls)
-        # A pipelined top unrolls every loop inside it, which would undo the Resource strategy.
-        body.append("#pragma HLS DATAFLOW" if self.stream or resource else "#pragma HLS PIPELINE")
+        windows = any(node.op in ("conv", "pool", "zero_pad") for node, _ in calls)
+        # A pipelined top unrolls every loop inside it, which would undo the Resource strategy and
+        # compute every output pixel of an image at once.
+        body.append("#pragma HLS DATAFLOW" if self.stream or resource or windows else "#pragma HLS PIPELINE")
         body.append("")
         for node in self.graph.inputs:
             body.append(self.trace(node))
@@ -235,7 +258,7 @@ class _Writer:
     def trace(self, node: Node) -> str:
         k, var = self.index[node.name], self.variable[node.name]
         if self.stream:
-            return f"NNHLS_TRACE_STREAM({k}, {var}, 1)"
+            return f"NNHLS_TRACE_STREAM({k}, {var}, {self.n_packets(node.name)})"
         return f"NNHLS_TRACE_ARRAY({k}, {var}, {self.size_macro(node.name)})"
 
     # one method per op kind: returns (configuration struct, call in the top function) ---------
@@ -271,6 +294,46 @@ class _Writer:
         return "\n".join(lines + ["};", ""])
 
     def _op_dense(self, node: Node) -> tuple[str, str]:
+        constants, types, arrays = self._dense_parts(node)
+        config = self.config(
+            node, f"Dense {node.n_in} -> {node.n_out}, {node.strategy}, reuse factor {node.reuse_factor}",
+            constants, types)
+        return config, self.call(node, "dense", arrays)
+
+    def _op_conv(self, node: Node) -> tuple[str, str]:
+        constants, types, arrays = self._dense_parts(node)
+        w = node.window
+        constants.update(self._geometry(w), n_pixels=w.n_pixels, parallelization_factor=node.parallelization_factor)
+        kernel = f"{w.kernel_h}x{w.kernel_w}" if len(node.in_shape) == 3 else f"{w.kernel_w}"
+        config = self.config(
+            node, f"Conv {kernel}, {w.channels} -> {node.n_out} channels, stride {w.stride_h}x{w.stride_w}, "
+                  f"{node.strategy}, reuse factor {node.reuse_factor}, parallelization factor "
+                  f"{node.parallelization_factor}", constants, types)
+        return config, self.call(node, "conv", arrays)
+
+    @staticmethod
+    def _geometry(w) -> dict:
+        return {"in_h": w.in_h, "in_w": w.in_w, "n_chan": w.channels, "kernel_h": w.kernel_h, "kernel_w": w.kernel_w,
+                "stride_h": w.stride_h, "stride_w": w.stride_w, "pad_top": w.pad_top, "pad_left": w.pad_left,
+                "padded_h": w.padded_h, "padded_w": w.padded_w, "out_h": w.out_h, "out_w": w.out_w}
+
+    def _op_pool(self, node: Node) -> tuple[str, str]:
+        w, x_type = node.window, self.graph[node.inputs[0]].result_type
+        constants = dict(self._geometry(w), n_pixels=w.n_pixels, is_max=node.function == "max")
+        types = {"sum_t": cpp_type(node.sum_type(x_type)), "dividend_t": cpp_type(node.dividend_type(x_type)),
+                 "count_t": cpp_type(node.count_type())}
+        whole = w.n_pixels == 1 and w.kernel_h == w.in_h and w.kernel_w == w.in_w
+        config = self.config(node, f"{node.function} pooling {w.kernel_h}x{w.kernel_w}, stride "
+                                   f"{w.stride_h}x{w.stride_w}", constants, types)
+        # A window covering the whole image needs no line buffer as tall as the image.
+        return config, self.call(node, "global_pool" if self.stream and whole else "pool", "")
+
+    def _op_zero_pad(self, node: Node) -> tuple[str, str]:
+        config = self.config(node, "zero padding", self._geometry(node.window), {})
+        return config, self.call(node, "zero_pad", "")
+
+    def _dense_parts(self, node: Node) -> tuple[dict, dict, str]:
+        """A Dense's (or a convolution's) configuration constants and types, and its arrays' names."""
         accum = node.accum_type
         wrap_accum = accum.overflow == "WRAP" and accum.sat_bits == 0
         # Partial sums must not overflow: an exact sum, converted into accum_t once, is the
@@ -280,17 +343,21 @@ class _Writer:
         n_weights = node.n_in * node.n_out
         resource = node.strategy == "Resource"
         block_factor = n_weights // node.reuse_factor if resource else n_weights
+        if node.op == "conv":
+            matrix = layout.conv_matrix(node.weight.codes)
+            title = f"kernel, canonical (kernel_h, kernel_w, c_in, c_out) = {node.weight.shape} row-major"
+        else:
+            matrix = node.weight.codes
+            title = f"weight, canonical (n_in, n_out) = ({node.n_in}, {node.n_out}) row-major"
         weights = self.array(node, "w", "weight_t", node.weight.type,
-                             layout.dense_weights(node.weight.codes, node.strategy, node.reuse_factor),
-                             f"weight, canonical (n_in, n_out) = ({node.n_in}, {node.n_out}) row-major")
+                             layout.dense_weights(matrix, node.strategy, node.reuse_factor), title)
         bias = self.array(node, "b", "bias_t", node.bias.type, node.bias.codes, "bias")
-        config = self.config(
-            node, f"Dense {node.n_in} -> {node.n_out}, {node.strategy}, reuse factor {node.reuse_factor}",
-            {"n_in": node.n_in, "n_out": node.n_out, "strategy": f"nnhls::{'resource' if resource else 'latency'}",
-             "reuse_factor": node.reuse_factor, "multiplier_limit": -(-n_weights // node.reuse_factor),
-             "block_factor": block_factor, "rows_per_step": max(1, block_factor // node.n_out)},
-            {"weight_t": node.weight.type, "bias_t": node.bias.type, "accum_t": accum, "sum_t": sum_type})
-        return config, self.call(node, "dense", f"{weights}, {bias}")
+        constants = {"n_in": node.n_in, "n_out": node.n_out,
+                     "strategy": f"nnhls::{'resource' if resource else 'latency'}",
+                     "reuse_factor": node.reuse_factor, "multiplier_limit": -(-n_weights // node.reuse_factor),
+                     "block_factor": block_factor, "rows_per_step": max(1, block_factor // node.n_out)}
+        types = {"weight_t": node.weight.type, "bias_t": node.bias.type, "accum_t": accum, "sum_t": sum_type}
+        return constants, types, f"{weights}, {bias}"
 
     def _op_activation(self, node: Node) -> tuple[str, str]:
         return self.config(node, node.function, {"n_in": node.size}, {}), self.call(node, node.function, "")
@@ -448,9 +515,12 @@ class _Writer:
         for i, (name, node) in enumerate(inputs):
             var, n = f"in{i}", node.size
             if self.stream:
-                lines += [f"hls::stream<{self.packet(name)}> {var};", f"{self.packet(name)} packet{i};",
-                          f"for (unsigned e = 0; e < {n}; e++) packet{i}[e] = {read_input(i, 'e')};",
-                          f"{var}.write(packet{i});"]
+                size = self.packet_size(name)
+                lines += [f"hls::stream<{self.packet(name)}> {var};",
+                          f"for (unsigned p = 0; p < {n // size}; p++) {{",
+                          f"    {self.packet(name)} packet;",
+                          f"    for (unsigned c = 0; c < {size}; c++) packet[c] = {read_input(i, f'p * {size} + c')};",
+                          f"    {var}.write(packet);", "}"]
             else:
                 lines += [f"{self.type_name[name]} {var}[{n}];",
                           f"for (unsigned e = 0; e < {n}; e++) {var}[e] = {read_input(i, 'e')};"]
@@ -463,8 +533,11 @@ class _Writer:
         lines.append(f"{self.project.project_name}({', '.join(arguments)});")
         for o, (name, node) in enumerate(outputs):
             if self.stream:
-                lines += [f"{self.packet(name)} result{o} = out{o}.read();",
-                          f"for (unsigned e = 0; e < {node.size}; e++) {{ {use_output(o, 'e', f'result{o}[e]')} }}"]
+                size = self.packet_size(name)
+                lines += [f"for (unsigned p = 0; p < {node.size // size}; p++) {{",
+                          f"    {self.packet(name)} result = out{o}.read();",
+                          f"    for (unsigned c = 0; c < {size}; c++) {{ "
+                          f"{use_output(o, f'(p * {size} + c)', 'result[c]')} }}", "}"]
             else:
                 lines.append(f"for (unsigned e = 0; e < {node.size}; e++) {{ {use_output(o, 'e', f'out{o}[e]')} }}")
         return [indent + line for line in lines]

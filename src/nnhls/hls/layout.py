@@ -3,14 +3,17 @@
 Both Dense strategies read the canonical row-major (n_in, n_out) order: the Resource kernel's
 cycle r uses weights r * block_factor ... (r + 1) * block_factor - 1, which are whole rows or an
 equal part of one row (see `Dense.valid_reuse_factors`), so no transposition is ever needed.
-Every layout here has its inverse beside it, and a test holds each pair to a round trip.
+A convolution is that Dense on each output pixel's window, whose taps come in (row, column,
+channel) order: the canonical (kernel_h, kernel_w, c_in, c_out) kernel, read row-major, is
+already its (n_in, n_out) matrix. Every layout here has its inverse beside it, and a test holds each pair to a round trip.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["dense_blocks", "dense_flat", "dense_from_blocks", "dense_from_flat", "dense_weights"]
+__all__ = ["conv_from_matrix", "conv_matrix", "dense_blocks", "dense_flat", "dense_from_blocks", "dense_from_flat",
+           "dense_weights"]
 
 
 def dense_weights(weight: np.ndarray, strategy: str, reuse_factor: int) -> np.ndarray:
@@ -39,3 +42,12 @@ def dense_blocks(weight: np.ndarray, reuse_factor: int) -> np.ndarray:
 
 def dense_from_blocks(blocks: np.ndarray, n_in: int, n_out: int) -> np.ndarray:
     return dense_from_flat(np.asarray(blocks).reshape(-1), n_in, n_out)
+
+
+def conv_matrix(kernel: np.ndarray) -> np.ndarray:
+    """The (kernel_h * kernel_w * c_in, c_out) matrix of a convolution's Dense."""
+    return np.ascontiguousarray(kernel).reshape(-1, kernel.shape[-1])
+
+
+def conv_from_matrix(matrix: np.ndarray, kernel_h: int, kernel_w: int, c_in: int) -> np.ndarray:
+    return np.asarray(matrix).reshape(kernel_h, kernel_w, c_in, -1)

@@ -8,10 +8,10 @@ the lowered IR.
 """
 
 from nnhls.ir.graph import Graph
-from nnhls.ir.ops import (ACTIVATIONS, OPS, Activation, BatchNorm, Dense, Flatten, HardSigmoid, Input, Lookup, Node,
-                          ParametricRelu, ScaleShift, Softmax, Softsign, Step, Weights, make_activation,
-                          softsign_types, table_low_type)
+from nnhls.ir.ops import (ACTIVATIONS, OPS, Activation, BatchNorm, Conv, Dense, Flatten, HardSigmoid, Input, Lookup,
+                          Node, ParametricRelu, Pool, ScaleShift, Softmax, Softsign, Step, Weights, Window, ZeroPad,
+                          make_activation, same_padding, softsign_types, table_low_type)
 
-__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Dense", "Flatten", "Graph", "HardSigmoid", "Input",
-           "Lookup", "Node", "ParametricRelu", "ScaleShift", "Softsign", "Step", "Softmax", "Weights", "make_activation", "softsign_types",
-           "table_low_type"]
+__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Conv", "Dense", "Flatten", "Graph", "HardSigmoid", "Input",
+           "Lookup", "Node", "ParametricRelu", "Pool", "ScaleShift", "Softsign", "Step", "Softmax", "Weights", "Window",
+           "ZeroPad", "make_activation", "same_padding", "softsign_types", "table_low_type"]

@@ -9,9 +9,9 @@ import numpy as np
 
 from nnhls.types import FixedType, IntType
 
-__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Dense", "Flatten", "HardSigmoid", "Input", "Lookup",
-           "Node", "ParametricRelu", "Softsign", "Step",
-           "ScaleShift", "Softmax", "Weights", "make_activation", "softsign_types", "table_low_type"]
+__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Conv", "Dense", "Flatten", "HardSigmoid", "Input",
+           "Lookup", "Node", "ParametricRelu", "Pool", "Softsign", "Step", "ScaleShift", "Softmax", "Weights",
+           "Window", "ZeroPad", "make_activation", "same_padding", "softsign_types", "table_low_type"]
 
 
 # Keras's SELU constants.
@@ -110,6 +110,150 @@ class Dense(Node):
         whole_rows = [f for f in range(1, self.n_in + 1) if self.n_in % f == 0]
         row_parts = [self.n_in * m for m in range(2, self.n_out + 1) if self.n_out % m == 0]
         return whole_rows + row_parts
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where a sliding window goes over a channels-last image of (in_h, in_w, channels); a 1-D
+    signal is an image of height 1.
+
+    The image is first surrounded by zeros (pad_top rows above, ... pad_right columns right);
+    output pixel (y, x) then covers padded rows y * stride_h ... y * stride_h + kernel_h - 1 and
+    likewise columns. Padded places count as zeros in a convolution and are left out of a pooling.
+    """
+
+    in_h: int
+    in_w: int
+    channels: int
+    kernel_h: int = 1
+    kernel_w: int = 1
+    stride_h: int = 1
+    stride_w: int = 1
+    pad_top: int = 0
+    pad_bottom: int = 0
+    pad_left: int = 0
+    pad_right: int = 0
+
+    @property
+    def padded_h(self) -> int:
+        return self.in_h + self.pad_top + self.pad_bottom
+
+    @property
+    def padded_w(self) -> int:
+        return self.in_w + self.pad_left + self.pad_right
+
+    @property
+    def out_h(self) -> int:
+        return (self.padded_h - self.kernel_h) // self.stride_h + 1
+
+    @property
+    def out_w(self) -> int:
+        return (self.padded_w - self.kernel_w) // self.stride_w + 1
+
+    @property
+    def n_pixels(self) -> int:
+        return self.out_h * self.out_w
+
+    @property
+    def n_taps(self) -> int:
+        return self.kernel_h * self.kernel_w
+
+    def rows_and_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """(n_pixels, n_taps) arrays: the unpadded row and column each tap of each output pixel
+        reads (outside the image where it reads padding); pixels and taps in row-major order."""
+        y, x = np.divmod(np.arange(self.n_pixels), self.out_w)
+        ky, kx = np.divmod(np.arange(self.n_taps), self.kernel_w)
+        rows = y[:, None] * self.stride_h + ky[None] - self.pad_top
+        columns = x[:, None] * self.stride_w + kx[None] - self.pad_left
+        return rows, columns
+
+    def inside(self) -> np.ndarray:
+        """(n_pixels, n_taps): whether each tap reads the image rather than padding."""
+        rows, columns = self.rows_and_columns()
+        return (rows >= 0) & (rows < self.in_h) & (columns >= 0) & (columns < self.in_w)
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """Keras's 'same' padding of one axis: (before, after), the odd zero after."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+@dataclass
+class Conv(Dense):
+    """A convolution (1-D or 2-D, channels-last): on each output pixel, a Dense layer whose
+    inputs are the window's values in (row, column, channel) order, zeros where it reads padding.
+
+    `weight` is canonical (kernel_h, kernel_w, c_in, c_out), so its row-major flattening is the
+    (n_in, n_out) matrix of that Dense, and the numerics are exactly Dense's. `in_shape` is the
+    input's shape as the framework gives it ((w, c) for 1-D). `parallelization_factor` output
+    pixels are computed at once in io_parallel.
+    """
+
+    window: Window = None
+    in_shape: tuple[int, ...] = ()
+    parallelization_factor: int = 1
+
+    op: ClassVar[str] = "conv"
+
+    @property
+    def n_in(self) -> int:
+        return int(np.prod(self.weight.shape[:-1]))
+
+    @property
+    def n_out(self) -> int:
+        return self.weight.shape[-1]
+
+    def valid_parallelization_factors(self) -> list[int]:
+        """Divisors of the number of output pixels, so that every step computes as many."""
+        n = self.window.n_pixels
+        return [f for f in range(1, n + 1) if n % f == 0]
+
+
+@dataclass
+class Pool(Node):
+    """Max or average pooling over windows (global pooling: one window covering the image).
+
+    max: the largest value in the window, converted into `result_type`.
+    average: s = the exact sum of the window's values inside the image (padding is left out),
+    widened by `extra_bits(...)` fractional bits, divided by their count as ap_fixed divides
+    (truncated toward zero), converted into `result_type`. Exact for windows of 2**k values.
+    """
+
+    function: str = "max"
+    window: Window = None
+    in_shape: tuple[int, ...] = ()
+
+    op: ClassVar[str] = "pool"
+    FUNCTIONS: ClassVar[tuple[str, ...]] = ("max", "average")
+
+    def sum_type(self, x_type: FixedType) -> FixedType:
+        """The exact type of a sum of up to n_taps values of `x_type`."""
+        growth = (self.window.n_taps - 1).bit_length()
+        return FixedType(x_type.width + growth, x_type.integer + growth, x_type.signed)
+
+    def dividend_type(self, x_type: FixedType) -> FixedType:
+        """The sum with ceil(log2(n_taps)) more fractional bits: a quotient by a count of 2**k is exact."""
+        total, extra = self.sum_type(x_type), (self.window.n_taps - 1).bit_length()
+        return FixedType(total.width + extra, total.integer, total.signed)
+
+    def count_type(self) -> IntType:
+        return IntType(max(self.window.n_taps.bit_length(), 1), signed=False)
+
+    def average_type(self, x_type: FixedType) -> FixedType:
+        """The exact type of every quotient: the input's range at the dividend's fractional bits."""
+        dividend = self.dividend_type(x_type)
+        return FixedType(x_type.integer + dividend.fractional, x_type.integer, x_type.signed)
+
+
+@dataclass
+class ZeroPad(Node):
+    """Surround the image with zeros (Keras ZeroPadding1D/2D); values are converted into `result_type`."""
+
+    window: Window = None
+    in_shape: tuple[int, ...] = ()
+
+    op: ClassVar[str] = "zero_pad"
 
 
 @dataclass
@@ -324,7 +468,7 @@ class Flatten(Node):
 
 
 # Every op kind the lowered IR may hold, by name. The equivalence tests compare against this.
-OPS = {cls.op: cls for cls in (Input, Dense, Activation, ParametricRelu, HardSigmoid, Step, Softsign, Lookup,
+OPS = {cls.op: cls for cls in (Input, Dense, Conv, Pool, ZeroPad, Activation, ParametricRelu, HardSigmoid, Step, Softsign, Lookup,
                                 Softmax, ScaleShift, Flatten)}
 
 # Activation functions by name, as frameworks spell them.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnhls.ir import Graph, ScaleShift, Weights
+from nnhls.ir import Dense, Graph, ScaleShift, Weights
 from nnhls.types import AUTO, FixedType
 
 
@@ -21,7 +21,8 @@ def _sized(precision, values: np.ndarray, default: FixedType) -> FixedType:
 def lower_batchnorm(graph: Graph, settings: dict) -> bool:
     """Returns whether anything changed.
 
-    Folding is exact only where the Dense weights are still the framework's floats: folded
+    A Dense or a convolution (whose kernel's last axis is its output channels) folds alike.
+    Folding is exact only where the weights are still the framework's floats: folded
     weights are then quantized once, as the user's float model intends. A framework-quantized
     Dense would need new weights the framework never computed, so its batch norm stays a
     ScaleShift with its own types.
@@ -34,7 +35,7 @@ def lower_batchnorm(graph: Graph, settings: dict) -> bool:
         scale = node.gamma / np.sqrt(node.variance + node.epsilon)
         shift = node.beta - node.mean * scale
         producer = graph[node.inputs[0]]
-        if (producer.op == "dense" and producer.weight.quantizer is None and producer.bias.quantizer is None
+        if (isinstance(producer, Dense) and producer.weight.quantizer is None and producer.bias.quantizer is None
                 and len(graph.consumers(producer.name)) == 1 and producer.name not in graph.outputs):
             producer.weight.values = producer.weight.values * scale
             producer.bias.values = producer.bias.values * scale + shift

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from nnhls.errors import NnhlsError
-from nnhls.ir import Graph, Node, softsign_types
+from nnhls.ir import Dense, Graph, Node, softsign_types
 from nnhls.types import FixedType, mul_type, sub_type
 
 # Our C simulation types stop at 128 bits.
@@ -37,10 +37,10 @@ def infer_types(graph: Graph, maximum: FixedType | None = None) -> bool:
             continue
         if node.op == "step":
             _step_thresholds(node, source)
-        if node.op == "dense" and not isinstance(node.accum_type, FixedType):
+        if isinstance(node, Dense) and not isinstance(node.accum_type, FixedType):
             node.accum_type = _capped(node, "accum", _dense_accumulator(node, source), maximum)
             changed = True
-        elif node.op == "dense":
+        elif isinstance(node, Dense):
             _warn_if_narrower(node, node.accum_type, _dense_accumulator(node, source))
         if not isinstance(node.result_type, FixedType):
             node.result_type = _capped(node, "result", _exact_result(node, source), maximum)
@@ -49,8 +49,12 @@ def infer_types(graph: Graph, maximum: FixedType | None = None) -> bool:
 
 
 def _exact_result(node: Node, source: FixedType) -> FixedType:
-    if node.op == "dense":
+    if node.op in ("dense", "conv"):
         return node.accum_type
+    if node.op == "zero_pad" or (node.op == "pool" and node.function == "max"):
+        return source  # values move, none changes
+    if node.op == "pool":
+        return node.average_type(source)
     if node.op == "activation":
         if node.function == "relu":  # max(x, 0): the non-negative part of the input type
             return FixedType(max(source.width - source.signed, 1), source.integer - source.signed, False)
@@ -120,7 +124,9 @@ def _dense_accumulator(node: Node, source: FixedType) -> FixedType:
     weight, bias = node.weight, node.bias
     product = mul_type(source, weight.type)
     frac = max(product.fractional, bias.type.fractional)
-    terms = _products(np.array([source.min_code, source.max_code], dtype=object), weight.codes.astype(object))
+    # A convolution's window is a Dense layer's input; its padding zeros lie within every input range.
+    codes = weight.codes.reshape(node.n_in, node.n_out).astype(object)
+    terms = _products(np.array([source.min_code, source.max_code], dtype=object), codes)
     terms = terms * 2 ** (frac - product.fractional)
     bias_codes = _align(bias.codes, bias.type.fractional, frac)
     # Every input range holds 0, so each term's range holds 0 and every partial sum (and each

@@ -1,0 +1,74 @@
+// Convolution (1-D or 2-D, channels-last): on each output pixel, the Dense layer of nnhls/dense.h
+// applied to the pixel's window (zeros on padding), so the numerics are exactly Dense's for every
+// strategy, reuse factor, io type and parallelization factor.
+//
+// CONFIG_T provides Dense's members (n_in = kernel_h * kernel_w * n_chan, n_out = filters, ...),
+// the window geometry of nnhls/window.h, n_pixels = out_h * out_w and parallelization_factor.
+// Weights are the canonical (kernel_h, kernel_w, n_chan, filters) kernel, row-major, which is the
+// (n_in, n_out) matrix Dense reads.
+#ifndef NNHLS_CONV_H
+#define NNHLS_CONV_H
+
+#include "nnhls/common.h"
+#include "nnhls/dense.h"
+#include "nnhls/window.h"
+
+namespace nnhls {
+
+// io_parallel: parallelization_factor output pixels at a time, each with its own Dense.
+template <class data_T, class res_T, class CONFIG_T>
+void conv(const data_T data[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan],
+          res_T res[CONFIG_T::n_pixels * CONFIG_T::n_out],
+          const typename CONFIG_T::weight_t weights[CONFIG_T::n_in * CONFIG_T::n_out],
+          const typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+  for (unsigned step = 0; step < CONFIG_T::n_pixels / CONFIG_T::parallelization_factor; step++) {
+    for (unsigned q = 0; q < CONFIG_T::parallelization_factor; q++) {
+#pragma HLS UNROLL
+      const unsigned pixel = step * CONFIG_T::parallelization_factor + q;
+      data_T window[CONFIG_T::n_in];
+#pragma HLS ARRAY_PARTITION variable=window complete
+      gather_window<data_T, CONFIG_T>(data, pixel / CONFIG_T::out_w, pixel % CONFIG_T::out_w, window);
+      res_T out[CONFIG_T::n_out];
+#pragma HLS ARRAY_PARTITION variable=out complete
+      dense<data_T, res_T, CONFIG_T>(window, out, weights, biases);
+      for (unsigned f = 0; f < CONFIG_T::n_out; f++) res[pixel * CONFIG_T::n_out + f] = out[f];
+    }
+  }
+}
+
+// io_stream: pixels in raster order through a line buffer; one output pixel (packet of n_out
+// channels) leaves as soon as its window is complete.
+template <class in_packet_T, class out_packet_T, class CONFIG_T>
+void conv_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
+                 const typename CONFIG_T::weight_t weights[CONFIG_T::n_in * CONFIG_T::n_out],
+                 const typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+  typedef typename in_packet_T::value_type data_T;
+  typedef typename out_packet_T::value_type res_T;
+  line_buffer<data_T, CONFIG_T> lines;
+#pragma HLS ARRAY_PARTITION variable=lines.rows complete dim=1
+#pragma HLS ARRAY_PARTITION variable=lines.rows complete dim=3
+  window_walk<CONFIG_T> walk;
+  for (unsigned row = 0; row < CONFIG_T::padded_h; row++) {
+    walk.start_row();
+    for (unsigned column = 0; column < CONFIG_T::padded_w; column++) {
+      lines.push(in, row, column);
+      if (walk.complete(row, column)) {
+        data_T window[CONFIG_T::n_in];
+#pragma HLS ARRAY_PARTITION variable=window complete
+        lines.window(column, window);
+        res_T result[CONFIG_T::n_out];
+#pragma HLS ARRAY_PARTITION variable=result complete
+        dense<data_T, res_T, CONFIG_T>(window, result, weights, biases);
+        out_packet_T packet;
+        for (unsigned f = 0; f < CONFIG_T::n_out; f++) packet[f] = result[f];
+        out.write(packet);
+        walk.advance();
+      }
+    }
+    walk.end_row(row);
+  }
+}
+
+}  // namespace nnhls
+
+#endif  // NNHLS_CONV_H

@@ -1,0 +1,119 @@
+// Sliding windows over channels-last images, shared by convolutions and poolings.
+//
+// CONFIG_T provides the geometry (see nnhls.ir.Window): in_h, in_w, n_chan, kernel_h,
+// kernel_w, stride_h, stride_w, pad_top, pad_left, padded_h, padded_w, out_h, out_w. A 1-D
+// signal is an image of height 1. Output pixel (y, x) covers padded rows y * stride_h ...
+// y * stride_h + kernel_h - 1 and likewise columns; a window's taps are in (row, column,
+// channel) order, which is the row order of a convolution's (n_in, n_out) weight matrix.
+#ifndef NNHLS_WINDOW_H
+#define NNHLS_WINDOW_H
+
+#include "nnhls/common.h"
+
+namespace nnhls {
+
+// Whether tap (ky, kx) of output pixel (y, x) reads the image rather than padding.
+template <class CONFIG_T>
+bool tap_inside(unsigned y, unsigned x, unsigned ky, unsigned kx) {
+#pragma HLS INLINE
+  const int row = int(y * CONFIG_T::stride_h + ky) - int(CONFIG_T::pad_top);
+  const int column = int(x * CONFIG_T::stride_w + kx) - int(CONFIG_T::pad_left);
+  return row >= 0 && row < int(CONFIG_T::in_h) && column >= 0 && column < int(CONFIG_T::in_w);
+}
+
+// io_parallel: the window of output pixel (y, x) from the whole image; zeros on padding.
+template <class data_T, class CONFIG_T>
+void gather_window(const data_T data[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan], unsigned y, unsigned x,
+                   data_T window[CONFIG_T::kernel_h * CONFIG_T::kernel_w * CONFIG_T::n_chan]) {
+#pragma HLS INLINE
+  for (unsigned ky = 0; ky < CONFIG_T::kernel_h; ky++) {
+    for (unsigned kx = 0; kx < CONFIG_T::kernel_w; kx++) {
+      const bool inside = tap_inside<CONFIG_T>(y, x, ky, kx);
+      const unsigned row = y * CONFIG_T::stride_h + ky - CONFIG_T::pad_top;
+      const unsigned column = x * CONFIG_T::stride_w + kx - CONFIG_T::pad_left;
+      for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
+        window[(ky * CONFIG_T::kernel_w + kx) * CONFIG_T::n_chan + c] =
+            inside ? data[(row * CONFIG_T::in_w + column) * CONFIG_T::n_chan + c] : data_T(0);
+      }
+    }
+  }
+}
+
+// io_stream: the last kernel_h rows of the padded image. The image arrives one pixel (packet)
+// per step in row-major order; push() makes up the padding as zeros, so the stream carries only
+// the image. It is a local variable of each layer call: every image starts from a clean buffer,
+// and no state survives between calls.
+template <class T, class CONFIG_T>
+struct line_buffer {
+  T rows[CONFIG_T::kernel_h][CONFIG_T::padded_w][CONFIG_T::n_chan];
+
+  // Takes padded pixel (row, column): read from `in` inside the image, zeros on padding. Each
+  // column keeps its last kernel_h values, oldest first.
+  template <class in_packet_T>
+  void push(hls::stream<in_packet_T>& in, unsigned row, unsigned column) {
+#pragma HLS INLINE
+    const bool inside = row >= CONFIG_T::pad_top && row < CONFIG_T::pad_top + CONFIG_T::in_h &&
+                        column >= CONFIG_T::pad_left && column < CONFIG_T::pad_left + CONFIG_T::in_w;
+    in_packet_T pixel;
+    if (inside) pixel = in.read();
+    for (unsigned ky = 0; ky + 1 < CONFIG_T::kernel_h; ky++) {
+      for (unsigned c = 0; c < CONFIG_T::n_chan; c++) rows[ky][column][c] = rows[ky + 1][column][c];
+    }
+    for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
+      rows[CONFIG_T::kernel_h - 1][column][c] = inside ? T(pixel[c]) : T(0);
+    }
+  }
+
+  // The window whose bottom-right tap is the pixel just pushed at `column`.
+  void window(unsigned column, T out[CONFIG_T::kernel_h * CONFIG_T::kernel_w * CONFIG_T::n_chan]) const {
+#pragma HLS INLINE
+    for (unsigned ky = 0; ky < CONFIG_T::kernel_h; ky++) {
+      for (unsigned kx = 0; kx < CONFIG_T::kernel_w; kx++) {
+        for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
+          out[(ky * CONFIG_T::kernel_w + kx) * CONFIG_T::n_chan + c] =
+              rows[ky][column + 1 + kx - CONFIG_T::kernel_w][c];
+        }
+      }
+    }
+  }
+};
+
+// Walks the padded image in the order its pixels arrive and says when a window is complete:
+// `row` and `column` are the padded pixel just pushed; (y, x) the output pixel it completes.
+// Counters, not divisions, so the tools build no dividers.
+template <class CONFIG_T>
+struct window_walk {
+  unsigned y, x, next_row, next_column;
+
+  window_walk() : y(0), x(0), next_row(CONFIG_T::kernel_h - 1), next_column(CONFIG_T::kernel_w - 1) {}
+
+  void start_row() {
+#pragma HLS INLINE
+    x = 0;
+    next_column = CONFIG_T::kernel_w - 1;
+  }
+
+  // Whether the pixel at (row, column) completes output pixel (y, x); advance() then moves on.
+  bool complete(unsigned row, unsigned column) const {
+#pragma HLS INLINE
+    return row == next_row && y < CONFIG_T::out_h && column == next_column && x < CONFIG_T::out_w;
+  }
+
+  void advance() {
+#pragma HLS INLINE
+    x++;
+    next_column += CONFIG_T::stride_w;
+  }
+
+  void end_row(unsigned row) {
+#pragma HLS INLINE
+    if (row == next_row && y < CONFIG_T::out_h) {
+      y++;
+      next_row += CONFIG_T::stride_h;
+    }
+  }
+};
+
+}  // namespace nnhls
+
+#endif  // NNHLS_WINDOW_H
