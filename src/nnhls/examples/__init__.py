@@ -2,11 +2,13 @@
 
 from pathlib import Path
 
-__all__ = ["DIGITS_QMLP", "load_digits_data"]
+__all__ = ["DIGITS_QCNN", "DIGITS_QMLP", "load_digits_data", "load_digits_images"]
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
 # A QKeras MLP 64-32-32-10 trained on scikit-learn's 8x8 digits (see train_digits_qmlp.py).
 DIGITS_QMLP = EXAMPLES_DIR / "digits_qmlp.h5"
+# A QKeras CNN, three conv+batchnorm blocks on the 8x8 digits (see train_digits_qcnn.py).
+DIGITS_QCNN = EXAMPLES_DIR / "digits_qcnn.h5"
 
 
 def load_digits_data():
@@ -21,3 +23,9 @@ def load_digits_data():
     order = np.random.default_rng(0).permutation(len(X))
     X, y = X[order], y[order]
     return X[:1400], y[:1400], X[1400:], y[1400:]
+
+
+def load_digits_images():
+    """load_digits_data() with each X reshaped to (n, 8, 8, 1) images, for the example CNN."""
+    X_train, y_train, X_test, y_test = load_digits_data()
+    return X_train.reshape(-1, 8, 8, 1), y_train, X_test.reshape(-1, 8, 8, 1), y_test
