@@ -14,8 +14,9 @@ from nnhls.types import FixedType, IntType, mul_type
 
 __all__ = ["EMULATORS"]
 
-# A float64 matrix product is exact while every partial sum stays below 2**53.
+# A float64 (float32) matrix product is exact while every partial sum stays below 2**53 (2**24).
 _FLOAT_EXACT = 2**53
+_FLOAT32_EXACT = 2**24
 _INT64_EXACT = 2**62
 # Elements of the (batch, n_in, n_out) product tensor handled at once on the per-product path.
 _CHUNK_ELEMENTS = 1 << 22
@@ -46,6 +47,8 @@ def emulate_dense(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np
 def emulate_conv(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     """A Dense on every output pixel's window: (batch * pixels, taps * channels) rows."""
     x, x_type = source
+    if max(-x_type.min_code, x_type.max_code) < _FLOAT32_EXACT and x.dtype != object:
+        x = x.astype(np.float32)  # the window copy is then the matrix product's operand already
     windows = _windows(node.window, x, 0)
     rows = windows.reshape(-1, node.n_in)
     y = _dense(node, tally, rows, x_type, node.weight.codes.reshape(node.n_in, node.n_out))
@@ -57,26 +60,41 @@ def _dense(node: Node, tally, x: np.ndarray, x_type: FixedType, weights: np.ndar
     bias, accum = node.bias, node.accum_type
     product = mul_type(x_type, node.weight.type)
     bias_codes = _convert(bias.codes, bias.type, accum, tally, "bias")
-    if _products_exact(x_type, weights, product, accum):
+    exact_products = _products_exact(x_type, weights, product, accum)
+    if exact_products:
         sums = _exact_matmul(x, x_type, weights)
         if accum.width + node.n_in.bit_length() >= 62:
             sums = sums.astype(object)
-        sums = sums << (accum.fractional - product.fractional)
+        if accum.fractional != product.fractional:
+            sums = sums << (accum.fractional - product.fractional)
         if tally is not None:  # _products_exact proved that no product can overflow
             tally("product", accum, 0, len(x) * weights.size)
     else:
         sums = _summed_products(x, weights, product, accum, tally)
     total = sums + (bias_codes.astype(object) if sums.dtype == object else bias_codes)
-    # The exact sum is converted into the accumulator once, then into the result type.
-    accumulated = _convert(total, accum, accum, tally, "accumulator")
+    # The exact sum is converted into the accumulator once, then into the result type; the
+    # first conversion changes nothing where the accumulator holds every possible sum.
+    if exact_products and _holds_every_sum(x_type, weights, bias_codes, accum.fractional - product.fractional, accum):
+        if tally is not None:
+            tally("accumulator", accum, 0, total.size)
+        accumulated = total
+    else:
+        accumulated = _convert(total, accum, accum, tally, "accumulator")
     return _convert(accumulated, accum, node.result_type, tally, "result")
+
+
+def _holds_every_sum(x_type: FixedType, weights: np.ndarray, bias_codes: np.ndarray, shift: int,
+                     accum: FixedType) -> bool:
+    """Whether every sum of products of `x_type` inputs plus the bias lies within the accumulator."""
+    largest = (max(-x_type.min_code, x_type.max_code) * _column_bound(weights) << shift) + _largest(bias_codes)
+    return accum.overflow != "SAT_SYM" and -accum.min_code >= largest and accum.max_code >= largest
 
 
 def _padded(window: Window, x: np.ndarray, fill) -> np.ndarray:
     """x as (batch, padded_h, padded_w, channels), surrounded by `fill`."""
     image = x.reshape(len(x), window.in_h, window.in_w, window.channels)
     padded = np.full((len(x), window.padded_h, window.padded_w, window.channels), fill,
-                     dtype=object if x.dtype == object else np.int64)
+                     dtype=x.dtype if x.dtype in (object, np.float32) else np.int64)
     padded[:, window.pad_top:window.pad_top + window.in_h, window.pad_left:window.pad_left + window.in_w] = image
     return padded
 
@@ -118,9 +136,15 @@ def _products_exact(x_type: FixedType, weights: np.ndarray, product: FixedType, 
     return accum.min_code <= min(corners) << shift and max(corners) << shift <= accum.max_code
 
 
+def _largest(codes: np.ndarray) -> int:
+    return int(np.abs(codes.astype(object)).max()) if codes.size else 0
+
+
 def _exact_matmul(x: np.ndarray, x_type: FixedType, weights: np.ndarray) -> np.ndarray:
-    """x @ weights on integer codes, exactly: BLAS when float64 cannot round, else integers."""
+    """x @ weights on integer codes, exactly: BLAS when floats cannot round, else integers."""
     bound = max(-x_type.min_code, x_type.max_code) * _column_bound(weights)
+    if bound < _FLOAT32_EXACT:
+        return (x.astype(np.float32) @ weights.astype(np.float32)).astype(np.int64)
     if bound < _FLOAT_EXACT:
         return (x.astype(np.float64) @ weights.astype(np.float64)).astype(np.int64)
     if bound < _INT64_EXACT and x.dtype != object and weights.dtype != object:
