@@ -319,8 +319,8 @@ def _one_layer_model(layer, input_shape=(4,), K=tf_keras):
 @pytest.mark.parametrize(
     "layer, input_shape, message",
     [
-        (lambda: tf_keras.layers.Conv2D(2, 3, name="conv"), (6, 6, 1),
-         r"layer 'conv' \(Conv2D\) is not supported; supported layers: InputLayer, Dense"),
+        (lambda: tf_keras.layers.DepthwiseConv2D(3, name="depthwise"), (6, 6, 1),
+         r"layer 'depthwise' \(DepthwiseConv2D\) is not supported; supported layers: InputLayer, Dense"),
         (lambda: tf_keras.layers.Dense(2, activation="swish", name="dense_swish"), (4,),
          r"layer 'dense_swish' \(Dense\): activation 'swish' is not supported; "
          r"supported activations: 'linear', 'relu', 'sigmoid', 'tanh', 'elu', 'selu', 'softplus', 'softmax'"),
@@ -348,8 +348,8 @@ def test_unsupported_models_raise_an_error_naming_the_layer(layer, input_shape, 
 
 
 def test_keras3_unsupported_layer_names_it():
-    model = _one_layer_model(keras3.layers.Conv1D(2, 3, name="conv1d"), (8, 1), K=keras3)
-    with pytest.raises(NnhlsError, match=r"layer 'conv1d' \(Conv1D\) is not supported"):
+    model = _one_layer_model(keras3.layers.SeparableConv1D(2, 3, name="separable"), (8, 1), K=keras3)
+    with pytest.raises(NnhlsError, match=r"layer 'separable' \(SeparableConv1D\) is not supported"):
         read_keras(model)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,8 @@ import numpy as np
 from nnhls import quantize
 from nnhls.errors import NnhlsError
 from nnhls.frontends import qkeras as qk
-from nnhls.ir import (ACTIVATIONS, Activation, BatchNorm, Dense, Flatten, Graph, Input, Node, ParametricRelu,
-                      ScaleShift, Weights, make_activation)
+from nnhls.ir import (ACTIVATIONS, Activation, BatchNorm, Conv, Dense, Flatten, Graph, Input, Node,
+                      ParametricRelu, Pool, ScaleShift, Weights, Window, ZeroPad, make_activation, same_padding)
 from nnhls.types import IntType, exact_type
 
 __all__ = ["SUPPORTED_LAYERS", "load_keras_file", "read_keras"]
@@ -107,7 +108,8 @@ def _h5_mentions_qkeras(path: Path) -> bool:
 
 
 # Class names that only QKeras defines; their presence in a saved config means QKeras is needed.
-_QKERAS_LAYERS = ("QDense", "QActivation", "QConv1D", "QConv2D", "QBatchNormalization")
+_QKERAS_LAYERS = ("QDense", "QActivation", "QConv1D", "QConv2D", "QBatchNormalization", "QConv2DBatchnorm",
+                  "QDenseBatchnorm")
 
 
 def _load_dot_keras(path: Path):
@@ -324,12 +326,16 @@ def _check_weights(layer: _Layer, weights: list, expected: int, names: str) -> N
         )
 
 
-def _dense_kernel(layer: _Layer, in_shape) -> tuple[np.ndarray, np.ndarray]:
+def _require_flat(layer: _Layer, in_shape) -> None:
     if len(in_shape) != 1:
         raise NnhlsError(
             f"{layer.where} is applied to an input of shape {in_shape}; Keras then applies it to the "
             "last axis only, which nnhls does not support: add a Flatten layer before it"
         )
+
+
+def _dense_kernel(layer: _Layer, in_shape) -> tuple[np.ndarray, np.ndarray]:
+    _require_flat(layer, in_shape)
     use_bias = bool(layer.config.get("use_bias", True))
     weights = layer.layer.get_weights()
     _check_weights(layer, weights, 1 + use_bias, "kernel and bias" if use_bias else "kernel")
@@ -386,35 +392,58 @@ def _quantized_weights(layer: _Layer, values: np.ndarray, quantizer, what: str,
 
 def _read_qdense(layer: _Layer, source, in_shape, reader) -> list[Node]:
     kernel, bias = _dense_kernel(layer, in_shape)
-    qdense = layer.layer
-    kernel_quantizer = qdense.kernel_quantizer_internal
-    weight, scale = _quantized_weights(layer, kernel, kernel_quantizer, "kernel", allow_scale=True)
     use_bias = bool(layer.config.get("use_bias", True))
-    bias_quantizer = qdense.bias_quantizer_internal if use_bias else None
-    bias_weights, _ = _quantized_weights(layer, bias, bias_quantizer, "bias")
-    function, quantizer, fields = qk.activation_of(qdense.activation, layer.where)
+    bias_quantizer = layer.layer.bias_quantizer_internal if use_bias else None
+    return _qkeras_layer(layer, kernel, bias, bias_quantizer, partial(_dense_node, layer, source), reader)
+
+
+def _dense_node(layer: _Layer, source, weight: Weights, bias: Weights) -> Dense:
+    return Dense(layer.name, [source], (weight.shape[1],), weight=weight, bias=bias)
+
+
+def _qkeras_layer(layer: _Layer, kernel: np.ndarray, bias: np.ndarray | None, bias_quantizer, make_node,
+                  reader) -> list[Node]:
+    """A QKeras QDense or QConv computing with the kernel and bias QKeras computes with, then its activation.
+
+    `make_node(weight, bias)` builds the Dense or Conv node from the quantized values; `bias` None
+    means the layer adds no bias. A kernel quantizer with a float scale per output channel
+    (alpha='auto') becomes the node on the exact grid followed by a ScaleShift.
+    """
+    qlayer = layer.layer
+    kernel_quantizer = qlayer.kernel_quantizer_internal
+    weight, scale = _quantized_weights(layer, kernel, kernel_quantizer, "kernel", allow_scale=True)
+    if bias is None:
+        bias_weights = _zero_bias(kernel.shape[-1])
+    else:
+        bias_weights, _ = _quantized_weights(layer, bias, bias_quantizer, "bias")
+    function, quantizer, fields = qk.activation_of(qlayer.activation, layer.where)
+    node = make_node(weight, bias_weights)
     if scale is None:
-        dense = Dense(layer.name, [source], (kernel.shape[1],), weight=weight, bias=bias_weights)
-        return _activation_node(layer, dense, function, quantizer, reader, **fields)
-    *inner, scale_shift = _scaled_qdense(layer, source, weight, scale, bias_weights, reader)
+        return _activation_node(layer, node, function, quantizer, reader, **fields)
+    *inner, scale_shift = _scaled_qdense(layer, node, scale, reader)
     return inner + _activation_node(layer, scale_shift, function, quantizer, reader, **fields)
 
 
-# The zero bias of a Dense whose bias is added after its scale.
+# The type of a bias that adds nothing (a layer without one, or one whose bias moved after its scale).
 _ZERO_TYPE = IntType(1, signed=False)
 
 
-def _scaled_qdense(layer: _Layer, source, weight: Weights, scale: Weights, bias: Weights,
-                   reader) -> list[Node]:
-    """A QDense whose kernel is a float scale per output channel times a grid of exact values.
+def _zero_bias(n_out: int) -> Weights:
+    """Zeros of a one-bit type: exact whatever the configuration says, and they cost nothing."""
+    return Weights(np.zeros(n_out), quantizer=_ZERO_TYPE)
+
+
+def _scaled_qdense(layer: _Layer, node: Dense, scale: Weights, reader) -> list[Node]:
+    """A QDense or QConv (`node`, holding QKeras's bias) whose kernel is a float scale per output
+    channel times a grid of exact values.
 
     QKeras computes x @ (scale * grid) + bias; as x @ grid (exact, narrow multipliers) then
-    * scale + bias per channel, each output is scaled once and the arithmetic stays exact.
+    * scale + bias per channel (the last axis, channels-last), each output is scaled once and the
+    arithmetic stays exact.
     """
-    shape = (weight.shape[1],)
-    # The bias moves after the scale, so the Dense adds nothing: a zero of a one-bit type.
-    zero = Weights(np.zeros(shape), quantizer=_ZERO_TYPE)
-    dense = Dense(layer.name, [source], shape, weight=weight, bias=zero)
+    bias = node.bias
+    # The bias moves after the scale, so the Dense or Conv adds nothing.
+    node.bias = _zero_bias(node.n_out)
     if bias.quantizer is None:
         # QKeras adds the float32 bias as it is; the configuration has no precision for a
         # ScaleShift's shift, so it gets the exact type of those values.
@@ -422,10 +451,213 @@ def _scaled_qdense(layer: _Layer, source, weight: Weights, scale: Weights, bias:
             bias.values, f"{layer.where} bias", "the float bias",
             "quantize the bias (bias_quantizer=quantized_bits(...)) or keep it within a narrower range"))
     scale_shift = ScaleShift(
-        reader.fresh_name(f"{layer.name}_scale"), [dense.name], shape, framework_class=layer.class_name,
+        reader.fresh_name(f"{layer.name}_scale"), [node.name], node.shape, framework_class=layer.class_name,
         scale=scale, shift=bias,
     )
-    return [dense, scale_shift]
+    return [node, scale_shift]
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolutions, poolings and zero padding: channels-last images, a 1-D signal being an image of
+# height 1. Each becomes one node holding a Window; `spatial` is 1 or 2, from the class name.
+
+
+def _channels_last(layer: _Layer) -> None:
+    if layer.config.get("data_format") not in (None, "channels_last"):
+        raise NnhlsError(
+            f"{layer.where} has data_format={layer.config.get('data_format')!r}; nnhls reads channels-last "
+            "images only: use data_format='channels_last' (the Keras default)"
+        )
+
+
+def _image(layer: _Layer, in_shape, spatial: int) -> tuple[int, int, int]:
+    """(height, width, channels) of the input, which must be (width, channels) for a 1-D layer and
+    (height, width, channels) for a 2-D one."""
+    if len(in_shape) != spatial + 1:
+        expected = "(width, channels)" if spatial == 1 else "(height, width, channels)"
+        raise NnhlsError(
+            f"{layer.where} is applied to an input of shape {in_shape}; nnhls supports it on inputs of shape "
+            f"{expected} only (tf.keras treats further leading axes as batch axes): give it such an input"
+        )
+    return (1, *in_shape) if spatial == 1 else tuple(in_shape)
+
+
+def _image_shape(window: Window, spatial: int, channels: int) -> tuple[int, ...]:
+    """The output shape as Keras gives it: (width, channels) in 1-D, (height, width, channels) in 2-D."""
+    return (window.out_w, channels) if spatial == 1 else (window.out_h, window.out_w, channels)
+
+
+def _per_axis(layer: _Layer, key: str, spatial: int, default=None) -> tuple[int, int] | None:
+    """A per-axis argument (kernel_size, strides...) as (height, width): Keras stores one int per
+    axis, or one int for all; a 1-D layer's height is 1. None stays None."""
+    value = layer.config.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, int):
+        value = [value] * spatial
+    values = list(value) if isinstance(value, (list, tuple)) else []
+    if len(values) != spatial or not all(isinstance(v, int) and v >= 1 for v in values):
+        raise NnhlsError(f"{layer.where}: {key}={value!r} must be a positive int or {spatial} positive ints")
+    return (1, values[0]) if spatial == 1 else (values[0], values[1])
+
+
+def _padding_mode(layer: _Layer, supported: tuple[str, ...]) -> str:
+    padding = str(layer.config.get("padding", "valid")).lower()
+    if padding not in supported:
+        raise NnhlsError(
+            f"{layer.where} has padding={layer.config.get('padding')!r}; supported: "
+            f"{', '.join(map(repr, supported))} (pad explicitly with a ZeroPadding layer for anything else)"
+        )
+    return padding
+
+
+def _sliding_window(layer: _Layer, image: tuple[int, int, int], kernel: tuple[int, int],
+                    strides: tuple[int, int], padding: str) -> Window:
+    """Keras's window: 'valid' pads nothing, 'same' pads as `same_padding`, 'causal' (Conv1D) pads
+    kernel_w - 1 columns on the left. Refuses a window that does not fit in the padded input."""
+    in_h, in_w, channels = image
+    if padding == "same":
+        (top, bottom) = same_padding(in_h, kernel[0], strides[0])
+        (left, right) = same_padding(in_w, kernel[1], strides[1])
+    elif padding == "causal":
+        (top, bottom), (left, right) = (0, 0), (kernel[1] - 1, 0)
+    else:
+        (top, bottom), (left, right) = (0, 0), (0, 0)
+    window = Window(in_h, in_w, channels, *kernel, *strides, top, bottom, left, right)
+    if window.padded_h < window.kernel_h or window.padded_w < window.kernel_w:
+        raise NnhlsError(
+            f"{layer.where}: its window {kernel[0]}x{kernel[1]} does not fit in its padded input "
+            f"{window.padded_h}x{window.padded_w}, so the output would be empty: use a smaller kernel or "
+            "pool size, padding='same', or a larger input"
+        )
+    return window
+
+
+def _conv_window(layer: _Layer, in_shape, spatial: int) -> Window:
+    """The Window of a Conv1D/Conv2D (or a QKeras one), after refusing what nnhls does not compute."""
+    _channels_last(layer)
+    config = layer.config
+    dilation = _per_axis(layer, "dilation_rate", spatial, 1)
+    if dilation != (1, 1):
+        raise NnhlsError(
+            f"{layer.where} has dilation_rate={config.get('dilation_rate')!r}; dilated convolutions are not "
+            "supported: use dilation_rate=1"
+        )
+    groups = config.get("groups", 1)
+    if groups not in (None, 1):
+        raise NnhlsError(
+            f"{layer.where} has groups={groups!r}; grouped convolutions are not supported: use groups=1"
+        )
+    padding = _padding_mode(layer, ("valid", "same", "causal") if spatial == 1 else ("valid", "same"))
+    image = _image(layer, in_shape, spatial)
+    kernel, strides = _per_axis(layer, "kernel_size", spatial), _per_axis(layer, "strides", spatial, 1)
+    return _sliding_window(layer, image, kernel, strides, padding)
+
+
+def _conv_weights(layer: _Layer) -> tuple[np.ndarray, np.ndarray | None]:
+    """The Keras kernel, (kw, c_in, c_out) or (kh, kw, c_in, c_out), and the bias (None without one)."""
+    use_bias = bool(layer.config.get("use_bias", True))
+    weights = layer.layer.get_weights()
+    _check_weights(layer, weights, 1 + use_bias, "kernel and bias" if use_bias else "kernel")
+    kernel = np.asarray(weights[0], dtype=np.float64)
+    bias = np.asarray(weights[1], dtype=np.float64) if use_bias else None
+    return kernel, bias
+
+
+def _conv_node(layer: _Layer, source, in_shape, window: Window, weight: Weights, bias: Weights) -> Conv:
+    """The Conv node; `weight` is the Keras kernel, made canonical (kernel_h, kernel_w, c_in, c_out)."""
+    canonical = (window.kernel_h, window.kernel_w, window.channels, weight.shape[-1])
+    if int(np.prod(weight.shape)) != int(np.prod(canonical)):
+        raise NnhlsError(
+            f"{layer.where} has a kernel of shape {weight.shape}, which does not match its kernel size and "
+            f"its input's {window.channels} channels; please report this with the model"
+        )
+    weight = replace(weight, values=weight.values.reshape(canonical))
+    shape = _image_shape(window, len(in_shape) - 1, canonical[-1])
+    return Conv(layer.name, [source], shape, weight=weight, bias=bias, window=window,
+                in_shape=tuple(in_shape))
+
+
+def _read_conv(layer: _Layer, source, in_shape, reader, spatial: int) -> list[Node]:
+    window = _conv_window(layer, in_shape, spatial)
+    kernel, bias = _conv_weights(layer)
+    bias = _zero_bias(kernel.shape[-1]) if bias is None else Weights(bias)
+    conv = _conv_node(layer, source, in_shape, window, Weights(kernel), bias)
+    function = _activation_function(layer.config.get("activation"), layer)
+    return _activation_node(layer, conv, function, None, reader)
+
+
+def _read_qconv(layer: _Layer, source, in_shape, reader, spatial: int) -> list[Node]:
+    # The kernel is quantized in the shape QKeras quantizes it in, and made canonical after.
+    window = _conv_window(layer, in_shape, spatial)
+    kernel, bias = _conv_weights(layer)
+    make_node = partial(_conv_node, layer, source, in_shape, window)
+    return _qkeras_layer(layer, kernel, bias, layer.layer.bias_quantizer_internal, make_node, reader)
+
+
+def _read_folded_batchnorm(layer: _Layer, source, in_shape, reader, spatial: int) -> list[Node]:
+    """QConv2DBatchnorm (spatial 2) or QDenseBatchnorm (spatial 0): the layer with its batch
+    normalization folded in as QKeras folds it at inference, then quantized as QKeras quantizes."""
+    if spatial:
+        window = _conv_window(layer, in_shape, spatial)
+        make_node = partial(_conv_node, layer, source, in_shape, window)
+    else:
+        _require_flat(layer, in_shape)
+        make_node = partial(_dense_node, layer, source)
+    kernel, bias = qk.folded_batchnorm(layer.layer, layer.where)
+    # QKeras quantizes the folded bias whether or not the layer has a bias of its own.
+    return _qkeras_layer(layer, kernel, bias, layer.layer.bias_quantizer_internal, make_node, reader)
+
+
+def _read_pool(layer: _Layer, source, in_shape, reader, spatial: int, function: str) -> list[Node]:
+    _channels_last(layer)
+    image = _image(layer, in_shape, spatial)
+    pool_size = _per_axis(layer, "pool_size", spatial)
+    strides = _per_axis(layer, "strides", spatial) or pool_size  # Keras: strides=None means pool_size
+    window = _sliding_window(layer, image, pool_size, strides, _padding_mode(layer, ("valid", "same")))
+    shape = _image_shape(window, spatial, image[2])
+    return [Pool(layer.name, [source], shape, function=function, window=window, in_shape=tuple(in_shape))]
+
+
+def _read_global_pool(layer: _Layer, source, in_shape, reader, spatial: int, function: str) -> list[Node]:
+    """One window covering the whole image; keepdims keeps its one pixel as (1, c) or (1, 1, c)."""
+    _channels_last(layer)
+    in_h, in_w, channels = _image(layer, in_shape, spatial)
+    window = Window(in_h, in_w, channels, kernel_h=in_h, kernel_w=in_w)
+    shape = (1,) * spatial + (channels,) if layer.config.get("keepdims") else (channels,)
+    return [Pool(layer.name, [source], shape, function=function, window=window, in_shape=tuple(in_shape))]
+
+
+def _pair(value) -> tuple | None:
+    """An int as (value, value), a sequence of two as a tuple, anything else None."""
+    if isinstance(value, int):
+        return value, value
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return tuple(value)
+    return None
+
+
+def _zero_padding(layer: _Layer, spatial: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((top, bottom), (left, right)) from every form Keras accepts: 1-D an int or (left, right);
+    2-D an int, (rows, columns) each padding both sides, or ((top, bottom), (left, right))."""
+    value = layer.config.get("padding", 1)
+    axes = [(0, 0), _pair(value)] if spatial == 1 else [_pair(axis) for axis in _pair(value) or (None, None)]
+    if not all(axis is not None and all(isinstance(v, int) and v >= 0 for v in axis) for axis in axes):
+        forms = ("an int or (left, right)" if spatial == 1
+                 else "an int, (rows, columns) or ((top, bottom), (left, right))")
+        raise NnhlsError(
+            f"{layer.where}: padding={value!r} is not a form Keras accepts: give non-negative ints as {forms}"
+        )
+    return axes[0], axes[1]
+
+
+def _read_zero_padding(layer: _Layer, source, in_shape, reader, spatial: int) -> list[Node]:
+    _channels_last(layer)
+    in_h, in_w, channels = _image(layer, in_shape, spatial)
+    (top, bottom), (left, right) = _zero_padding(layer, spatial)
+    window = Window(in_h, in_w, channels, 1, 1, 1, 1, top, bottom, left, right)
+    return [ZeroPad(layer.name, [source], _image_shape(window, spatial, channels), window=window,
+                    in_shape=tuple(in_shape))]
 
 
 def _read_activation(layer: _Layer, source, in_shape, reader) -> list[Node]:
@@ -554,6 +786,22 @@ _HANDLERS = {
     "Dropout": _read_dropout,
     "Flatten": _read_flatten,
     "BatchNormalization": _read_batchnorm,
+    "Conv1D": partial(_read_conv, spatial=1),
+    "Conv2D": partial(_read_conv, spatial=2),
+    "QConv1D": partial(_read_qconv, spatial=1),
+    "QConv2D": partial(_read_qconv, spatial=2),
+    "QConv2DBatchnorm": partial(_read_folded_batchnorm, spatial=2),
+    "QDenseBatchnorm": partial(_read_folded_batchnorm, spatial=0),
+    "MaxPooling1D": partial(_read_pool, spatial=1, function="max"),
+    "MaxPooling2D": partial(_read_pool, spatial=2, function="max"),
+    "AveragePooling1D": partial(_read_pool, spatial=1, function="average"),
+    "AveragePooling2D": partial(_read_pool, spatial=2, function="average"),
+    "GlobalMaxPooling1D": partial(_read_global_pool, spatial=1, function="max"),
+    "GlobalMaxPooling2D": partial(_read_global_pool, spatial=2, function="max"),
+    "GlobalAveragePooling1D": partial(_read_global_pool, spatial=1, function="average"),
+    "GlobalAveragePooling2D": partial(_read_global_pool, spatial=2, function="average"),
+    "ZeroPadding1D": partial(_read_zero_padding, spatial=1),
+    "ZeroPadding2D": partial(_read_zero_padding, spatial=2),
 }
 
 SUPPORTED_LAYERS = tuple(_HANDLERS)

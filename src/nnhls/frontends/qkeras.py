@@ -57,6 +57,7 @@ __all__ = [
     "QuantizedWeights",
     "activation_of",
     "exact_weight_type",
+    "folded_batchnorm",
     "load_qkeras",
     "quantized_weights",
     "quantizer_name",
@@ -537,3 +538,40 @@ def exact_weight_type(values: np.ndarray, where: str, what: str, fix: str) -> Fi
             f"{magnitudes.max()}), more than the {_MAX_WEIGHT_WIDTH} an exact weight may have: {fix}"
         )
     return fixed_type
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch normalization folded into the layer before it
+
+
+def folded_batchnorm(layer, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """The float32 kernel and bias a QConv2DBatchnorm or QDenseBatchnorm quantizes at inference.
+
+    With training=False both folding modes use the moving statistics:
+    inv = rsqrt(moving_variance + epsilon) * gamma, kernel = inv * kernel and
+    bias = inv * (bias - moving_mean) + beta (bias 0 without use_bias). TensorFlow's rsqrt need not
+    be correctly rounded (on x86 with AVX it is off by an ulp for about a quarter of float32 values,
+    and its vectorized and scalar paths differ), so these are computed with QKeras's own TensorFlow
+    ops, in its order, on the layer's variables: the values are then QKeras's to the bit, and so
+    are the quantized ones.
+    """
+    import tensorflow as tf
+
+    norm = layer.batchnorm
+    rank = len(layer.kernel.shape)  # the output's rank, batch included: conv (b, h, w, c), dense (b, c)
+    if [int(axis) % rank for axis in norm.axis] != [rank - 1]:
+        raise NnhlsError(
+            f"{where} normalizes axis {list(norm.axis)}; only the last axis (axis=-1) is supported"
+        )
+    if norm.beta is None:
+        # QKeras adds beta unconditionally, so such a layer cannot even run.
+        raise NnhlsError(
+            f"{where} has center=False, which QKeras's folding does not support: use center=True"
+        )
+    inv = tf.math.rsqrt(norm.moving_variance + norm.epsilon)
+    if norm.gamma is not None:
+        inv = inv * norm.gamma
+    kernel = inv * layer.kernel
+    bias = layer.bias if layer.use_bias else 0
+    bias = inv * (bias - norm.moving_mean) + norm.beta
+    return np.asarray(kernel, dtype=np.float64), np.asarray(bias, dtype=np.float64)
