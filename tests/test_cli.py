@@ -23,8 +23,9 @@ def test_demo_converts_the_shipped_model_in_every_cell(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "every cell gives the same bits." in out
     rows = [line for line in out.splitlines() if line.startswith(("Vivado", "Vitis"))]
-    assert len(rows) == 8 and all("True" in row and "False" not in row for row in rows)
+    assert len(rows) == 16 and all("True" in row and "False" not in row for row in rows)
+    assert {row.split()[3] for row in rows} == {"1", "4"}
     keras_accuracy = float(out.split("QKeras accuracy: ")[1].split()[0])
-    accuracies = {float(row.split()[3]) for row in rows}
+    accuracies = {float(row.split()[4]) for row in rows}
     assert len(accuracies) == 1 and abs(accuracies.pop() - keras_accuracy) <= 0.01
-    assert (tmp_path / "demo" / "vitis_resource_io_stream" / "build_prj.tcl").exists()
+    assert (tmp_path / "demo" / "vitis_resource_io_stream_rf4" / "build_prj.tcl").exists()

@@ -40,8 +40,8 @@ int main() {
 
 
 def _demo(args) -> int:
-    """Convert the shipped QKeras MLP for every backend x strategy x io type, compile each C
-    simulation, and show accuracy and bit agreement per cell."""
+    """Convert the shipped QKeras CNN for every backend x strategy x io type at reuse factors 1
+    and 4, compile each C simulation, and show accuracy and bit agreement per cell."""
     import os
     import time
     import warnings
@@ -50,38 +50,48 @@ def _demo(args) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter hides the table
     warnings.filterwarnings("ignore", module="tf_keras")
     import nnhls
-    from nnhls.examples import DIGITS_QMLP, load_digits_data
+    from nnhls.examples import DIGITS_QCNN, load_digits_images
     from nnhls.frontends.keras import load_keras_file
 
-    model = load_keras_file(DIGITS_QMLP)
-    _, _, X, y = load_digits_data()
+    model = load_keras_file(DIGITS_QCNN)
+    _, _, X, y = load_digits_images()
     keras_accuracy = float((model.predict(X, verbose=0).argmax(axis=1) == y).mean())
-    print(f"nnhls demo: {model.name} ({DIGITS_QMLP.name}), scikit-learn digits, {len(X)} test images")
+    print(f"nnhls demo: {model.name} ({DIGITS_QCNN.name}, {model.count_params()} parameters), "
+          f"scikit-learn digits, {len(X)} test images")
     print(f"QKeras accuracy: {keras_accuracy:.4f}\n")
-    print(f"{'backend':8} {'strategy':9} {'io type':12} {'accuracy':>9} {'= emulator':>11} {'= first cell':>13} "
-          f"{'compile':>8}")
+    print(f"{'backend':8} {'strategy':9} {'io type':12} {'reuse':>5} {'accuracy':>9} {'= emulator':>11} "
+          f"{'= first cell':>13} {'compile':>8}")
     output = Path(args.output).resolve()
-    reference, all_equal = None, True
+    reference, all_equal, notes = None, True, []
     for backend in ("Vivado", "Vitis"):
         for strategy in ("Latency", "Resource"):
             for io_type in ("io_parallel", "io_stream"):
-                config = nnhls.config_from_keras_model(model, granularity="name", backend=backend)
-                config["Model"]["Strategy"] = strategy
-                config["Model"]["ReuseFactor"] = 4 if strategy == "Resource" else 1
-                hls_model = nnhls.convert_from_keras_model(
-                    model, hls_config=config, backend=backend, io_type=io_type,
-                    output_dir=output / f"{backend}_{strategy}_{io_type}".lower(), project_name="digits")
-                start = time.perf_counter()
-                hls_model.compile()  # also checks the C simulation against the emulator
-                seconds = time.perf_counter() - start
-                csim = hls_model.predict(X, engine="csim")
-                same_as_emulator = np.array_equal(csim, hls_model.predict(X))
-                reference = csim if reference is None else reference
-                same_as_first = np.array_equal(csim, reference)
-                all_equal &= same_as_emulator and same_as_first
-                accuracy = float((csim.argmax(axis=1) == y).mean())
-                print(f"{backend:8} {strategy:9} {io_type:12} {accuracy:9.4f} {str(same_as_emulator):>11} "
-                      f"{str(same_as_first):>13} {seconds:7.2f}s")
+                for reuse_factor in (1, 4):
+                    config = nnhls.config_from_keras_model(model, granularity="name", backend=backend)
+                    config["Model"]["Strategy"] = strategy
+                    for entry in config["LayerName"].values():
+                        if "ReuseFactor" in entry:
+                            entry["ReuseFactor"] = reuse_factor
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        hls_model = nnhls.convert_from_keras_model(
+                            model, hls_config=config, backend=backend, io_type=io_type, project_name="digits",
+                            output_dir=output / f"{backend}_{strategy}_{io_type}_rf{reuse_factor}".lower())
+                    notes += [str(w.message) for w in caught if "reuse factor" in str(w.message)
+                              and str(w.message) not in notes]
+                    start = time.perf_counter()
+                    hls_model.compile()  # also checks the C simulation against the emulator
+                    seconds = time.perf_counter() - start
+                    csim = hls_model.predict(X, engine="csim")
+                    same_as_emulator = np.array_equal(csim, hls_model.predict(X))
+                    reference = csim if reference is None else reference
+                    same_as_first = np.array_equal(csim, reference)
+                    all_equal &= same_as_emulator and same_as_first
+                    accuracy = float((csim.argmax(axis=1) == y).mean())
+                    print(f"{backend:8} {strategy:9} {io_type:12} {reuse_factor:5} {accuracy:9.4f} "
+                          f"{str(same_as_emulator):>11} {str(same_as_first):>13} {seconds:7.2f}s")
+    for note in notes:
+        print(f"note: {note}")
     print(f"\nprojects written under {output}")
     print("every cell gives the same bits." if all_equal else "CELLS DIFFER: this is a bug, please report it.")
     return 0 if all_equal else 1
@@ -134,7 +144,7 @@ def _cpp_codes(types) -> list[np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nnhls", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="convert the shipped QKeras MLP in every backend, strategy and io type")
+    demo = commands.add_parser("demo", help="convert the shipped QKeras CNN in every backend, strategy, io type and reuse factor 1 and 4")
     demo.add_argument("-o", "--output", default="nnhls_demo", help="folder for the projects (default: nnhls_demo)")
     demo.set_defaults(run=_demo)
     commands.add_parser("types", help="show values landing in fixed-point types, numpy beside C++").set_defaults(

@@ -1,0 +1,132 @@
+"""The shipped QKeras digits CNN (QConv2DBatchnorm blocks, max pooling, QDense + BatchNormalization,
+softmax) in every backend x strategy x io type at reuse factors 1 and 4: the same bits everywhere,
+equal to the emulator, at QKeras's accuracy."""
+
+import tests.keras_models  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+
+import nnhls
+from nnhls.errors import NnhlsError
+from nnhls.examples import DIGITS_QCNN, load_digits_images
+from nnhls.hls.backend import BACKENDS, IO_TYPES
+
+STRATEGIES = ("Latency", "Resource")
+
+
+@pytest.fixture(scope="module")
+def qcnn():
+    from nnhls.frontends.keras import load_keras_file
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_keras_file(DIGITS_QCNN)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    _, _, X, y = load_digits_images()
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def keras_outputs(qcnn, digits):
+    import tensorflow as tf
+
+    X, _ = digits
+    names = ["relu1", "pool2", "relu3", "fc1", "relu_fc1", "logits", "softmax"]
+    probe = tf.keras.Model(qcnn.inputs, [qcnn.get_layer(name).output for name in names])
+    return dict(zip(names, probe.predict(X, verbose=0)))
+
+
+def convert(model, backend, strategy, io_type, reuse_factor, folder, **config_options):
+    config = nnhls.config_from_keras_model(model, granularity="name", backend=backend, **config_options)
+    config["Model"]["Strategy"] = strategy
+    for entry in config["LayerName"].values():
+        if "ReuseFactor" in entry:
+            entry["ReuseFactor"] = reuse_factor
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # conv1 (9 inputs) takes 3 for 4 under Resource, with a warning
+        return nnhls.convert_from_keras_model(model, hls_config=config, backend=backend, io_type=io_type,
+                                              output_dir=folder, project_name="digits")
+
+
+def test_sixteen_cells_give_the_same_bits_at_qkeras_accuracy(qcnn, digits, keras_outputs, tmp_path):
+    X, y = digits
+    keras_accuracy = (keras_outputs["softmax"].argmax(axis=1) == y).mean()
+    reference = None
+    for backend, strategy, io_type, reuse_factor in itertools.product(BACKENDS, STRATEGIES, IO_TYPES, (1, 4)):
+        cell = f"{backend}_{strategy}_{io_type}_{reuse_factor}"
+        model = convert(qcnn, backend, strategy, io_type, reuse_factor, tmp_path / cell)
+        model.compile()
+        csim = model.predict(X, engine="csim")
+        assert np.array_equal(csim, model.predict(X)), cell
+        reference = csim if reference is None else reference
+        assert np.array_equal(csim, reference), cell
+    accuracy = (reference.argmax(axis=1) == y).mean()
+    assert abs(accuracy - keras_accuracy) <= 0.01
+
+
+def test_emulator_equals_qkeras_where_qkeras_is_exact(qcnn, digits, keras_outputs, tmp_path):
+    """The folded, quantized convolutions, the quantized ReLUs and the max pooling are exact in
+    QKeras's float32 too, so they agree value for value; the float batch norm after fc1 is a
+    ScaleShift of 16-bit constants, which moves a few quantized_relu outputs by one LSB."""
+    X, _ = digits
+    model = convert(qcnn, "Vitis", "Latency", "io_parallel", 1, tmp_path / "prj")
+    _, per_layer = model.trace(X)
+    for name in ("relu1", "pool2", "relu3", "fc1"):
+        assert np.array_equal(per_layer[name], keras_outputs[name]), name
+    relu_lsb = 2.0**-6  # quantized_relu(6)
+    assert np.abs(per_layer["relu_fc1"] - keras_outputs["relu_fc1"]).max() <= relu_lsb
+    assert np.mean(per_layer["relu_fc1"] == keras_outputs["relu_fc1"]) > 0.99
+    # One relu LSB times a weight of at most 1/2, on a few of the 16 inputs; logits' LSB is 2**-11.
+    assert np.abs(per_layer["logits"] - keras_outputs["logits"]).max() <= 4 * relu_lsb / 2
+
+
+@pytest.mark.parametrize("io_type", IO_TYPES)
+def test_configuration_with_only_the_strategy_changed(qcnn, digits, io_type, tmp_path):
+    """config_from_keras_model(granularity='name') as it comes, and with an ap_fixed<16,6> default."""
+    X, y = digits
+    outputs = []
+    for options in ({}, {"default_precision": "ap_fixed<16,6>"}):
+        for strategy in STRATEGIES:
+            config = nnhls.config_from_keras_model(qcnn, granularity="name", backend="Vivado", **options)
+            config["Model"]["Strategy"] = strategy
+            model = nnhls.convert_from_keras_model(qcnn, hls_config=config, backend="Vivado", io_type=io_type,
+                                                   output_dir=tmp_path / f"{strategy}_{len(options)}")
+            model.compile()
+            csim = model.predict(X, engine="csim")
+            assert np.array_equal(csim, model.predict(X))
+            outputs.append(csim)
+    for csim in outputs[1:]:
+        assert np.array_equal(csim, outputs[0])
+
+
+def test_wrong_image_size_names_the_input(qcnn, tmp_path):
+    model = convert(qcnn, "Vivado", "Latency", "io_parallel", 1, tmp_path / "prj")
+    with pytest.raises(NnhlsError, match=r"input 'pixels' expects shape \(batch, 8, 8, 1\), got \(3, 8, 9, 1\)"):
+        model.predict(np.zeros((3, 8, 9, 1)))
+
+
+def test_reuse_factor_no_kernel_can_take_names_the_layer(qcnn, tmp_path):
+    config = nnhls.config_from_keras_model(qcnn, granularity="name")
+    config["LayerName"]["conv2"]["ReuseFactor"] = 5000  # conv2 has 3 * 3 * 16 * 24 = 3456 multiplications
+    with pytest.raises(NnhlsError, match=r"layer 'conv2': reuse factor 5000 is larger than its 3456 multiplications"):
+        nnhls.convert_from_keras_model(qcnn, hls_config=config, output_dir=tmp_path / "prj")
+
+
+def test_parallelization_factor_must_divide_the_output_pixels(qcnn, tmp_path):
+    config = nnhls.config_from_keras_model(qcnn, granularity="name")
+    config["LayerName"]["conv1"]["ParallelizationFactor"] = 3  # conv1 has 64 output pixels
+    with pytest.raises(NnhlsError, match=r"layer 'conv1': ParallelizationFactor 3 is not valid for 64 output pixels"):
+        nnhls.convert_from_keras_model(qcnn, hls_config=config, output_dir=tmp_path / "prj", strict=True)
+    config["LayerName"]["conv1"]["ParallelizationFactor"] = 4
+    model = nnhls.convert_from_keras_model(qcnn, hls_config=config, output_dir=tmp_path / "prj")
+    assert model.graph["conv1"].parallelization_factor == 4
+    config["LayerName"]["conv1"]["ConvImplementation"] = "Encoded"
+    with pytest.raises(NnhlsError, match=r"\['conv1'\]\['ConvImplementation'\] is 'Encoded'; supported: LineBuffer"):
+        nnhls.convert_from_keras_model(qcnn, hls_config=config, output_dir=tmp_path / "prj")
