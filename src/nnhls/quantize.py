@@ -70,11 +70,13 @@ def from_float(values, to: FixedType, *, count_overflow: bool = False):
     return _round_and_fit(floor, half_bit, sticky, x < 0, to, count_overflow)
 
 
-def from_codes(codes, frac_bits: int, to: FixedType, *, count_overflow: bool = False):
+def from_codes(codes, frac_bits: int, to: FixedType, *, count_overflow: bool = False,
+               bounds: tuple[int, int] | None = None):
     """Convert integer codes with `frac_bits` fractional bits into codes of type `to`.
 
-    `frac_bits` may be negative. Returns the codes, or `(codes, n_overflowed)` with
-    `count_overflow=True`.
+    `frac_bits` may be negative. `bounds`, when given, are a lower and an upper bound of the
+    codes (a type's range), which saves a pass over them. Returns the codes, or
+    `(codes, n_overflowed)` with `count_overflow=True`.
     """
     v = np.asarray(codes)
     if v.ndim == 0:
@@ -84,7 +86,10 @@ def from_codes(codes, frac_bits: int, to: FixedType, *, count_overflow: bool = F
     elif v.dtype.kind not in "iuO":
         raise TypeError(f"from_codes needs integer codes, got dtype {v.dtype}; use from_float for real values")
     shift = int(frac_bits) - to.fractional
-    low, high = (int(v.min()), int(v.max())) if v.size else (0, 0)
+    if bounds is not None:
+        low, high = bounds
+    else:
+        low, high = (int(v.min()), int(v.max())) if v.size else (0, 0)
     if shift <= 0 and _fits(low << -shift, high << -shift, to):
         # Nothing to round and nothing outside the range: the codes only move left.
         narrow = to.width + (not to.signed) <= 64
@@ -98,7 +103,7 @@ def from_codes(codes, frac_bits: int, to: FixedType, *, count_overflow: bool = F
     fast = to.width <= _FAST_BITS and magnitude.bit_length() + max(-shift, 0) <= _FAST_BITS
     v = np.asarray(v, dtype=np.int64 if fast else object)
     if shift <= 0:
-        return _fit(v << -shift, v < 0, to, count_overflow)
+        return _fit(v << -shift, lambda: v < 0, to, count_overflow)
     if fast:
         # Shifting by 62 or more gives the same floor, half bit and sticky bit as shifting by 62
         # for |v| < 2**60, and int64 shifts must stay below 64.
@@ -107,11 +112,11 @@ def from_codes(codes, frac_bits: int, to: FixedType, *, count_overflow: bool = F
     # The common modes in one pass: adding just under half an LSB, plus the floor's lowest bit
     # for ties to even, before the floor rounds exactly as the half and sticky bits say.
     if to.rounding == "TRN":
-        return _fit(v >> shift, v < 0, to, count_overflow)
+        return _fit(v >> shift, lambda: v < 0, to, count_overflow)
     if to.rounding == "RND":
-        return _fit((v + half) >> shift, v < 0, to, count_overflow)
+        return _fit((v + half) >> shift, lambda: v < 0, to, count_overflow)
     if to.rounding == "RND_CONV":
-        return _fit((v + (half - 1) + ((v >> shift) & 1)) >> shift, v < 0, to, count_overflow)
+        return _fit((v + (half - 1) + ((v >> shift) & 1)) >> shift, lambda: v < 0, to, count_overflow)
     floor = v >> shift
     half_bit = ((v >> (shift - 1)) & 1).astype(bool)
     sticky = (v & ((1 << (shift - 1)) - 1)) != 0
@@ -133,8 +138,10 @@ def _scalar_call(function, value, *args, count_overflow: bool):
 
 
 def convert(codes, from_type: FixedType, to: FixedType, *, count_overflow: bool = False):
-    """Convert codes of `from_type` into codes of `to`, as assignment between ap_fixed types does."""
-    return from_codes(codes, from_type.fractional, to, count_overflow=count_overflow)
+    """Convert codes of `from_type` (within its range) into codes of `to`, as assignment between
+    ap_fixed types does."""
+    return from_codes(codes, from_type.fractional, to, count_overflow=count_overflow,
+                      bounds=(from_type.min_code, from_type.max_code))
 
 
 def to_float(codes, of_type: FixedType) -> np.ndarray:
@@ -167,7 +174,8 @@ def _round_and_fit(floor, half_bit, sticky, negative, to: FixedType, count_overf
 
 
 def _fit(rounded, negative, to: FixedType, count_overflow: bool):
-    """Apply the overflow mode of `to` to rounded codes; `negative` is the sign of the source."""
+    """Apply the overflow mode of `to` to rounded codes; `negative` is the sign of the source (or a
+    function computing it, called only by the modes that need it)."""
     codes = _apply_overflow(rounded, negative, to)
     if codes.dtype == object and to.width + (not to.signed) <= 64:
         codes = codes.astype(np.int64)
@@ -185,7 +193,9 @@ def _apply_overflow(y, negative, to: FixedType):
     if mode in ("SAT", "SAT_SYM"):
         if mode == "SAT_SYM" and to.signed:
             lowest = -highest  # also maps an in-range most-negative code to -max
-        return np.minimum(np.maximum(y, lowest), highest)
+        return np.clip(y, lowest, highest) if y.dtype != object else np.minimum(np.maximum(y, lowest), highest)
+    if callable(negative):  # the sign of the source, computed only for the modes that need it
+        negative = negative()
     outside = (y < lowest) | (y > highest)
     if mode == "SAT_ZERO":
         return np.where(outside, 0, y)

@@ -14,14 +14,40 @@ from nnhls.ir import Graph
 __all__ = ["EMULATORS", "run"]
 
 
+# Values of the widest tensor (or convolution window matrix) handled per chunk of samples: the
+# per-op numpy passes then run on arrays that stay in cache, about twice as fast as on a
+# whole large batch at once.
+_CHUNK_VALUES = 1 << 19
+
+
 def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False,
         overflows: list | None = None) -> dict[str, np.ndarray]:
     """Codes of the graph's outputs (or of every node with `keep_all`) for a batch of inputs.
 
     `inputs` maps each input node's name to a float array of shape (batch, *node.shape). With
     a list as `overflows`, every quantization point appends (layer, point, type, n_overflowed,
-    n_values) to it.
+    n_values) to it. Samples are independent, so the batch runs in chunks.
     """
+    batch = len(next(iter(inputs.values()))) if inputs else 0
+    widest = max([node.size for node in graph] + [node.window.n_pixels * node.n_in for node in graph
+                                                  if node.op == "conv"])
+    step = max(1, _CHUNK_VALUES // max(widest, 1))
+    if batch <= step:
+        return _run(graph, inputs, keep_all, overflows)
+    rows = [] if overflows is not None else None
+    parts = [_run(graph, {name: x[start:start + step] for name, x in inputs.items()}, keep_all, rows)
+             for start in range(0, batch, step)]
+    if overflows is not None:
+        totals: dict[tuple, list[int]] = {}
+        for layer, point, to_type, n_overflowed, n_values in rows:
+            total = totals.setdefault((layer, point, to_type), [0, 0])
+            total[0] += n_overflowed
+            total[1] += n_values
+        overflows.extend((*key, *total) for key, total in totals.items())
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def _run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool, overflows: list | None) -> dict[str, np.ndarray]:
     values: dict[str, np.ndarray] = {}
     remaining = {name: len(graph.consumers(name)) for name in (node.name for node in graph)}
     for node in graph:

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from nnhls import quantize
@@ -78,8 +80,11 @@ def _dense(node: Node, tally, x: np.ndarray, x_type: FixedType, weights: np.ndar
         if tally is not None:
             tally("accumulator", accum, 0, total.size)
         accumulated = total
+    elif tally is None:  # the sum may lie outside the accumulator: no bounds from its type
+        accumulated = quantize.from_codes(total, accum.fractional, accum)
     else:
-        accumulated = _convert(total, accum, accum, tally, "accumulator")
+        accumulated, n_overflowed = quantize.from_codes(total, accum.fractional, accum, count_overflow=True)
+        tally("accumulator", accum, n_overflowed, total.size)
     return _convert(accumulated, accum, node.result_type, tally, "result")
 
 
@@ -101,8 +106,16 @@ def _padded(window: Window, x: np.ndarray, fill) -> np.ndarray:
 
 def _windows(window: Window, x: np.ndarray, fill) -> np.ndarray:
     """(batch, pixels, taps, channels): what each output pixel's window holds, `fill` on padding."""
+    padded = _padded(window, x, fill).reshape(len(x), window.padded_h * window.padded_w, window.channels)
+    taps = np.take(padded, _tap_index(window), axis=1)  # one contiguous gather
+    return taps.reshape(len(x), window.n_pixels, window.n_taps, window.channels)
+
+
+@functools.lru_cache(maxsize=256)
+def _tap_index(window: Window) -> np.ndarray:
+    """The padded pixel each tap of each output pixel reads, flattened (pixels, taps)."""
     rows, columns = window.rows_and_columns()
-    return _padded(window, x, fill)[:, rows + window.pad_top, columns + window.pad_left]
+    return ((rows + window.pad_top) * window.padded_w + columns + window.pad_left).reshape(-1)
 
 
 def emulate_pool(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
@@ -186,7 +199,7 @@ def _summed_products(x: np.ndarray, weights: np.ndarray, product: FixedType, acc
 def emulate_activation(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, x_type = source
     if node.function == "relu":
-        x = np.where(x > 0, x, 0)
+        x = np.maximum(x, 0)
     return _convert(x, x_type, node.result_type, tally, "result")
 
 
