@@ -169,7 +169,8 @@ def random_image_network(seed: int) -> Graph:
     """Images with 2 and 3 channels: zero padding, a strided 'same' convolution, batch norm,
     max pooling with padding, a valid convolution with a narrow user accumulator, average
     pooling whose window count varies at the edges (3x3 = 9 values inside, fewer on padding),
-    global max pooling keeping its dimensions, and a Dense on the flattened pixels."""
+    global max pooling keeping its dimensions (an output that the flatten reads too), a Dense
+    on the flattened pixels, and global average pooling on a branch of the second convolution."""
     rng = np.random.default_rng(seed)
     h, w, c = int(rng.integers(5, 8)), int(rng.integers(5, 8)), 2
     pad = Window(h, w, c, pad_top=1, pad_bottom=0, pad_left=2, pad_right=1)
@@ -202,8 +203,12 @@ def random_image_network(seed: int) -> Graph:
         Dense("dense", ["flat"], (4,), "Dense", result_type=AUTO, accum_type=AUTO,
               weight=random_weights(rng, (f2, 4), FixedType(int(rng.integers(3, 6)), 1)),
               bias=random_weights(rng, (4,), FixedType(int(rng.integers(3, 6)), 2))),
+        Pool("global_average", ["conv2"], (f2,), "GlobalAveragePooling2D", function="average",
+             result_type=ranged_type(rng, (6, 12), 6), window=Window(second.out_h, second.out_w, f2, second.out_h,
+                                                                     second.out_w),
+             in_shape=(second.out_h, second.out_w, f2)),
     ]
-    return Graph(nodes, ["dense"])
+    return Graph(nodes, ["dense", "global_average", "global"])
 
 
 def random_signal_network(seed: int) -> Graph:
@@ -349,7 +354,30 @@ def test_csim_keeps_no_state_between_calls(io_type, tmp_path):
     model.compile()
     X = spanning_inputs(graph, 60, 5)
     together = model.predict(X, engine="csim")
-    apart = np.concatenate([model.predict(X[:25], engine="csim"), model.predict(X[25:], engine="csim")])
-    assert np.array_equal(together, apart)
-    reversed_order = model.predict(X[::-1], engine="csim")[::-1]
-    assert np.array_equal(together, reversed_order)
+    first, second = model.predict(X[:25], engine="csim"), model.predict(X[25:], engine="csim")
+    backwards = model.predict(X[::-1], engine="csim")
+    for output, (a, b, c) in enumerate(zip(first, second, backwards)):
+        assert np.array_equal(together[output], np.concatenate([a, b]))
+        assert np.array_equal(together[output], c[::-1])
+
+
+@pytest.mark.parametrize("io_type", IO_TYPES)
+def test_output_that_is_a_flatten_or_read_by_layers(io_type, tmp_path):
+    """A network whose outputs are a Flatten and a value another layer reads as well: the port
+    is written once, from the array or stream that holds the value."""
+    rng = np.random.default_rng(4)
+    window = Window(4, 5, 2, 2, 2)
+    nodes = [
+        Input("x", [], (4, 5, 2), "InputLayer", result_type=FixedType(8, 3)),
+        conv(rng, "conv", "x", (4, 5, 2), window, 3, result=FixedType(12, 5)),
+        Flatten("flat", ["conv"], (window.n_pixels * 3,), "Flatten"),
+        Activation("relu", ["conv"], (window.out_h, window.out_w, 3), "Activation", function="relu",
+                   result_type=AUTO),
+    ]
+    graph = Graph(nodes, ["flat", "relu"])
+    lower(graph, {"default": FixedType(16, 6), "maximum": None}, strict=True)
+    model = HLSModel(graph, Project(graph, get_backend("Vivado"), io_type, "myproject", "xc", 5), tmp_path / "p", {})
+    model.compile()
+    X = spanning_inputs(graph, 50, 4)
+    for csim, emulated in zip(model.predict(X, engine="csim"), model.predict(X)):
+        assert np.array_equal(csim, emulated)

@@ -115,18 +115,36 @@ class _Writer:
             else:
                 self.variable[node.name] = c_name(node.name) if node.op == "input" else f"layer{k}_out"
                 self.type_name[node.name] = f"layer{k}_t"
+        self._plan_reads()
         self.weight_files: dict[str, str] = {}
-        if self.stream:
-            self._check_single_readers()
 
-    def _check_single_readers(self) -> None:
-        """A stream is read once, so in io_stream every value must have one reader."""
+    def value_of(self, name: str) -> str:
+        """The node whose output holds `name`'s values (a flatten holds its input's)."""
+        while self.graph[name].op == "flatten":
+            name = self.graph[name].inputs[0]
+        return name
+
+    def _plan_reads(self) -> None:
+        """Which variable each reader of a value reads. An array can be read many times; a stream
+        only once, so in io_stream a value with several readers is copied into one stream each
+        (`clone_stream`), the output port being one of them. An output port is written, never
+        read, so in io_parallel an output that layers read too is copied into its port."""
+        self.readers: dict[str, list[str]] = {node.name: [] for node in self.graph}
         for node in self.graph:
-            readers = [consumer.name for consumer in self.graph.consumers(node.name)]
-            readers += ["the output"] if node.name in self.graph.outputs else []
-            if len(readers) > 1:
-                raise NnhlsError(f"layer {node.name!r} is read by {len(readers)} layers ({', '.join(readers)}); "
-                                 "io_stream carries each value to one reader: use io_parallel for this model")
+            if node.op != "flatten":
+                for source in node.inputs:
+                    self.readers[self.value_of(source)].append(node.name)
+        for name in self.graph.outputs:
+            self.readers[self.value_of(name)].append(f"output:{name}")
+        self.read_from: dict[tuple[str, str], str] = {}
+        for name, readers in self.readers.items():
+            var = self.variable[name]
+            for i, reader in enumerate(readers):
+                copied = len(readers) > 1 and (self.stream or reader.startswith("output:"))
+                self.read_from[(reader, name)] = f"{var}_copy{i}" if copied else var
+
+    def output_port(self, name: str) -> str:
+        return self.read_from[(f"output:{name}", self.value_of(name))]
 
     # names -------------------------------------------------------------------------------
 
@@ -146,8 +164,7 @@ class _Writer:
     def size_macro(self, name: str) -> str:
         return f"N_{self.type_name[name][:-2].upper()}"
 
-    def port_declaration(self, node: Node, is_input: bool) -> str:
-        name, var = node.name, self.variable[node.name]
+    def port_declaration(self, name: str, var: str, is_input: bool) -> str:
         if self.stream:
             return f"hls::stream<{self.packet(name)}>& {var}"
         const = "const " if is_input else ""
@@ -213,17 +230,19 @@ class _Writer:
                           '#include "defines.h"', "", f"void {name}({self.top_arguments()});", "",
                           "#endif", ""])
 
+    def ports(self) -> list[tuple[str, str, bool]]:
+        """(node name, variable, is an input) of each port of the top function, in order."""
+        ports = [(node.name, self.variable[node.name], True) for node in self.graph.inputs]
+        return ports + [(name, self.output_port(name), False) for name in self.graph.outputs]
+
     def top_arguments(self) -> str:
-        ports = [self.port_declaration(node, True) for node in self.graph.inputs]
-        ports += [self.port_declaration(self.graph[name], False) for name in self.graph.outputs]
-        return ", ".join(ports)
+        return ", ".join(self.port_declaration(*port) for port in self.ports())
 
     def top(self, calls: list[tuple[Node, str]]) -> str:
         backend, name = self.project.backend, self.project.project_name
         body = []
-        ports = [n.name for n in self.graph.inputs] + list(self.graph.outputs)
-        for port in ports:
-            var = self.variable[port]
+        port_variables = {var for _, var, _ in self.ports()}
+        for _, var, _ in self.ports():
             if self.stream:
                 body.append(backend.interface.format(mode="axis", port=var))
                 if backend.stream_port_extra:
@@ -239,21 +258,50 @@ class _Writer:
         body.append("")
         for node in self.graph.inputs:
             body.append(self.trace(node))
+            body += self.copies(node, port_variables)
         for node, call in calls:
-            if node.name not in self.graph.outputs:
-                var, k = self.variable[node.name], self.index[node.name]
-                if self.stream:
-                    body.append(f'hls::stream<{self.packet(node.name)}> {var}("{var}");')
-                    body.append(f"#pragma HLS STREAM variable={var} depth=1")
-                else:
-                    body.append(f"{self.type_name[node.name]} {var}[{self.size_macro(node.name)}];")
-                    body.append(f"#pragma HLS ARRAY_PARTITION variable={var} complete dim=0")
+            var = self.variable[node.name]
+            if var not in port_variables:
+                body += self.declaration(node.name, var)
             body.append(call)
             body.append(self.trace(node))
+            body += self.copies(node, port_variables)
             body.append("")
         text = "\n".join("    " + line if line else "" for line in body).rstrip()
         return (f'{self.banner()}#include "{name}.h"\n#include "parameters.h"\n\n'
                 f"void {name}({self.top_arguments()}) {{\n{text}\n}}\n")
+
+    def declaration(self, name: str, var: str) -> list[str]:
+        if self.stream:
+            return [f'hls::stream<{self.packet(name)}> {var}("{var}");', f"#pragma HLS STREAM variable={var} depth=1"]
+        return [f"{self.type_name[name]} {var}[{self.size_macro(name)}];",
+                f"#pragma HLS ARRAY_PARTITION variable={var} complete dim=0"]
+
+    def copies(self, node: Node, port_variables: set[str]) -> list[str]:
+        """io_stream: the node's stream copied into one stream per reader, two at a time.
+        io_parallel: the node's array copied into the output ports among its readers."""
+        readers = self.readers[node.name]
+        var = self.variable[node.name]
+        if len(readers) < 2:
+            return []
+        if not self.stream:
+            ports = [self.read_from[(reader, node.name)] for reader in readers if reader.startswith("output:")]
+            return [f"for (unsigned i = 0; i < {self.size_macro(node.name)}; i++) {port}[i] = {var}[i];"
+                    for port in ports]
+        n = self.n_packets(node.name)
+        targets = [self.read_from[(reader, node.name)] for reader in readers]
+        lines = []
+        for target in targets:
+            if target not in port_variables:
+                lines += self.declaration(node.name, target)
+        source = var
+        for i, target in enumerate(targets[:-1]):
+            rest = targets[-1] if i == len(targets) - 2 else f"{var}_rest{i + 1}"
+            if rest != targets[-1]:
+                lines += self.declaration(node.name, rest)
+            lines.append(f"nnhls::clone_stream<{n}>({source}, {target}, {rest});")
+            source = rest
+        return lines
 
     def trace(self, node: Node) -> str:
         k, var = self.index[node.name], self.variable[node.name]
@@ -265,7 +313,8 @@ class _Writer:
 
     def _source(self, node: Node) -> tuple[str, str]:
         source = node.inputs[0]
-        return self.variable[source], (self.packet(source) if self.stream else self.type_name[source])
+        variable = self.read_from[(node.name, self.value_of(source))]
+        return variable, (self.packet(source) if self.stream else self.type_name[source])
 
     def array(self, node: Node, name: str, alias: str, t: FixedType, codes: np.ndarray, title: str) -> str:
         """Write the constant array `<name><k>` of exact literals whose elements have the node's

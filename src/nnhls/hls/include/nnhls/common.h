@@ -32,6 +32,17 @@ struct packet {
   const T& operator[](unsigned i) const { return data[i]; }
 };
 
+// io_stream: a value that several layers read reaches each through a stream of its own.
+template <unsigned N_PACKETS, class P>
+void clone_stream(hls::stream<P>& in, hls::stream<P>& first, hls::stream<P>& second) {
+  for (unsigned p = 0; p < N_PACKETS; p++) {
+#pragma HLS PIPELINE
+    const P packet = in.read();
+    first.write(packet);
+    second.write(packet);
+  }
+}
+
 #ifdef NNHLS_CSIM
 // nnhls's C simulation loads constant arrays from their integer codes (see the weights headers).
 template <class T>
