@@ -44,18 +44,18 @@ void conv_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
                  const typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
   typedef typename in_packet_T::value_type data_T;
   typedef typename out_packet_T::value_type res_T;
-  line_buffer<data_T, CONFIG_T> lines;
-#pragma HLS ARRAY_PARTITION variable=lines.rows complete dim=1
-#pragma HLS ARRAY_PARTITION variable=lines.rows complete dim=3
+  data_T lines[CONFIG_T::kernel_h][CONFIG_T::padded_w][CONFIG_T::n_chan];
+#pragma HLS ARRAY_PARTITION variable=lines complete dim=1
+#pragma HLS ARRAY_PARTITION variable=lines complete dim=3
   window_walk<CONFIG_T> walk;
   for (unsigned row = 0; row < CONFIG_T::padded_h; row++) {
     walk.start_row();
     for (unsigned column = 0; column < CONFIG_T::padded_w; column++) {
-      lines.push(in, row, column);
+      push_pixel<data_T, CONFIG_T>(lines, in, row, column);
       if (walk.complete(row, column)) {
         data_T window[CONFIG_T::n_in];
 #pragma HLS ARRAY_PARTITION variable=window complete
-        lines.window(column, window);
+        window_at<data_T, CONFIG_T>(lines, column, window);
         res_T result[CONFIG_T::n_out];
 #pragma HLS ARRAY_PARTITION variable=result complete
         dense<data_T, res_T, CONFIG_T>(window, result, weights, biases);

@@ -54,18 +54,18 @@ void pool(const data_T data[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan],
 template <class in_packet_T, class out_packet_T, class CONFIG_T>
 void pool_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out) {
   typedef typename in_packet_T::value_type data_T;
-  line_buffer<data_T, CONFIG_T> lines;
-#pragma HLS ARRAY_PARTITION variable=lines.rows complete dim=1
-#pragma HLS ARRAY_PARTITION variable=lines.rows complete dim=3
+  data_T lines[CONFIG_T::kernel_h][CONFIG_T::padded_w][CONFIG_T::n_chan];
+#pragma HLS ARRAY_PARTITION variable=lines complete dim=1
+#pragma HLS ARRAY_PARTITION variable=lines complete dim=3
   window_walk<CONFIG_T> walk;
   for (unsigned row = 0; row < CONFIG_T::padded_h; row++) {
     walk.start_row();
     for (unsigned column = 0; column < CONFIG_T::padded_w; column++) {
 #pragma HLS PIPELINE
-      lines.push(in, row, column);
+      push_pixel<data_T, CONFIG_T>(lines, in, row, column);
       if (walk.complete(row, column)) {
         data_T window[CONFIG_T::kernel_h * CONFIG_T::kernel_w * CONFIG_T::n_chan];
-        lines.window(column, window);
+        window_at<data_T, CONFIG_T>(lines, column, window);
         out_packet_T packet;
         pool_pixel<data_T, typename out_packet_T::value_type, CONFIG_T>(window, walk.y, walk.x, packet.data);
         out.write(packet);

@@ -39,44 +39,43 @@ void gather_window(const data_T data[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T:
   }
 }
 
-// io_stream: the last kernel_h rows of the padded image. The image arrives one pixel (packet)
-// per step in row-major order; push() makes up the padding as zeros, so the stream carries only
-// the image. It is a local variable of each layer call: every image starts from a clean buffer,
-// and no state survives between calls.
-template <class T, class CONFIG_T>
-struct line_buffer {
-  T rows[CONFIG_T::kernel_h][CONFIG_T::padded_w][CONFIG_T::n_chan];
+// io_stream: a line buffer holds the last kernel_h rows of the padded image,
+// rows[kernel_h][padded_w][n_chan]. The image arrives one pixel (packet) per step in row-major
+// order; push_pixel() makes up the padding as zeros, so the stream carries only the image. The
+// buffer is a local array of each layer call: every image starts from a clean buffer, and no
+// state survives between calls.
 
-  // Takes padded pixel (row, column): read from `in` inside the image, zeros on padding. Each
-  // column keeps its last kernel_h values, oldest first.
-  template <class in_packet_T>
-  void push(hls::stream<in_packet_T>& in, unsigned row, unsigned column) {
+// Takes padded pixel (row, column): read from `in` inside the image, zeros on padding. Each
+// column keeps its last kernel_h values, oldest first.
+template <class T, class CONFIG_T, class in_packet_T>
+void push_pixel(T rows[CONFIG_T::kernel_h][CONFIG_T::padded_w][CONFIG_T::n_chan], hls::stream<in_packet_T>& in,
+                unsigned row, unsigned column) {
 #pragma HLS INLINE
-    const bool inside = row >= CONFIG_T::pad_top && row < CONFIG_T::pad_top + CONFIG_T::in_h &&
-                        column >= CONFIG_T::pad_left && column < CONFIG_T::pad_left + CONFIG_T::in_w;
-    in_packet_T pixel;
-    if (inside) pixel = in.read();
-    for (unsigned ky = 0; ky + 1 < CONFIG_T::kernel_h; ky++) {
-      for (unsigned c = 0; c < CONFIG_T::n_chan; c++) rows[ky][column][c] = rows[ky + 1][column][c];
-    }
-    for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
-      rows[CONFIG_T::kernel_h - 1][column][c] = inside ? T(pixel[c]) : T(0);
-    }
+  const bool inside = row >= CONFIG_T::pad_top && row < CONFIG_T::pad_top + CONFIG_T::in_h &&
+                      column >= CONFIG_T::pad_left && column < CONFIG_T::pad_left + CONFIG_T::in_w;
+  in_packet_T pixel;
+  if (inside) pixel = in.read();
+  for (unsigned ky = 0; ky + 1 < CONFIG_T::kernel_h; ky++) {
+    for (unsigned c = 0; c < CONFIG_T::n_chan; c++) rows[ky][column][c] = rows[ky + 1][column][c];
   }
+  for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
+    rows[CONFIG_T::kernel_h - 1][column][c] = inside ? T(pixel[c]) : T(0);
+  }
+}
 
-  // The window whose bottom-right tap is the pixel just pushed at `column`.
-  void window(unsigned column, T out[CONFIG_T::kernel_h * CONFIG_T::kernel_w * CONFIG_T::n_chan]) const {
+// The window whose bottom-right tap is the pixel just pushed at `column`.
+template <class T, class CONFIG_T>
+void window_at(const T rows[CONFIG_T::kernel_h][CONFIG_T::padded_w][CONFIG_T::n_chan], unsigned column,
+               T out[CONFIG_T::kernel_h * CONFIG_T::kernel_w * CONFIG_T::n_chan]) {
 #pragma HLS INLINE
-    for (unsigned ky = 0; ky < CONFIG_T::kernel_h; ky++) {
-      for (unsigned kx = 0; kx < CONFIG_T::kernel_w; kx++) {
-        for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
-          out[(ky * CONFIG_T::kernel_w + kx) * CONFIG_T::n_chan + c] =
-              rows[ky][column + 1 + kx - CONFIG_T::kernel_w][c];
-        }
+  for (unsigned ky = 0; ky < CONFIG_T::kernel_h; ky++) {
+    for (unsigned kx = 0; kx < CONFIG_T::kernel_w; kx++) {
+      for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
+        out[(ky * CONFIG_T::kernel_w + kx) * CONFIG_T::n_chan + c] = rows[ky][column + 1 + kx - CONFIG_T::kernel_w][c];
       }
     }
   }
-};
+}
 
 // Walks the padded image in the order its pixels arrive and says when a window is complete:
 // `row` and `column` are the padded pixel just pushed; (y, x) the output pixel it completes.
