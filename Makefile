@@ -23,6 +23,7 @@ test: venv
 bench: venv
 	$(BIN)/python bench/quantize.py
 	$(BIN)/python bench/mlp.py
+	$(BIN)/python bench/cnn.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

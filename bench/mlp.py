@@ -31,6 +31,21 @@ def best_seconds(function, repeats: int = 5) -> float:
     return min(times)
 
 
+def engine_figures(hls_model, model, X) -> dict:
+    """Throughput of the emulator, the C simulation and Keras `predict` (batch 1024) on X."""
+    emulator = best_seconds(lambda: hls_model.predict(X, engine="emulator"))
+    csim = best_seconds(lambda: hls_model.predict(X, engine="csim"), repeats=2)
+    keras = best_seconds(lambda: model.predict(X, batch_size=1024, verbose=0))
+    return {
+        "samples": len(X),
+        "emulator_samples_per_s": round(len(X) / emulator),
+        "csim_samples_per_s": round(len(X) / csim),
+        "keras_predict_samples_per_s": round(len(X) / keras),
+        "emulator_over_keras": round(keras / emulator, 2),
+        "emulator_over_csim": round(csim / emulator, 2),
+    }
+
+
 def main():
     model = keras_models.qkeras_mlp()
     X, _ = keras_models.synthetic_data(10_000, seed=3)
@@ -45,17 +60,7 @@ def main():
                 start = time.perf_counter()
                 hls_model.compile()
                 results[f"compile_s_{io_type}_{strategy}"] = round(time.perf_counter() - start, 3)
-        emulator = best_seconds(lambda: hls_model.predict(X, engine="emulator"))
-        csim = best_seconds(lambda: hls_model.predict(X, engine="csim"), repeats=2)
-    keras = best_seconds(lambda: model.predict(X, batch_size=1024, verbose=0))
-    results.update({
-        "samples": len(X),
-        "emulator_samples_per_s": round(len(X) / emulator),
-        "csim_samples_per_s": round(len(X) / csim),
-        "keras_predict_samples_per_s": round(len(X) / keras),
-        "emulator_over_keras": round(keras / emulator, 2),
-        "emulator_over_csim": round(csim / emulator, 2),
-    })
+        results.update(engine_figures(hls_model, model, X))
     print(json.dumps({"benchmark": "mlp_16_64_32_32_5", "machine": machine(), "results": results}, indent=2))
 
 
