@@ -381,3 +381,31 @@ def test_output_that_is_a_flatten_or_read_by_layers(io_type, tmp_path):
     X = spanning_inputs(graph, 50, 4)
     for csim, emulated in zip(model.predict(X, engine="csim"), model.predict(X)):
         assert np.array_equal(csim, emulated)
+
+
+@pytest.mark.parametrize("io_type", IO_TYPES)
+def test_every_resource_reuse_factor_and_parallelization_factor_of_a_convolution(io_type, tmp_path):
+    """A 2x2 convolution over 2 channels into 3 (n_in = 8, n_out = 3, 15 output pixels) at every
+    Resource reuse factor and, in io_parallel, every parallelization factor: the same bits."""
+    rng = np.random.default_rng(12)
+    window = Window(4, 5, 2, 2, 2, pad_right=1)
+    X = None
+    reference = None
+    base = conv(rng, "conv", "x", (4, 5, 2), window, 3, result=FixedType(12, 5))
+    factors = base.valid_reuse_factors("Resource")
+    parallel = base.valid_parallelization_factors() if io_type == "io_parallel" else [1]
+    assert factors == [1, 2, 4, 8, 24] and (io_type == "io_stream" or parallel == [1, 3, 5, 15])
+    for reuse_factor, parallelization_factor in itertools.zip_longest(factors, parallel, fillvalue=1):
+        node = Conv("conv", ["x"], base.shape, "Conv2D", result_type=base.result_type, accum_type=AUTO,
+                    weight=Weights(base.weight.values, type=base.weight.type),
+                    bias=Weights(base.bias.values, type=base.bias.type), window=window, in_shape=(4, 5, 2),
+                    strategy="Resource", reuse_factor=reuse_factor, parallelization_factor=parallelization_factor)
+        graph = Graph([Input("x", [], (4, 5, 2), "InputLayer", result_type=FixedType(8, 3)), node], ["conv"])
+        lower(graph, {"default": FixedType(16, 6), "maximum": None}, strict=True)
+        model = HLSModel(graph, Project(graph, get_backend("Vitis"), io_type, "myproject", "xc", 5),
+                         tmp_path / f"rf{reuse_factor}_pf{parallelization_factor}", {})
+        model.compile()
+        X = spanning_inputs(graph, 40, 12) if X is None else X
+        csim = model.predict(X, engine="csim")
+        reference = model.predict(X) if reference is None else reference
+        assert np.array_equal(csim, reference), (reuse_factor, parallelization_factor)
