@@ -409,3 +409,18 @@ def test_every_resource_reuse_factor_and_parallelization_factor_of_a_convolution
         csim = model.predict(X, engine="csim")
         reference = model.predict(X) if reference is None else reference
         assert np.array_equal(csim, reference), (reuse_factor, parallelization_factor)
+
+
+@pytest.mark.parametrize("io_type", IO_TYPES)
+def test_project_testbench_passes_on_a_convolutional_network(io_type, tmp_path):
+    """The vendor-facing testbench and the exact literal weights (not nnhls's integer codes), on
+    images streamed pixel by pixel, with branches and three outputs."""
+    import subprocess
+
+    model, _ = realize(IMAGE_SEEDS[1], "Vivado", "Resource", io_type, tmp_path, "images")
+    project = model.write()
+    command = ["g++", "-std=c++14", "-O1", "-Wno-unknown-pragmas", "-Ifirmware", "-Iap_types",
+               "firmware/myproject.cpp", "myproject_test.cpp", "-o", "testbench"]
+    subprocess.run(command, cwd=project, check=True)
+    result = subprocess.run(["./testbench"], cwd=project, capture_output=True, text=True)
+    assert result.returncode == 0 and "64 samples, 0 outputs differ" in result.stdout
