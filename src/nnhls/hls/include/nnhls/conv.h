@@ -15,23 +15,39 @@
 
 namespace nnhls {
 
-// io_parallel: parallelization_factor output pixels at a time, each with its own Dense.
+// io_parallel: parallelization_factor output pixels at a time, each with its own Dense. Each
+// of them keeps its (y, x) in counters, so no divider is built for the pixel index.
 template <class data_T, class res_T, class CONFIG_T>
 void conv(const data_T data[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan],
           res_T res[CONFIG_T::n_pixels * CONFIG_T::n_out],
           const typename CONFIG_T::weight_t weights[CONFIG_T::n_in * CONFIG_T::n_out],
           const typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
-  for (unsigned step = 0; step < CONFIG_T::n_pixels / CONFIG_T::parallelization_factor; step++) {
-    for (unsigned q = 0; q < CONFIG_T::parallelization_factor; q++) {
+  const unsigned factor = CONFIG_T::parallelization_factor;
+  unsigned y[factor], x[factor];
+#pragma HLS ARRAY_PARTITION variable=y complete
+#pragma HLS ARRAY_PARTITION variable=x complete
+  for (unsigned q = 0; q < factor; q++) {
 #pragma HLS UNROLL
-      const unsigned pixel = step * CONFIG_T::parallelization_factor + q;
+    y[q] = q / CONFIG_T::out_w;
+    x[q] = q % CONFIG_T::out_w;
+  }
+  for (unsigned step = 0; step < CONFIG_T::n_pixels / factor; step++) {
+    for (unsigned q = 0; q < factor; q++) {
+#pragma HLS UNROLL
       data_T window[CONFIG_T::n_in];
 #pragma HLS ARRAY_PARTITION variable=window complete
-      gather_window<data_T, CONFIG_T>(data, pixel / CONFIG_T::out_w, pixel % CONFIG_T::out_w, window);
+      gather_window<data_T, CONFIG_T>(data, y[q], x[q], window);
       res_T out[CONFIG_T::n_out];
 #pragma HLS ARRAY_PARTITION variable=out complete
       dense<data_T, res_T, CONFIG_T>(window, out, weights, biases);
-      for (unsigned f = 0; f < CONFIG_T::n_out; f++) res[pixel * CONFIG_T::n_out + f] = out[f];
+      for (unsigned f = 0; f < CONFIG_T::n_out; f++) res[(step * factor + q) * CONFIG_T::n_out + f] = out[f];
+      // The pixel `factor` places further on.
+      x[q] += factor % CONFIG_T::out_w;
+      y[q] += factor / CONFIG_T::out_w;
+      if (x[q] >= CONFIG_T::out_w) {
+        x[q] -= CONFIG_T::out_w;
+        y[q]++;
+      }
     }
   }
 }

@@ -42,12 +42,13 @@ void pool_pixel(const data_T window[CONFIG_T::kernel_h * CONFIG_T::kernel_w * CO
 template <class data_T, class res_T, class CONFIG_T>
 void pool(const data_T data[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan],
           res_T res[CONFIG_T::n_pixels * CONFIG_T::n_chan]) {
-  for (unsigned pixel = 0; pixel < CONFIG_T::n_pixels; pixel++) {
+  for (unsigned y = 0; y < CONFIG_T::out_h; y++) {
+    for (unsigned x = 0; x < CONFIG_T::out_w; x++) {
 #pragma HLS PIPELINE
-    data_T window[CONFIG_T::kernel_h * CONFIG_T::kernel_w * CONFIG_T::n_chan];
-    const unsigned y = pixel / CONFIG_T::out_w, x = pixel % CONFIG_T::out_w;
-    gather_window<data_T, CONFIG_T>(data, y, x, window);
-    pool_pixel<data_T, res_T, CONFIG_T>(window, y, x, res + pixel * CONFIG_T::n_chan);
+      data_T window[CONFIG_T::kernel_h * CONFIG_T::kernel_w * CONFIG_T::n_chan];
+      gather_window<data_T, CONFIG_T>(data, y, x, window);
+      pool_pixel<data_T, res_T, CONFIG_T>(window, y, x, res + (y * CONFIG_T::out_w + x) * CONFIG_T::n_chan);
+    }
   }
 }
 
