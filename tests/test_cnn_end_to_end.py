@@ -130,3 +130,16 @@ def test_parallelization_factor_must_divide_the_output_pixels(qcnn, tmp_path):
     config["LayerName"]["conv1"]["ConvImplementation"] = "Encoded"
     with pytest.raises(NnhlsError, match=r"\['conv1'\]\['ConvImplementation'\] is 'Encoded'; supported: LineBuffer"):
         nnhls.convert_from_keras_model(qcnn, hls_config=config, output_dir=tmp_path / "prj")
+
+
+def test_overflow_report_counts_each_value_once_over_chunks(qcnn, digits, tmp_path):
+    """The emulator runs large batches in chunks; the report still counts every value of the
+    batch once and every constant once."""
+    X, _ = digits
+    model = convert(qcnn, "Vivado", "Latency", "io_parallel", 1, tmp_path / "prj")
+    rows = {(row.layer, row.point): row for row in model.overflow_report(X)}
+    assert rows[("conv1", "bias")].values == 16
+    assert rows[("conv1", "accumulator")].values == len(X) * 8 * 8 * 16
+    relu = rows[("relu1", "result")]
+    # quantized_relu(6) saturates at 63/64: inputs from 127/128 up round to 64/64 (ties to even)
+    assert relu.by_framework and relu.overflowed == int(np.count_nonzero(model.trace(X)[1]["conv1"] >= 127 / 128))

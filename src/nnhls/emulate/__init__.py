@@ -18,6 +18,8 @@ __all__ = ["EMULATORS", "run"]
 # per-op numpy passes then run on arrays that stay in cache, about twice as fast as on a
 # whole large batch at once.
 _CHUNK_VALUES = 1 << 19
+# Quantization points of constants rather than of values that flow (counted once, not per chunk).
+_CONSTANT_POINTS = ("bias",)
 
 
 def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False,
@@ -41,6 +43,8 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False,
         totals: dict[tuple, list[int]] = {}
         for layer, point, to_type, n_overflowed, n_values in rows:
             total = totals.setdefault((layer, point, to_type), [0, 0])
+            if point in _CONSTANT_POINTS and total[1]:
+                continue  # the same constants, converted again for each chunk
             total[0] += n_overflowed
             total[1] += n_values
         overflows.extend((*key, *total) for key, total in totals.items())

@@ -8,6 +8,7 @@ Neither TensorFlow nor Keras is imported until a model is read, so `import nnhls
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 from dataclasses import dataclass, replace
 from functools import partial
@@ -51,7 +52,10 @@ def read_keras(model) -> Graph:
     """
     if isinstance(model, (str, os.PathLike)):
         model = load_keras_file(model)
-    layers, output_layers = _layers_of(model)
+    with warnings.catch_warnings():
+        # tf.keras warns on every QKeras quantizer in a layer's config, which nnhls only reads.
+        warnings.filterwarnings("ignore", message=r"The `keras.constraints.serialize\(\)` API")
+        layers, output_layers = _layers_of(model)
     reader = _Reader({layer.name for layer in layers})
     for layer in layers:
         reader.read(layer)
