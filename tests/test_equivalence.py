@@ -424,3 +424,17 @@ def test_project_testbench_passes_on_a_convolutional_network(io_type, tmp_path):
     subprocess.run(command, cwd=project, check=True)
     result = subprocess.run(["./testbench"], cwd=project, capture_output=True, text=True)
     assert result.returncode == 0 and "64 samples, 0 outputs differ" in result.stdout
+
+
+def test_batches_longer_than_one_csim_call(tmp_path):
+    """The C simulation takes a long batch in several calls (so progress can show); the pieces
+    join into the emulator's answer, traces included."""
+    model, graph = realize(IMAGE_SEEDS[0], "Vitis", "Latency", "io_stream", tmp_path, "images")
+    model.compile()
+    X = spanning_inputs(graph, 4500, 9)
+    csim_out, csim_trace = model.trace(X, engine="csim")
+    emulator_out, emulator_trace = model.trace(X)
+    for csim, emulated in zip(csim_out, emulator_out):
+        assert np.array_equal(csim, emulated)
+    for node in graph:
+        assert np.array_equal(csim_trace[node.name], emulator_trace[node.name]), node.name

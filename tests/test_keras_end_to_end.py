@@ -1,7 +1,6 @@
 """Keras and QKeras MLPs through the whole converter, in every backend x strategy x io type."""
 
 import itertools
-import warnings
 
 import keras_models  # sets TF_USE_LEGACY_KERAS before TensorFlow is imported
 import numpy as np
@@ -214,28 +213,3 @@ def test_rewriting_keeps_the_users_files(qmlp, tmp_path):
     assert (output / "firmware" / "weights" / "w99.h").exists()
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".nnhls_")]
     assert leftovers == []
-
-
-def test_build_without_the_vendor_tool_says_what_was_searched(qmlp, tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.delenv("NNHLS_VITIS_HLS", raising=False)
-    model = nnhls.convert_from_keras_model(qmlp, backend="Vitis", output_dir=tmp_path / "prj")
-    with pytest.raises(NnhlsError, match=r"Vitis HLS was not found: searched \$NNHLS_VITIS_HLS, vitis_hls"):
-        model.build()
-
-
-def test_build_runs_the_tool_on_the_project_script(qmlp, tmp_path, monkeypatch):
-    """A stand-in executable records how nnhls invokes the vendor tool."""
-    tool = tmp_path / "bin" / "vivado_hls"
-    tool.parent.mkdir()
-    tool.write_text('#!/bin/sh\necho "$PWD" "$@" > "$(dirname "$0")/invocation"\n')
-    tool.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tool.parent}:/usr/bin:/bin")
-    model = nnhls.convert_from_keras_model(qmlp, backend="Vivado", output_dir=tmp_path / "prj")
-    assert model.build(csim=False, synth=True) == 0
-    invocation = (tool.parent / "invocation").read_text().split()
-    assert invocation == [str(tmp_path / "prj"), "-f", "build_prj.tcl",
-                          "reset=0", "csim=0", "synth=1", "cosim=0", "export=0", "vsynth=0"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert "vivado_hls -f build_prj.tcl" in (tmp_path / "prj" / "build_prj.tcl").read_text()

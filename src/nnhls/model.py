@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from nnhls.csim import CSimLibrary, build_library
 from nnhls.errors import NnhlsError
 from nnhls.hls.backend import Project, write_project
 from nnhls.ir import Graph
+from nnhls.progress import progress
 
 __all__ = ["HLSModel"]
 
@@ -21,6 +21,8 @@ __all__ = ["HLSModel"]
 _TESTBENCH_SAMPLES = 64
 # Samples that compile() runs through both the C simulation and the emulator.
 _SELF_CHECK_SAMPLES = 256
+# Samples per call into the C simulation, so that a long prediction can show its progress.
+_CSIM_CHUNK = 4096
 
 
 class HLSModel:
@@ -64,14 +66,18 @@ class HLSModel:
         C simulation and the emulator; any difference is an error naming the first layer (in
         graph order) whose outputs differ and the first differing element.
         """
-        self.write()
-        path = build_library(self.output_dir, self.project.project_name)
-        nodes = [None if node.op == "flatten" else (node.size, node.result_type) for node in self.graph]
-        self._library = CSimLibrary(
-            path, [node.size for node in self.graph.inputs],
-            [(self.graph[name].size, self.graph[name].result_type) for name in self.graph.outputs], nodes)
-        if self_check:
-            self._self_check(self._spanning_inputs(_SELF_CHECK_SAMPLES, seed=1))
+        steps = ("write", "g++", "self-check") if self_check else ("write", "g++")
+        for step in progress(steps, description=f"compile {self.project.project_name}"):
+            if step == "write":
+                self.write()
+            elif step == "g++":
+                path = build_library(self.output_dir, self.project.project_name)
+                nodes = [None if node.op == "flatten" else (node.size, node.result_type) for node in self.graph]
+                self._library = CSimLibrary(
+                    path, [node.size for node in self.graph.inputs],
+                    [(self.graph[name].size, self.graph[name].result_type) for name in self.graph.outputs], nodes)
+            else:
+                self._self_check(self._spanning_inputs(_SELF_CHECK_SAMPLES, seed=1))
 
     def _self_check(self, inputs: list[np.ndarray]) -> None:
         _, csim = self._codes(inputs, "csim", trace=True)
@@ -129,13 +135,21 @@ class HLSModel:
     def _codes(self, inputs: list[np.ndarray], engine: str, trace: bool):
         """Output codes, and with `trace` the codes of every node, from one engine."""
         if engine == "emulator":
-            values = emulate.run(self.graph, self._named(inputs), keep_all=trace)
+            values = emulate.run(self.graph, self._named(inputs), keep_all=trace, show_progress=True)
             per_node = {node.name: values[node.name] for node in self.graph} if trace else None
             return [values[name] for name in self.graph.outputs], per_node
         if engine == "csim":
             if self._library is None:
                 raise NnhlsError("predict(engine='csim') needs the C simulation: call compile() first")
-            codes, traced = self._library.run(inputs, trace)
+            starts = range(0, len(inputs[0]), _CSIM_CHUNK)
+            parts = [self._library.run([x[start:start + _CSIM_CHUNK] for x in inputs], trace)
+                     for start in progress(starts, description="C simulation")]
+            if len(parts) == 1:
+                codes, traced = parts[0]
+            else:  # a batch of several chunks, put back together
+                codes = [np.concatenate(output) for output in zip(*(part[0] for part in parts))]
+                traced = [None if node[0] is None else np.concatenate(node)
+                          for node in zip(*(part[1] for part in parts))] if trace else None
             return codes, (self._csim_trace(traced) if trace else None)
         raise NnhlsError(f"engine {engine!r} is not valid; use 'emulator' or 'csim'")
 
@@ -191,26 +205,35 @@ class HLSModel:
             inputs.append(quantize.to_float(codes, t))
         return inputs
 
+    def estimate(self, show: bool = True):
+        """What the design would cost, from nnhls's documented formulas (docs/estimate.md), without
+        any vendor tool: per layer and in total, multipliers, initiation interval and latency in
+        clock cycles, weight storage bits and block RAMs. Printed unless `show` is False."""
+        from nnhls.estimate import estimate
+
+        result = estimate(self)
+        if show:
+            print(result)
+        return result
+
     # vendor tools ----------------------------------------------------------------------
 
     def build(self, reset: bool = False, csim: bool = True, synth: bool = True, cosim: bool = False,
-              export: bool = False, vsynth: bool = False) -> int:
-        """Run the backend's HLS tool on the written project; returns the tool's exit code.
+              export: bool = False, vsynth: bool = False, echo: bool = True) -> dict:
+        """Run the backend's HLS tool on the written project (written first if it is not there).
 
-        The tool is found through the backend's environment variable or on PATH; without it this
-        is an error that says what was searched.
+        The tool is the executable named by the backend's environment variable (NNHLS_VIVADO_HLS,
+        NNHLS_VITIS_HLS), else `vivado_hls`, or `vitis_hls` / `vitis-run`, on PATH; without it this
+        is an error that says what was searched. The tool's output is echoed (unless `echo` is
+        False) and kept in nnhls_build.log. Returns the synthesis and co-simulation reports as a
+        dictionary (see nnhls.report), empty when neither step ran.
         """
-        backend = self.project.backend
-        executable = os.environ.get(backend.environment_variable)
-        searched = [f"${backend.environment_variable}"] + list(backend.executables)
-        if not executable:
-            executable = next(filter(None, (shutil.which(name) for name in backend.executables)), None)
-        if not executable:
-            raise NnhlsError(f"{backend.name} HLS was not found: searched {', '.join(searched)} on PATH. "
-                             f"Install it and source its settings script, or set {backend.environment_variable} "
-                             "to the executable")
+        from nnhls import report
+        from nnhls.hls.tool import find_tool, run_build
+
+        find_tool(self.project.backend)  # a missing tool is reported before anything is written
         if not (self.output_dir / "build_prj.tcl").exists():
             self.write()
-        options = " ".join(f"{key}={int(value)}" for key, value in
-                           dict(reset=reset, csim=csim, synth=synth, cosim=cosim, export=export, vsynth=vsynth).items())
-        return subprocess.run([executable, "-f", "build_prj.tcl", options], cwd=self.output_dir).returncode
+        steps = dict(reset=reset, csim=csim, synth=synth, cosim=cosim, export=export, vsynth=vsynth)
+        run_build(self.output_dir, steps, self.project.backend, echo=sys.stdout if echo else None)
+        return report.read(self.output_dir) if synth or cosim else {}

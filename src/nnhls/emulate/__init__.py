@@ -10,6 +10,7 @@ import numpy as np
 
 from nnhls.emulate.ops import EMULATORS
 from nnhls.ir import Graph
+from nnhls.progress import progress
 
 __all__ = ["EMULATORS", "run"]
 
@@ -23,12 +24,13 @@ _CONSTANT_POINTS = ("bias",)
 
 
 def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False,
-        overflows: list | None = None) -> dict[str, np.ndarray]:
+        overflows: list | None = None, show_progress: bool = False) -> dict[str, np.ndarray]:
     """Codes of the graph's outputs (or of every node with `keep_all`) for a batch of inputs.
 
     `inputs` maps each input node's name to a float array of shape (batch, *node.shape). With
     a list as `overflows`, every quantization point appends (layer, point, type, n_overflowed,
-    n_values) to it. Samples are independent, so the batch runs in chunks.
+    n_values) to it. Samples are independent, so the batch runs in chunks (with a progress line
+    on a terminal if `show_progress`).
     """
     batch = len(next(iter(inputs.values()))) if inputs else 0
     widest = max([node.size for node in graph] + [node.window.n_pixels * node.n_in for node in graph
@@ -37,8 +39,11 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False,
     if batch <= step:
         return _run(graph, inputs, keep_all, overflows)
     rows = [] if overflows is not None else None
+    starts = range(0, batch, step)
+    if show_progress:
+        starts = progress(starts, description="emulator")
     parts = [_run(graph, {name: x[start:start + step] for name, x in inputs.items()}, keep_all, rows)
-             for start in range(0, batch, step)]
+             for start in starts]
     if overflows is not None:
         totals: dict[tuple, list[int]] = {}
         for layer, point, to_type, n_overflowed, n_values in rows:

@@ -657,7 +657,10 @@ class _Writer:
             f"# {backend.name} HLS build script written by nnhls.",
             f"# Run: {backend.executables[0]} -f build_prj.tcl \"csim=1 synth=1 cosim=0 export=0 vsynth=0\"",
             "array set opt {reset 0 csim 1 synth 1 cosim 0 export 0 vsynth 0}",
-            "foreach arg $::argv {",
+            "# Options come as arguments (vivado_hls/vitis_hls -f) or in NNHLS_BUILD_OPTIONS (vitis-run).",
+            "set arguments $::argv",
+            "if {[info exists ::env(NNHLS_BUILD_OPTIONS)]} { lappend arguments $::env(NNHLS_BUILD_OPTIONS) }",
+            "foreach arg $arguments {",
             "    foreach pair [split $arg] {",
             "        set kv [split $pair =]",
             "        if {[llength $kv] == 2 && [info exists opt([lindex $kv 0])]} { set opt([lindex $kv 0]) [lindex $kv 1] }",
@@ -722,7 +725,9 @@ def write_project(project: Project, output_dir: str | os.PathLike, tb_inputs: li
                 shutil.copyfile(header, staging_path / relative)
                 files[relative] = ""
         written = sorted(files) + [MANIFEST]
-        (staging_path / MANIFEST).write_text(json.dumps({"written_by": "nnhls", "files": written}, indent=1))
+        (staging_path / MANIFEST).write_text(json.dumps(
+            {"written_by": "nnhls", "backend": project.backend.name, "project_name": project.project_name,
+             "io_type": project.io_type, "files": written}, indent=1))
         _replace(staging_path, output, written)
     return output
 

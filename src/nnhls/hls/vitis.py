@@ -4,7 +4,8 @@ from nnhls.hls.backend import Backend
 
 VITIS = Backend(
     name="Vitis",
-    executables=("vitis_hls",),
+    # vitis_hls runs the script itself; newer releases drive HLS through vitis-run --mode hls.
+    executables=("vitis_hls", "vitis-run"),
     environment_variable="NNHLS_VITIS_HLS",
     cflags="-std=c++14",
     # Vitis HLS asks which flow the solution targets; an IP for Vivado is what nnhls builds.
