@@ -1,4 +1,4 @@
-"""The `nnhls` command line."""
+"""The `nnhls` command line: convert, build, report, demo, types."""
 
 from __future__ import annotations
 
@@ -141,16 +141,75 @@ def _cpp_codes(types) -> list[np.ndarray]:
     return codes
 
 
+def _convert(args) -> int:
+    """Convert the model a YAML file names and write its project (and compile it, if asked)."""
+    import os
+
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # a QKeras model needs tf.keras (Keras 2)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from nnhls.converters import convert_from_config
+
+    hls_model = convert_from_config(args.config)
+    path = hls_model.write()
+    print(f"{hls_model.backend} {hls_model.io_type} project written to {path}")
+    if args.compile:
+        hls_model.compile()
+        print("C simulation compiled; it equals the emulator on inputs spanning every input type")
+    return 0
+
+
+def _build(args) -> int:
+    """Run the vendor tool on a written project and summarize its reports."""
+    from nnhls import report
+    from nnhls.hls.tool import run_build
+
+    steps = {step: getattr(args, step) for step in ("reset", "csim", "synth", "cosim", "export", "vsynth")}
+    if not any(steps[step] for step in ("csim", "synth", "cosim", "export", "vsynth")):
+        steps.update(csim=True, synth=True)  # what a bare `nnhls build` does
+    run_build(args.project, steps)
+    if steps["synth"] or steps["cosim"]:
+        print(report.summary(report.read(args.project)))
+    return 0
+
+
+def _report(args) -> int:
+    from nnhls import report
+
+    print(report.summary(report.read(args.project)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    from nnhls.errors import NnhlsError
+
     parser = argparse.ArgumentParser(prog="nnhls", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    convert = commands.add_parser("convert", help="convert the model a YAML configuration names into an HLS project")
+    convert.add_argument("-c", "--config", required=True, help="the YAML file (KerasH5, OutputDir, HLSConfig, ...)")
+    convert.add_argument("--compile", action="store_true",
+                         help="also build the C simulation with g++ and check it against the emulator")
+    convert.set_defaults(run=_convert)
+    build = commands.add_parser("build", help="run Vivado HLS or Vitis HLS on a written project")
+    build.add_argument("-p", "--project", required=True, help="the project folder (OutputDir)")
+    for step, text in (("reset", "start the HLS project afresh"), ("csim", "C simulation"),
+                       ("synth", "synthesis (C to RTL)"), ("cosim", "C/RTL co-simulation"),
+                       ("export", "export the IP"), ("vsynth", "logic synthesis of the exported RTL")):
+        build.add_argument(f"--{step}", action="store_true", help=text)
+    build.set_defaults(run=_build)
+    report_command = commands.add_parser("report", help="summarize the synthesis and co-simulation reports")
+    report_command.add_argument("-p", "--project", required=True, help="the project folder (OutputDir)")
+    report_command.set_defaults(run=_report)
     demo = commands.add_parser("demo", help="convert the shipped QKeras CNN in every backend, strategy, io type and reuse factor 1 and 4")
     demo.add_argument("-o", "--output", default="nnhls_demo", help="folder for the projects (default: nnhls_demo)")
     demo.set_defaults(run=_demo)
     commands.add_parser("types", help="show values landing in fixed-point types, numpy beside C++").set_defaults(
         run=_types)
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except NnhlsError as error:
+        print(f"nnhls {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from nnhls.config import apply_config
 from nnhls.errors import NnhlsError
@@ -10,7 +11,7 @@ from nnhls.hls.backend import IO_TYPES, Project, get_backend
 from nnhls.model import HLSModel
 from nnhls.passes import lower
 
-__all__ = ["convert_from_keras_model"]
+__all__ = ["convert_from_config", "convert_from_keras_model"]
 
 
 def convert_from_keras_model(model, hls_config: dict | None = None, backend: str = "Vivado",
@@ -34,3 +35,37 @@ def convert_from_keras_model(model, hls_config: dict | None = None, backend: str
     lower(graph, settings, strict=strict)
     project = Project(graph, chosen_backend, io_type, project_name, part, clock_period)
     return HLSModel(graph, project, output_dir, hls_config or {})
+
+
+def convert_from_config(config_file) -> HLSModel:
+    """Convert the model a YAML configuration file names, as `nnhls convert -c config.yml` does
+    (keys: see nnhls.config_file). Errors in the file name its line."""
+    from nnhls.config_file import read_config_file
+    from nnhls.frontends.keras import load_keras_file, load_keras_json
+
+    config = read_config_file(config_file)
+    values = config.values
+    backend = values.get("Backend", "Vivado")
+    try:
+        get_backend(backend)
+    except NnhlsError as error:
+        raise config.error(str(error), "Backend") from None
+    io_type = values.get("IOType", "io_parallel")
+    if io_type not in IO_TYPES:
+        raise config.error(f"IOType {io_type!r} is not valid; use one of {', '.join(IO_TYPES)}", "IOType")
+    project_name = values.get("ProjectName", "myproject")
+    if not project_name.isidentifier():
+        raise config.error(f"ProjectName {project_name!r} must be a C identifier, e.g. 'myproject'", "ProjectName")
+    if "KerasJson" in values:
+        model = load_keras_json(config.file("KerasJson"), config.file("KerasH5"))
+    else:
+        model = load_keras_file(config.file("KerasModel") or config.file("KerasH5"))
+    output_dir = Path(values.get("OutputDir", "nnhls_prj"))
+    output_dir = output_dir if output_dir.is_absolute() else config.path.parent / output_dir
+    try:
+        return convert_from_keras_model(
+            model, hls_config=values.get("HLSConfig"), backend=backend, output_dir=output_dir,
+            project_name=project_name, part=values.get("Part", "xcu250-figd2104-2L-e"),
+            clock_period=values.get("ClockPeriod", 5), io_type=io_type)
+    except NnhlsError as error:
+        raise config.located(error) from None

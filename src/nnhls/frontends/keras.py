@@ -23,7 +23,7 @@ from nnhls.ir import (ACTIVATIONS, Activation, BatchNorm, Conv, Dense, Flatten, 
                       ParametricRelu, Pool, ScaleShift, Weights, Window, ZeroPad, make_activation, same_padding)
 from nnhls.types import IntType, exact_type
 
-__all__ = ["SUPPORTED_LAYERS", "load_keras_file", "read_keras"]
+__all__ = ["SUPPORTED_LAYERS", "load_keras_file", "load_keras_json", "read_keras"]
 
 SUPPORTED_ACTIVATIONS = ACTIVATIONS
 
@@ -80,6 +80,41 @@ def load_keras_file(path) -> object:
     raise NnhlsError(
         f"model file {str(path)!r}: expected a .h5 or .keras file, got {suffix or 'no suffix'!r}"
     )
+
+
+def load_keras_json(json_path, weights_path) -> object:
+    """A model from an architecture saved by `model.to_json()` and a weights file (`.h5`)."""
+    json_path, weights_path = Path(json_path), Path(weights_path)
+    for path in (json_path, weights_path):
+        if not path.is_file():
+            raise NnhlsError(f"model file {str(path)!r} does not exist")
+    text = json_path.read_text()
+    try:
+        if "qkeras" in text or any(f'"{name}"' in text for name in _QKERAS_LAYERS):
+            model = qk.load_qkeras().utils.quantized_model_from_json(text)
+        else:
+            model = _model_from_json(text)
+        model.load_weights(str(weights_path))
+    except NnhlsError:
+        raise
+    except Exception as error:
+        raise NnhlsError(f"cannot build a model from {str(json_path)!r} and {str(weights_path)!r}: {error}") from error
+    return model
+
+
+def _model_from_json(text: str):
+    # tf.keras (Keras 2) and Keras 3 write different JSON; each reads its own.
+    try:
+        import tf_keras
+
+        return tf_keras.models.model_from_json(text)
+    except Exception as tf_keras_error:
+        try:
+            import keras
+
+            return keras.models.model_from_json(text)
+        except Exception:
+            raise tf_keras_error from None
 
 
 def _load_tf_keras(path: Path, with_qkeras: bool):
