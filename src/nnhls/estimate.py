@@ -1,0 +1,243 @@
+"""Multipliers, interval, latency and weight storage from nnhls's own formulas (docs/estimate.md).
+
+No vendor tool is involved: every number follows from the lowered IR, the strategy, reuse
+factor, parallelization factor and io type, by the formulas that docs/estimate.md states and
+tests/test_estimate.py checks. It is an estimate, not a synthesis result.
+"""
+
+from __future__ import annotations
+
+from math import ceil
+from typing import NamedTuple
+
+from nnhls.ir import Graph, Node, Weights, softsign_types
+
+__all__ = ["NOTE", "REG", "Estimate", "EstimateRow", "bram_18k", "estimate"]
+
+NOTE = "Estimate from nnhls's formulas (docs/estimate.md), not a synthesis result"
+
+# Cycles of a Dense's input and output registers.
+REG = 2
+
+# The shapes of one BRAM_18K, (depth, width), shallowest first.
+BRAM_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
+
+# Per element-wise op: (multiplies, depth in cycles).
+ELEMENTWISE = {"activation": (False, 1), "step": (False, 2), "prelu": (True, 2), "hard_sigmoid": (True, 2),
+               "scale_shift": (True, 2), "lookup": (False, 2), "softsign": (False, 2)}
+
+# Every Weights field a node may hold (see passes/quantize_weights.py).
+_CONSTANTS = ("weight", "bias", "scale", "shift", "table", "exp_table", "inv_table", "threshold", "max_value",
+              "slope", "offset", "tail_scale", "levels", "min_input", "min_value")
+
+
+class EstimateRow(NamedTuple):
+    layer: str
+    op: str
+    multipliers: int
+    interval: int  # clock cycles between two samples
+    latency: int  # clock cycles from a sample's first input to its last output
+    weight_bits: int
+    bram_18k: int
+
+
+class Estimate:
+    """Per-layer rows (graph order, without Input and Flatten) and the design's total."""
+
+    def __init__(self, rows: list[EstimateRow], total: EstimateRow, io_type: str, top: str,
+                 clock_period: float | None = None):
+        self.rows = list(rows)
+        self.total = total
+        self.io_type = io_type
+        self.top = top  # the top function's pragma: 'PIPELINE' or 'DATAFLOW'
+        self.clock_period = clock_period
+
+    def __getitem__(self, layer: str) -> EstimateRow:
+        for row in self.rows:
+            if row.layer == layer:
+                return row
+        raise KeyError(layer)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def as_dict(self) -> dict:
+        return {"note": NOTE, "io_type": self.io_type, "top": self.top, "clock_period": self.clock_period,
+                "layers": [row._asdict() for row in self.rows], "total": self.total._asdict()}
+
+    def __str__(self) -> str:
+        header = ("layer", "op", "multipliers", "interval", "latency", "weight bits", "BRAM_18K")
+        cells = [header] + [tuple(str(value) for value in row) for row in [*self.rows, self.total]]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+        lines = ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in cells]
+        rule = "  ".join("-" * width for width in widths)
+        lines.insert(1, rule)
+        lines.insert(len(lines) - 1, rule)
+        summary = (f"{self.io_type}, top function {self.top}: the design takes a sample every "
+                   f"{self.total.interval} cycles, latency {self.total.latency} cycles")
+        if self.clock_period:
+            summary += f" ({self.total.latency * self.clock_period:g} ns at {self.clock_period:g} ns, if met)"
+        return "\n".join([f"{NOTE}.", summary + ".",
+                          "Interval and latency in clock cycles; multipliers are multiplications (DSPs or LUTs). Total: sums,",
+                          "the largest interval, and the latency along the slowest path from an input to an output.",
+                          "", *lines])
+
+    def __repr__(self) -> str:
+        return f"<Estimate {self.io_type} {self.top}: {self.total}>"
+
+
+def ceil_log2(k: int) -> int:
+    """The depth of a tree over k values: the least d with 2**d >= k."""
+    return max(k - 1, 0).bit_length()
+
+
+def bram_18k(words: int, word_bits: int) -> int:
+    """BRAM_18K blocks of a memory `words` deep and `word_bits` wide: the widest shape at least
+    as deep, as many side by side as the word needs (docs/estimate.md)."""
+    for depth, width in BRAM_SHAPES:
+        if words <= depth:
+            return ceil(word_bits / width)
+    return ceil(words / BRAM_SHAPES[-1][0]) * word_bits
+
+
+def _value_of(graph: Graph, name: str) -> Node:
+    node = graph[name]
+    while node.op == "flatten":
+        node = graph[node.inputs[0]]
+    return node
+
+
+def _packet_size(graph: Graph, name: str) -> int:
+    """Values per io_stream packet, as the writer makes them: a pixel, or a whole vector."""
+    node = _value_of(graph, name)
+    return node.shape[-1] if len(node.shape) > 1 else node.size
+
+
+def _packets(graph: Graph, name: str) -> int:
+    return graph[name].size // _packet_size(graph, name)
+
+
+def _bits(weights) -> int:
+    if not isinstance(weights, Weights) or weights.codes is None:
+        return 0
+    return int(weights.codes.size) * weights.type.width
+
+
+def weight_bits(graph: Graph, node: Node) -> int:
+    """Bits of the node's constant arrays (what its kernel reads; an argmax softmax reads no table)."""
+    fields = _CONSTANTS
+    if node.op == "softmax" and node.implementation != "stable":
+        fields = ()
+    total = sum(_bits(getattr(node, field, None)) for field in fields)
+    if node.op == "step":
+        total += len(node.threshold_codes) * graph[node.inputs[0]].result_type.width
+    return total
+
+
+def _dense(node) -> tuple[int, int, int, int]:
+    """(multipliers, interval, latency, BRAM_18K) of one Dense (a convolution's per pixel)."""
+    n_weights, rf = node.n_in * node.n_out, node.reuse_factor
+    multipliers = ceil(n_weights / rf)
+    if node.strategy == "Resource":
+        rows_per_step = max(1, multipliers // node.n_out)
+        adders = ceil_log2(rows_per_step + 1)
+        bram = bram_18k(rf, multipliers * node.weight.type.width) if rf > 1 else 0
+    else:
+        adders = ceil_log2(node.n_in + 1)
+        bram = 0
+    return multipliers, rf, rf + adders + REG, bram
+
+
+def _loop(trips: int, ii: int, depth: int) -> tuple[int, int]:
+    """(interval, latency) of a pipelined loop."""
+    return trips * ii, (trips - 1) * ii + depth
+
+
+def _layer(graph: Graph, node: Node, stream: bool) -> EstimateRow:
+    op = node.op
+    bits, bram = weight_bits(graph, node), 0
+    if op == "dense":
+        multipliers, interval, latency, bram = _dense(node)
+        if stream:
+            latency = _packets(graph, node.inputs[0]) + latency + _packets(graph, node.name)
+            interval = latency
+    elif op == "conv":
+        multipliers, ii, depth, bram = _dense(node)
+        w = node.window
+        if stream:
+            trips = w.padded_h * w.padded_w
+        else:
+            trips = w.n_pixels // node.parallelization_factor
+            multipliers *= node.parallelization_factor
+        interval, latency = _loop(trips, ii, depth)
+    elif op == "pool":
+        w, x_type = node.window, graph[node.inputs[0]].result_type
+        divider = node.dividend_type(x_type).width if node.function == "average" else 0
+        whole = w.n_pixels == 1 and w.kernel_h == w.in_h and w.kernel_w == w.in_w
+        if stream and whole:
+            trips, depth = w.in_h * w.in_w, 1 + divider
+        else:
+            trips = w.padded_h * w.padded_w if stream else w.n_pixels
+            depth = 1 + ceil_log2(w.n_taps) + divider
+        multipliers = 0
+        interval, latency = _loop(trips, 1, depth)
+    elif op == "zero_pad":
+        multipliers = 0
+        interval, latency = _loop(node.window.padded_h * node.window.padded_w, 1, 1)
+    elif op == "softmax":
+        n = node.n
+        if node.implementation == "stable":
+            multipliers, depth = n, 2 * ceil_log2(n) + 5
+        else:
+            multipliers, depth = 0, ceil_log2(n) + 1
+        if stream:
+            latency = _packets(graph, node.inputs[0]) + depth + _packets(graph, node.name)
+            interval = latency
+        else:
+            interval, latency = 1, depth
+    elif op in ELEMENTWISE:
+        multiplies, depth = ELEMENTWISE[op]
+        if op == "lookup":
+            multiplies = node.tail_scale is not None
+        if op == "softsign":
+            depth += softsign_types(graph[node.inputs[0]].result_type)[2].width
+        at_once = _packet_size(graph, node.name) if stream else node.size
+        multipliers = at_once if multiplies else 0
+        interval, latency = _loop(_packets(graph, node.name) if stream else 1, 1, depth)
+    else:
+        raise ValueError(f"layer {node.name!r}: no estimate formula for op {op!r}")
+    return EstimateRow(node.name, op, multipliers, interval, latency, bits, bram)
+
+
+def top_pragma(graph: Graph, io_type: str) -> str:
+    """The top function's pragma, by the writer's rule (hls/backend.py)."""
+    layers = [node for node in graph if node.op not in ("input", "flatten")]
+    resource = any(node.strategy == "Resource" for node in layers)
+    windows = any(node.op in ("conv", "pool", "zero_pad") for node in layers)
+    return "DATAFLOW" if io_type == "io_stream" or resource or windows else "PIPELINE"
+
+
+def estimate(hls_model) -> Estimate:
+    """The estimate of `hls_model`'s design (an HLSModel, or anything with `.graph` and
+    `.project.io_type`), per layer and in total, by the formulas of docs/estimate.md."""
+    graph: Graph = hls_model.graph
+    project = hls_model.project
+    io_type = project.io_type
+    stream = io_type == "io_stream"
+    rows, finish = [], {}
+    for node in graph:
+        start = max((finish[name] for name in node.inputs), default=0)
+        if node.op in ("input", "flatten"):
+            finish[node.name] = start
+            continue
+        row = _layer(graph, node, stream)
+        rows.append(row)
+        finish[node.name] = start + row.latency
+    total = EstimateRow(
+        "total", "", sum(row.multipliers for row in rows), max((row.interval for row in rows), default=0),
+        max((finish[name] for name in graph.outputs), default=0), sum(row.weight_bits for row in rows),
+        sum(row.bram_18k for row in rows))
+    return Estimate(rows, total, io_type, top_pragma(graph, io_type), getattr(project, "clock_period", None))
