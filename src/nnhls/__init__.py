@@ -1,9 +1,9 @@
 """nnhls: quantized neural networks to bit-exact HLS C++ for AMD/Xilinx FPGAs."""
 
-from nnhls import converters, quantize, types, utils
+from nnhls import converters, estimate, profiling, quantize, report, types, utils
 from nnhls.compare import compare
 from nnhls.config import config_from_keras_model, print_dict
-from nnhls.converters import convert_from_keras_model
+from nnhls.converters import convert_from_config, convert_from_keras_model
 from nnhls.errors import NnhlsError, PrecisionError
 from nnhls.model import HLSModel
 from nnhls.types import AUTO, FixedType, IntType, parse_precision
@@ -13,8 +13,12 @@ __all__ = [
     "HLSModel",
     "compare",
     "config_from_keras_model",
+    "convert_from_config",
     "convert_from_keras_model",
     "converters",
+    "estimate",
+    "profiling",
+    "report",
     "print_dict",
     "utils",
     "FixedType",
