@@ -288,23 +288,31 @@ def test_csim_equals_emulator(network, seed, backend, strategy, io_type, tmp_pat
         assert np.array_equal(csim, emulated)
 
 
-@pytest.mark.parametrize("io_type", IO_TYPES)
-def test_project_testbench_checks_every_output_bit(io_type, tmp_path):
-    """The testbench the vendor's C simulation runs, built here with g++ against our ap_types."""
+def run_testbench(model):
+    """Write the project, build its vendor-facing testbench with g++ against our ap_types (the
+    literal weights, not nnhls's integer codes) and run it: (project folder, finished process)."""
     import subprocess
 
-    model, _ = realize(SEEDS[0], "Vitis", "Resource", io_type, tmp_path)
     project = model.write()
     command = ["g++", "-std=c++14", "-O1", "-Wno-unknown-pragmas", "-Ifirmware", "-Iap_types",
                "firmware/myproject.cpp", "myproject_test.cpp", "-o", "testbench"]
     subprocess.run(command, cwd=project, check=True)
-    result = subprocess.run(["./testbench"], cwd=project, capture_output=True, text=True)
+    return project, subprocess.run(["./testbench"], cwd=project, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("io_type", IO_TYPES)
+def test_project_testbench_checks_every_output_bit(io_type, tmp_path):
+    """The testbench the vendor's C simulation runs, built here with g++ against our ap_types."""
+    model, _ = realize(SEEDS[0], "Vitis", "Resource", io_type, tmp_path)
+    project, result = run_testbench(model)
     assert result.returncode == 0 and "64 samples, 0 outputs differ" in result.stdout
     predictions = project / "tb_data" / "tb_output_predictions.dat"
     lines = predictions.read_text().splitlines()
     values = lines[3].split()
     values[0] = repr(float(values[0]) + model.graph["linear"].result_type.lsb)
     predictions.write_text("\n".join(lines[:3] + [" ".join(values)] + lines[4:]) + "\n")
+    import subprocess
+
     result = subprocess.run(["./testbench"], cwd=project, capture_output=True, text=True)
     assert result.returncode == 1 and "64 samples, 1 outputs differ" in result.stdout
 
@@ -415,14 +423,8 @@ def test_every_resource_reuse_factor_and_parallelization_factor_of_a_convolution
 def test_project_testbench_passes_on_a_convolutional_network(io_type, tmp_path):
     """The vendor-facing testbench and the exact literal weights (not nnhls's integer codes), on
     images streamed pixel by pixel, with branches and three outputs."""
-    import subprocess
-
     model, _ = realize(IMAGE_SEEDS[1], "Vivado", "Resource", io_type, tmp_path, "images")
-    project = model.write()
-    command = ["g++", "-std=c++14", "-O1", "-Wno-unknown-pragmas", "-Ifirmware", "-Iap_types",
-               "firmware/myproject.cpp", "myproject_test.cpp", "-o", "testbench"]
-    subprocess.run(command, cwd=project, check=True)
-    result = subprocess.run(["./testbench"], cwd=project, capture_output=True, text=True)
+    _, result = run_testbench(model)
     assert result.returncode == 0 and "64 samples, 0 outputs differ" in result.stdout
 
 

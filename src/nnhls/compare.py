@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from nnhls.errors import NnhlsError
+from nnhls.text import table
 from nnhls.types import FixedType
 
 __all__ = ["Comparison", "ComparisonRow", "OverflowReport", "OverflowRow", "compare"]
@@ -22,14 +23,6 @@ class OverflowRow(NamedTuple):
     # The framework itself clips here (a QKeras quantizer's range): saturation is the model's
     # own behaviour, not lost accuracy.
     by_framework: bool = False
-
-
-def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
-    cells = [header] + [tuple(str(value) for value in row) for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
 
 
 class OverflowReport(list):
@@ -49,7 +42,7 @@ class OverflowReport(list):
     def __str__(self) -> str:
         rows = [(r.layer, r.point, r.type, r.overflowed, r.values, f"{100 * r.overflowed / max(r.values, 1):.2f}%",
                  "framework's own clipping" if r.by_framework and r.overflowed else "") for r in self]
-        return _table(("layer", "point", "type", "overflowed", "of", "share", ""), rows)
+        return table(("layer", "point", "type", "overflowed", "of", "share", ""), rows)
 
 
 class ComparisonRow(NamedTuple):
@@ -77,7 +70,7 @@ class Comparison(list):
 
     def __str__(self) -> str:
         rows = [(r.layer, r.type, f"{r.max_error_lsb:.3g}", f"{r.mean_error_lsb:.3g}", r.overflowed) for r in self]
-        text = _table(("layer", "type", "max error (LSB)", "mean error (LSB)", "overflowed"), rows)
+        text = table(("layer", "type", "max error (LSB)", "mean error (LSB)", "overflowed"), rows)
         first = self.first_divergent
         verdict = (f"first layer off by more than {self.threshold_lsb:g} LSB: {first}" if first
                    else f"every layer within {self.threshold_lsb:g} LSB")

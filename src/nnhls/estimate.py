@@ -11,6 +11,7 @@ from math import ceil
 from typing import NamedTuple
 
 from nnhls.ir import Graph, Node, Weights, softsign_types
+from nnhls.text import table
 
 __all__ = ["NOTE", "REG", "Estimate", "EstimateRow", "bram_18k", "estimate"]
 
@@ -70,12 +71,7 @@ class Estimate:
 
     def __str__(self) -> str:
         header = ("layer", "op", "multipliers", "interval", "latency", "weight bits", "BRAM_18K")
-        cells = [header] + [tuple(str(value) for value in row) for row in [*self.rows, self.total]]
-        widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-        lines = ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in cells]
-        rule = "  ".join("-" * width for width in widths)
-        lines.insert(1, rule)
-        lines.insert(len(lines) - 1, rule)
+        lines = table(header, self.rows, total=self.total).splitlines()
         summary = (f"{self.io_type}, top function {self.top}: the design takes a sample every "
                    f"{self.total.interval} cycles, latency {self.total.latency} cycles")
         if self.clock_period:

@@ -54,6 +54,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from nnhls.errors import NnhlsError
+from nnhls.text import table
 
 __all__ = ["RESOURCES", "print_report", "read", "summary"]
 
@@ -257,14 +258,6 @@ def read(project_dir, solution: str | None = None) -> dict:
 
 # printing ------------------------------------------------------------------------------------
 
-def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
-    cells = [header] + [tuple(str(value) for value in row) for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
 def _show(value) -> str:
     return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -305,7 +298,7 @@ def summary(report: dict) -> str:
             low, high = synthesis[low], synthesis[high]
             rows.append((label, _show(low), _show(high),
                          _microseconds(low, period), _microseconds(high, period)))
-        parts.append(_table(("synthesis", "min (cycles)", "max (cycles)", "min (us)", "max (us)"), rows))
+        parts.append(table(("synthesis", "min (cycles)", "max (cycles)", "min (us)", "max (us)"), rows))
         rows = []
         for key in RESOURCES:
             used, available = synthesis["resources"].get(key), synthesis["available"].get(key)
@@ -313,13 +306,13 @@ def summary(report: dict) -> str:
                 continue
             share = f"{100 * used / available:.2f}%" if used is not None and available else "-"
             rows.append((key, _show(used), _show(available), share))
-        parts.append(_table(("resource", "used", "available", "share"), rows))
+        parts.append(table(("resource", "used", "available", "share"), rows))
         if synthesis["modules"]:
             rows = [(name, _span(m["latency_best"], m["latency_worst"]),
                      _span(m["interval_min"], m["interval_max"]),
                      *(_show(m["resources"].get(key)) for key in RESOURCES))
                     for name, m in synthesis["modules"].items()]
-            parts.append(_table(("module", "latency", "interval", *RESOURCES), rows))
+            parts.append(table(("module", "latency", "interval", *RESOURCES), rows))
 
     cosim = report.get("cosim")
     if cosim is None:
@@ -331,7 +324,7 @@ def summary(report: dict) -> str:
         text = f"co-simulation ({cosim['language']}{simulator}): {cosim['status']}"
         rows = [(kind, *(_show(cosim[kind][key]) for key in ("min", "avg", "max")))
                 for kind in ("latency", "interval")]
-        text += "\n" + _table(("measured (cycles)", "min", "avg", "max"), rows)
+        text += "\n" + table(("measured (cycles)", "min", "avg", "max"), rows)
         if cosim.get("total_cycles") is not None:
             text += f"\ntotal execution: {cosim['total_cycles']} cycles"
         parts.append(text)
