@@ -1,5 +1,7 @@
 """Configuration: the dictionary's shape per granularity, and resolution LayerName > LayerType > Model."""
 
+import re
+
 import keras_models  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 import numpy as np
 import pytest
@@ -67,8 +69,12 @@ def test_bad_granularity_and_backend(qmlp):
 
 def test_maximum_caps_inferred_types_with_a_warning(qmlp, tmp_path):
     config = nnhls.config_from_keras_model(qmlp, granularity="model", max_precision="ap_fixed<12,4,AP_RND,AP_SAT>")
-    with pytest.warns(UserWarning, match=r"layer 'fc1': the exact accum type .* is capped to ap_fixed<12,4,AP_RND,AP_SAT>"):
+    with pytest.warns(UserWarning) as caught:
         model = nnhls.convert_from_keras_model(qmlp, hls_config=config, output_dir=tmp_path)
+    messages = [str(w.message) for w in caught]
+    assert [m.split("'")[1] for m in messages] == ["fc1", "fc2", "fc3", "output"]
+    assert all(re.match(r"layer '\w+': the exact accum type .* is capped to ap_fixed<12,4,AP_RND,AP_SAT>", m)
+               for m in messages)
     assert model.graph["fc1"].accum_type.width <= 12
     X, _ = keras_models.synthetic_data(100)
     model.compile()

@@ -57,7 +57,8 @@ def test_the_matrix_catches_a_planted_layout_bug(tmp_path, monkeypatch):
 def test_overflowing_accumulator_is_named_by_the_report_and_the_comparison(qmlp, data, tmp_path):
     config = nnhls.config_from_keras_model(qmlp, granularity="name")
     config["LayerName"]["fc2"]["Precision"]["accum"] = "ap_fixed<8,2>"
-    model = nnhls.convert_from_keras_model(qmlp, hls_config=config, output_dir=tmp_path / "prj")
+    with pytest.warns(UserWarning, match=r"layer 'fc2': accum ap_fixed<8,2> can overflow"):
+        model = nnhls.convert_from_keras_model(qmlp, hls_config=config, output_dir=tmp_path / "prj")
     report = model.overflow_report(data)
     counts = report.by_layer()
     assert counts["fc2"] > 0

@@ -203,7 +203,7 @@ def _draw_rows(axes, Rectangle, rows) -> None:
         for patch, colour in zip(boxes["boxes"], box_colours):
             patch.set(facecolor=colour, alpha=0.6, zorder=2)
     axes.set_yticks(range(len(rows)), labels, fontsize=7.5, linespacing=1.1)
-    axes.set_ylim(len(rows) - 0.5, -0.5)  # graph order from the top down
+    axes.set_ylim(max(len(rows), 1) - 0.5, -0.5)  # graph order from the top down (one empty row if none)
     for index, note in enumerate(zero_notes):
         if note:
             axes.annotate(note, (1, index), xycoords=("axes fraction", "data"), xytext=(4, 0),
