@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from nnhls.config import apply_config
 from nnhls.errors import NnhlsError
 from nnhls.hls.backend import IO_TYPES, Project, get_backend
+from nnhls.hls.limits import synthesis_limits
 from nnhls.model import HLSModel
 from nnhls.passes import lower
 
@@ -21,7 +23,8 @@ def convert_from_keras_model(model, hls_config: dict | None = None, backend: str
     """Convert a Keras 2 / QKeras / Keras 3 model (object or .h5/.keras path) into an HLSModel.
 
     With `strict=True`, a reuse factor the layer cannot take is an error instead of being moved
-    to the nearest valid one with a warning.
+    to the nearest valid one with a warning. A layer past what synthesis tools handle well (see
+    nnhls.hls.limits) gets a warning that names it and the way out.
     """
     from nnhls.frontends import read_keras
 
@@ -33,6 +36,8 @@ def convert_from_keras_model(model, hls_config: dict | None = None, backend: str
     graph = read_keras(model)
     settings = apply_config(graph, hls_config)
     lower(graph, settings, strict=strict)
+    for message in synthesis_limits(graph, io_type):
+        warnings.warn(message, stacklevel=2)
     project = Project(graph, chosen_backend, io_type, project_name, part, clock_period)
     return HLSModel(graph, project, output_dir, hls_config or {})
 
