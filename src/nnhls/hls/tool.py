@@ -17,7 +17,8 @@ __all__ = ["BUILD_STEPS", "LOG_FILE", "build_command", "find_tool", "options_tex
 # The steps build_prj.tcl knows, in the order the tool runs them.
 BUILD_STEPS = ("reset", "csim", "synth", "cosim", "export", "vsynth")
 LOG_FILE = "nnhls_build.log"
-# vitis-run passes no arguments to the script; build_prj.tcl reads its options from here too.
+# UG1702 documents no way to pass arguments through `vitis-run --mode hls --tcl`; build_prj.tcl
+# reads its options from this variable too.
 OPTIONS_VARIABLE = "NNHLS_BUILD_OPTIONS"
 
 
