@@ -77,7 +77,7 @@ def _demo(args) -> int:
                         hls_model = nnhls.convert_from_keras_model(
                             model, hls_config=config, backend=backend, io_type=io_type, project_name="digits",
                             output_dir=output / f"{backend}_{strategy}_{io_type}_rf{reuse_factor}".lower())
-                    notes += [str(w.message) for w in caught if "reuse factor" in str(w.message)
+                    notes += [str(w.message) for w in caught if str(w.message).startswith("layer ")
                               and str(w.message) not in notes]
                     start = time.perf_counter()
                     hls_model.compile()  # also checks the C simulation against the emulator
