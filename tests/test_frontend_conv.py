@@ -685,3 +685,26 @@ def test_qconv_with_a_float_scale_emulator_is_within_one_lsb_of_predict(tmp_path
     lsb = 2.0**-7
     assert difference.max() <= lsb
     assert (difference == 0).mean() >= 0.999
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("class_name, padding", [("AveragePooling2D", "same"), ("AveragePooling2D", "valid"),
+                                                 ("GlobalAveragePooling2D", None)])
+def test_average_over_counts_that_are_not_powers_of_two_is_within_one_lsb_of_keras(framework, class_name, padding,
+                                                                                   tmp_path):
+    """3x3 windows hold 9 values inside the image (6 or 4 at 'same' edges), 5x5 global ones 25:
+    the quotient is truncated at the sum's LSB / 16 (or / 32) and then rounded into the result
+    type, so it is within one result LSB of Keras's float average rounded the same way (and
+    mostly equal to it)."""
+    K = FRAMEWORKS[framework]
+    layer = getattr(K.layers, class_name)(**({} if padding is None else {"pool_size": 3, "strides": 1,
+                                                                       "padding": padding}))
+    model = _one_layer(K, layer, (5, 5, 2))
+    X = _grid((200, 5, 5, 2), seed=3)
+    result = FixedType(16, 6, True, "RND", "SAT")
+    config = {"Model": {"Precision": "ap_fixed<16,6>"}, "LayerName": {layer.name: {"Precision": str(result)}}}
+    hls_model = nnhls.convert_from_keras_model(model, hls_config=config, output_dir=tmp_path / "prj")
+    keras_rounded = nnhls.quantize.to_float(nnhls.quantize.from_float(_keras_output(model, X), result), result)
+    difference = np.abs(hls_model.predict(X) - keras_rounded)
+    assert difference.max() <= result.lsb
+    assert np.mean(difference == 0) > 0.9
