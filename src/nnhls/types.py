@@ -41,6 +41,8 @@ MAX_WIDTH = 1024
 
 def _mode_name(value, valid: tuple[str, ...], what: str) -> str:
     """Normalise a mode given as 'AP_RND_CONV', 'rnd_conv', '(ap_q_mode)4' or 4 to 'RND_CONV'."""
+    if value in valid:  # already a canonical name: the common case, in every type nnhls derives
+        return value
     if isinstance(value, int) and not isinstance(value, bool):
         if 0 <= value < len(valid):
             return valid[value]

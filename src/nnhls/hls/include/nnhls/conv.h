@@ -52,36 +52,26 @@ void conv(const data_T data[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan],
   }
 }
 
-// io_stream: pixels in raster order through a line buffer; one output pixel (packet of n_out
-// channels) leaves as soon as its window is complete.
+// io_stream: the image's windows from a line buffer (nnhls/window.h), and one output pixel
+// (packet of n_out channels) from each window as it comes.
 template <class in_packet_T, class out_packet_T, class CONFIG_T>
 void conv_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
                  const typename CONFIG_T::weight_t weights[CONFIG_T::n_in * CONFIG_T::n_out],
                  const typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+#pragma HLS DATAFLOW
   typedef typename in_packet_T::value_type data_T;
   typedef typename out_packet_T::value_type res_T;
-  data_T lines[CONFIG_T::kernel_h][CONFIG_T::padded_w][CONFIG_T::n_chan];
-#pragma HLS ARRAY_PARTITION variable=lines complete dim=1
-#pragma HLS ARRAY_PARTITION variable=lines complete dim=3
-  window_walk<CONFIG_T> walk;
-  for (unsigned row = 0; row < CONFIG_T::padded_h; row++) {
-    walk.start_row();
-    for (unsigned column = 0; column < CONFIG_T::padded_w; column++) {
-      push_pixel<data_T, CONFIG_T>(lines, in, row, column);
-      if (walk.complete(row, column)) {
-        data_T window[CONFIG_T::n_in];
-#pragma HLS ARRAY_PARTITION variable=window complete
-        window_at<data_T, CONFIG_T>(lines, column, window);
-        res_T result[CONFIG_T::n_out];
+  typedef packet<data_T, CONFIG_T::n_in> window_packet_T;
+  hls::stream<window_packet_T> windows("windows");
+  stream_windows<in_packet_T, window_packet_T, CONFIG_T>(in, windows);
+  for (unsigned pixel = 0; pixel < CONFIG_T::n_pixels; pixel++) {
+    window_packet_T window = windows.read();
+    res_T result[CONFIG_T::n_out];
 #pragma HLS ARRAY_PARTITION variable=result complete
-        dense<data_T, res_T, CONFIG_T>(window, result, weights, biases);
-        out_packet_T packet;
-        for (unsigned f = 0; f < CONFIG_T::n_out; f++) packet[f] = result[f];
-        out.write(packet);
-        walk.advance();
-      }
-    }
-    walk.end_row(row);
+    dense<data_T, res_T, CONFIG_T>(window.data, result, weights, biases);
+    out_packet_T packet;
+    for (unsigned f = 0; f < CONFIG_T::n_out; f++) packet[f] = result[f];
+    out.write(packet);
   }
 }
 

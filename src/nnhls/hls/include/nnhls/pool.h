@@ -52,28 +52,22 @@ void pool(const data_T data[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan],
   }
 }
 
+// io_stream: the image's windows from a line buffer (nnhls/window.h), pooled as they come.
 template <class in_packet_T, class out_packet_T, class CONFIG_T>
 void pool_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out) {
+#pragma HLS DATAFLOW
   typedef typename in_packet_T::value_type data_T;
-  data_T lines[CONFIG_T::kernel_h][CONFIG_T::padded_w][CONFIG_T::n_chan];
-#pragma HLS ARRAY_PARTITION variable=lines complete dim=1
-#pragma HLS ARRAY_PARTITION variable=lines complete dim=3
-  window_walk<CONFIG_T> walk;
-  for (unsigned row = 0; row < CONFIG_T::padded_h; row++) {
-    walk.start_row();
-    for (unsigned column = 0; column < CONFIG_T::padded_w; column++) {
+  typedef packet<data_T, CONFIG_T::kernel_h * CONFIG_T::kernel_w * CONFIG_T::n_chan> window_packet_T;
+  hls::stream<window_packet_T> windows("windows");
+  stream_windows<in_packet_T, window_packet_T, CONFIG_T>(in, windows);
+  for (unsigned y = 0; y < CONFIG_T::out_h; y++) {
+    for (unsigned x = 0; x < CONFIG_T::out_w; x++) {
 #pragma HLS PIPELINE
-      push_pixel<data_T, CONFIG_T>(lines, in, row, column);
-      if (walk.complete(row, column)) {
-        data_T window[CONFIG_T::kernel_h * CONFIG_T::kernel_w * CONFIG_T::n_chan];
-        window_at<data_T, CONFIG_T>(lines, column, window);
-        out_packet_T packet;
-        pool_pixel<data_T, typename out_packet_T::value_type, CONFIG_T>(window, walk.y, walk.x, packet.data);
-        out.write(packet);
-        walk.advance();
-      }
+      const window_packet_T window = windows.read();
+      out_packet_T packet;
+      pool_pixel<data_T, typename out_packet_T::value_type, CONFIG_T>(window.data, y, x, packet.data);
+      out.write(packet);
     }
-    walk.end_row(row);
   }
 }
 

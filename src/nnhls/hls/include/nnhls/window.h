@@ -113,6 +113,32 @@ struct window_walk {
   }
 };
 
+// io_stream: the windows of an image, one packet of kernel_h * kernel_w * n_chan values per
+// output pixel in raster order, from its pixels through a line buffer. A convolution or a
+// pooling reads them in the same dataflow region and computes one output pixel from each.
+template <class in_packet_T, class window_packet_T, class CONFIG_T>
+void stream_windows(hls::stream<in_packet_T>& in, hls::stream<window_packet_T>& windows) {
+  typedef typename in_packet_T::value_type data_T;
+  data_T lines[CONFIG_T::kernel_h][CONFIG_T::padded_w][CONFIG_T::n_chan];
+#pragma HLS ARRAY_PARTITION variable=lines complete dim=1
+#pragma HLS ARRAY_PARTITION variable=lines complete dim=3
+  window_walk<CONFIG_T> walk;
+  for (unsigned row = 0; row < CONFIG_T::padded_h; row++) {
+    walk.start_row();
+    for (unsigned column = 0; column < CONFIG_T::padded_w; column++) {
+#pragma HLS PIPELINE
+      push_pixel<data_T, CONFIG_T>(lines, in, row, column);
+      if (walk.complete(row, column)) {
+        window_packet_T window;
+        window_at<data_T, CONFIG_T>(lines, column, window.data);
+        windows.write(window);
+        walk.advance();
+      }
+    }
+    walk.end_row(row);
+  }
+}
+
 }  // namespace nnhls
 
 #endif  // NNHLS_WINDOW_H
