@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -43,7 +44,7 @@ def emulate_input(node: Node, tally, x: np.ndarray) -> np.ndarray:
 
 def emulate_dense(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, x_type = source
-    return _dense(node, tally, x, x_type, node.weight.codes)
+    return _dense(node, tally, x, x_type)
 
 
 def emulate_conv(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
@@ -53,22 +54,55 @@ def emulate_conv(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.
         x = x.astype(np.float32)  # the window copy is then the matrix product's operand already
     windows = _windows(node.window, x, 0)
     rows = windows.reshape(-1, node.n_in)
-    y = _dense(node, tally, rows, x_type, node.weight.codes.reshape(node.n_in, node.n_out))
-    return y.reshape(len(x), *node.shape)
+    return _dense(node, tally, rows, x_type).reshape(len(x), *node.shape)
 
 
-def _dense(node: Node, tally, x: np.ndarray, x_type: FixedType, weights: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class _Constants:
+    """What the Dense arithmetic needs of a layer's constants, worked out once per layer rather
+    than for every chunk of a batch."""
+
+    sources: tuple  # the weight and bias code arrays these facts are about (held, compared by identity)
+    types: tuple  # the bias and accumulator types they were worked out for
+    matrix: np.ndarray  # (n_in, n_out) codes
+    matrices: dict  # the matrix as float32 / float64, made when first needed
+    low: int
+    high: int
+    column_bound: int  # the largest sum of |weight codes| into one output
+    bias_codes: np.ndarray  # the bias converted into the accumulator
+    bias_overflowed: int
+    largest_bias: int
+
+
+def _constants(node: Node) -> _Constants:
+    sources, types = (node.weight.codes, node.bias.codes), (node.bias.type, node.accum_type)
+    facts = getattr(node, "_emulator_constants", None)
+    if (facts is not None and all(a is b for a, b in zip(facts.sources, sources)) and facts.types == types):
+        return facts
+    matrix = node.weight.codes.reshape(node.n_in, node.n_out)
+    bias_codes, overflowed = quantize.convert(node.bias.codes, node.bias.type, node.accum_type, count_overflow=True)
+    low, high = (int(matrix.min()), int(matrix.max())) if matrix.size else (0, 0)
+    facts = _Constants(sources, types, matrix, {}, low, high, _column_bound(matrix), bias_codes, overflowed,
+                       int(np.abs(bias_codes.astype(object)).max()) if bias_codes.size else 0)
+    node._emulator_constants = facts
+    return facts
+
+
+def _dense(node: Node, tally, x: np.ndarray, x_type: FixedType) -> np.ndarray:
     """Rows of x times the (n_in, n_out) weight codes plus the bias, as Dense defines it."""
-    bias, accum = node.bias, node.accum_type
+    accum, constants = node.accum_type, _constants(node)
+    weights, bias_codes = constants.matrix, constants.bias_codes
     product = mul_type(x_type, node.weight.type)
-    bias_codes = _convert(bias.codes, bias.type, accum, tally, "bias")
-    exact_products = _products_exact(x_type, weights, product, accum)
+    if tally is not None:
+        tally("bias", accum, constants.bias_overflowed, bias_codes.size)
+    shift = accum.fractional - product.fractional
+    exact_products = shift >= 0 and _products_exact(x_type, constants, shift, accum)
     if exact_products:
-        sums = _exact_matmul(x, x_type, weights)
+        sums = _exact_matmul(x, x_type, constants)
         if accum.width + node.n_in.bit_length() >= 62:
             sums = sums.astype(object)
-        if accum.fractional != product.fractional:
-            sums = sums << (accum.fractional - product.fractional)
+        if shift:
+            sums = sums << shift
         if tally is not None:  # _products_exact proved that no product can overflow
             tally("product", accum, 0, len(x) * weights.size)
     else:
@@ -76,7 +110,7 @@ def _dense(node: Node, tally, x: np.ndarray, x_type: FixedType, weights: np.ndar
     total = sums + (bias_codes.astype(object) if sums.dtype == object else bias_codes)
     # The exact sum is converted into the accumulator once, then into the result type; the
     # first conversion changes nothing where the accumulator holds every possible sum.
-    if exact_products and _holds_every_sum(x_type, weights, bias_codes, accum.fractional - product.fractional, accum):
+    if exact_products and _holds_every_sum(x_type, constants, shift, accum):
         if tally is not None:
             tally("accumulator", accum, 0, total.size)
         accumulated = total
@@ -88,10 +122,9 @@ def _dense(node: Node, tally, x: np.ndarray, x_type: FixedType, weights: np.ndar
     return _convert(accumulated, accum, node.result_type, tally, "result")
 
 
-def _holds_every_sum(x_type: FixedType, weights: np.ndarray, bias_codes: np.ndarray, shift: int,
-                     accum: FixedType) -> bool:
+def _holds_every_sum(x_type: FixedType, constants: _Constants, shift: int, accum: FixedType) -> bool:
     """Whether every sum of products of `x_type` inputs plus the bias lies within the accumulator."""
-    largest = (max(-x_type.min_code, x_type.max_code) * _column_bound(weights) << shift) + _largest(bias_codes)
+    largest = (max(-x_type.min_code, x_type.max_code) * constants.column_bound << shift) + constants.largest_bias
     return accum.overflow != "SAT_SYM" and -accum.min_code >= largest and accum.max_code >= largest
 
 
@@ -139,34 +172,24 @@ def emulate_zero_pad(node: Node, tally, source: tuple[np.ndarray, FixedType]) ->
     return _convert(padded, x_type, node.result_type, tally, "result")
 
 
-def _products_exact(x_type: FixedType, weights: np.ndarray, product: FixedType, accum: FixedType) -> bool:
+def _products_exact(x_type: FixedType, constants: _Constants, shift: int, accum: FixedType) -> bool:
     """Whether converting any product into the accumulator changes nothing."""
-    if accum.fractional < product.fractional:
-        return False
-    w_low, w_high = _weight_range(weights)
-    corners = [a * b for a in (x_type.min_code, x_type.max_code) for b in (w_low, w_high)]
-    shift = accum.fractional - product.fractional
+    corners = [a * b for a in (x_type.min_code, x_type.max_code) for b in (constants.low, constants.high)]
     return accum.min_code <= min(corners) << shift and max(corners) << shift <= accum.max_code
 
 
-def _largest(codes: np.ndarray) -> int:
-    return int(np.abs(codes.astype(object)).max()) if codes.size else 0
-
-
-def _exact_matmul(x: np.ndarray, x_type: FixedType, weights: np.ndarray) -> np.ndarray:
+def _exact_matmul(x: np.ndarray, x_type: FixedType, constants: _Constants) -> np.ndarray:
     """x @ weights on integer codes, exactly: BLAS when floats cannot round, else integers."""
-    bound = max(-x_type.min_code, x_type.max_code) * _column_bound(weights)
-    if bound < _FLOAT32_EXACT:
-        return (x.astype(np.float32) @ weights.astype(np.float32)).astype(np.int64)
-    if bound < _FLOAT_EXACT:
-        return (x.astype(np.float64) @ weights.astype(np.float64)).astype(np.int64)
+    weights = constants.matrix
+    bound = max(-x_type.min_code, x_type.max_code) * constants.column_bound
+    for dtype, exact in ((np.float32, _FLOAT32_EXACT), (np.float64, _FLOAT_EXACT)):
+        if bound < exact:
+            if dtype not in constants.matrices:
+                constants.matrices[dtype] = weights.astype(dtype)
+            return (x.astype(dtype, copy=False) @ constants.matrices[dtype]).astype(np.int64)
     if bound < _INT64_EXACT and x.dtype != object and weights.dtype != object:
         return x.astype(np.int64) @ weights.astype(np.int64)
     return x.astype(object) @ weights.astype(object)
-
-
-def _weight_range(weights: np.ndarray) -> tuple[int, int]:
-    return int(weights.min()), int(weights.max())
 
 
 def _column_bound(weights: np.ndarray) -> int:
