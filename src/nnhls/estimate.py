@@ -10,6 +10,7 @@ from __future__ import annotations
 from math import ceil
 from typing import NamedTuple
 
+from nnhls.hls.backend import n_packets, packet_size, top_pragma
 from nnhls.ir import Graph, Node, Weights, softsign_types
 from nnhls.text import table
 
@@ -99,23 +100,6 @@ def bram_18k(words: int, word_bits: int) -> int:
     return ceil(words / BRAM_SHAPES[-1][0]) * word_bits
 
 
-def _value_of(graph: Graph, name: str) -> Node:
-    node = graph[name]
-    while node.op == "flatten":
-        node = graph[node.inputs[0]]
-    return node
-
-
-def _packet_size(graph: Graph, name: str) -> int:
-    """Values per io_stream packet, as the writer makes them: a pixel, or a whole vector."""
-    node = _value_of(graph, name)
-    return node.shape[-1] if len(node.shape) > 1 else node.size
-
-
-def _packets(graph: Graph, name: str) -> int:
-    return graph[name].size // _packet_size(graph, name)
-
-
 def _bits(weights) -> int:
     if not isinstance(weights, Weights) or weights.codes is None:
         return 0
@@ -158,7 +142,7 @@ def _layer(graph: Graph, node: Node, stream: bool) -> EstimateRow:
     if op == "dense":
         multipliers, interval, latency, bram = _dense(node)
         if stream:
-            latency = _packets(graph, node.inputs[0]) + latency + _packets(graph, node.name)
+            latency = n_packets(graph, node.inputs[0]) + latency + n_packets(graph, node.name)
             interval = latency
     elif op == "conv":
         multipliers, ii, depth, bram = _dense(node)
@@ -190,7 +174,7 @@ def _layer(graph: Graph, node: Node, stream: bool) -> EstimateRow:
         else:
             multipliers, depth = 0, ceil_log2(n) + 1
         if stream:
-            latency = _packets(graph, node.inputs[0]) + depth + _packets(graph, node.name)
+            latency = n_packets(graph, node.inputs[0]) + depth + n_packets(graph, node.name)
             interval = latency
         else:
             interval, latency = 1, depth
@@ -200,20 +184,12 @@ def _layer(graph: Graph, node: Node, stream: bool) -> EstimateRow:
             multiplies = node.tail_scale is not None
         if op == "softsign":
             depth += softsign_types(graph[node.inputs[0]].result_type)[2].width
-        at_once = _packet_size(graph, node.name) if stream else node.size
+        at_once = packet_size(graph, node.name) if stream else node.size
         multipliers = at_once if multiplies else 0
-        interval, latency = _loop(_packets(graph, node.name) if stream else 1, 1, depth)
+        interval, latency = _loop(n_packets(graph, node.name) if stream else 1, 1, depth)
     else:
         raise ValueError(f"layer {node.name!r}: no estimate formula for op {op!r}")
     return EstimateRow(node.name, op, multipliers, interval, latency, bits, bram)
-
-
-def top_pragma(graph: Graph, io_type: str) -> str:
-    """The top function's pragma, by the writer's rule (hls/backend.py)."""
-    layers = [node for node in graph if node.op not in ("input", "flatten")]
-    resource = any(node.strategy == "Resource" for node in layers)
-    windows = any(node.op in ("conv", "pool", "zero_pad") for node in layers)
-    return "DATAFLOW" if io_type == "io_stream" or resource or windows else "PIPELINE"
 
 
 def estimate(hls_model) -> Estimate:

@@ -24,7 +24,8 @@ from nnhls.hls import AP_TYPES_DIR, INCLUDE_DIR, layout
 from nnhls.ir import Graph, Node, Weights, softsign_types, table_low_type
 from nnhls.types import FixedType, add_type, mul_type, sub_type
 
-__all__ = ["BACKENDS", "IO_TYPES", "Backend", "Project", "get_backend", "write_project"]
+__all__ = ["BACKENDS", "IO_TYPES", "Backend", "Project", "get_backend", "n_packets", "packet_size", "top_pragma",
+           "value_of", "write_project"]
 
 IO_TYPES = ("io_parallel", "io_stream")
 MANIFEST = "nnhls_manifest.json"
@@ -69,6 +70,32 @@ class Project:
     part: str
     clock_period: float
     clock_uncertainty: str = "12.5%"
+
+
+def value_of(graph: Graph, name: str) -> str:
+    """The node whose output holds `name`'s values (a flatten moves none: it holds its input's)."""
+    while graph[name].op == "flatten":
+        name = graph[name].inputs[0]
+    return name
+
+
+def packet_size(graph: Graph, name: str) -> int:
+    """Values per io_stream transfer: a pixel's channels for an image or a signal, else the whole vector."""
+    node = graph[value_of(graph, name)]
+    return node.shape[-1] if len(node.shape) > 1 else node.size
+
+
+def n_packets(graph: Graph, name: str) -> int:
+    return graph[name].size // packet_size(graph, name)
+
+
+def top_pragma(graph: Graph, io_type: str) -> str:
+    """DATAFLOW or PIPELINE for the top function. A pipelined top unrolls every loop inside it,
+    which would undo the Resource strategy and compute every output pixel of an image at once."""
+    layers = [node for node in graph if node.op not in ("input", "flatten")]
+    resource = any(node.strategy == "Resource" for node in layers)
+    windows = any(node.op in ("conv", "pool", "zero_pad") for node in layers)
+    return "DATAFLOW" if io_type == "io_stream" or resource or windows else "PIPELINE"
 
 
 def c_name(name: str) -> str:
@@ -119,10 +146,7 @@ class _Writer:
         self.weight_files: dict[str, str] = {}
 
     def value_of(self, name: str) -> str:
-        """The node whose output holds `name`'s values (a flatten holds its input's)."""
-        while self.graph[name].op == "flatten":
-            name = self.graph[name].inputs[0]
-        return name
+        return value_of(self.graph, name)
 
     def _plan_reads(self) -> None:
         """Which variable each reader of a value reads. An array can be read many times; a stream
@@ -152,14 +176,10 @@ class _Writer:
         return self.type_name[name].replace("_t", "_packet_t")
 
     def packet_size(self, name: str) -> int:
-        """Values per stream transfer: a pixel's channels for an image or a signal, else the whole vector."""
-        node = self.graph[name]
-        while node.op == "flatten":  # a flatten moves nothing: its stream is its input's
-            node = self.graph[node.inputs[0]]
-        return node.shape[-1] if len(node.shape) > 1 else node.size
+        return packet_size(self.graph, name)
 
     def n_packets(self, name: str) -> int:
-        return self.graph[name].size // self.packet_size(name)
+        return n_packets(self.graph, name)
 
     def size_macro(self, name: str) -> str:
         return f"N_{self.type_name[name][:-2].upper()}"
@@ -250,11 +270,7 @@ class _Writer:
             else:
                 body.append(f"#pragma HLS ARRAY_RESHAPE variable={var} complete dim=0")
                 body.append(backend.interface.format(mode="ap_vld", port=var))
-        resource = any(node.strategy == "Resource" for node, _ in calls)
-        windows = any(node.op in ("conv", "pool", "zero_pad") for node, _ in calls)
-        # A pipelined top unrolls every loop inside it, which would undo the Resource strategy and
-        # compute every output pixel of an image at once.
-        body.append("#pragma HLS DATAFLOW" if self.stream or resource or windows else "#pragma HLS PIPELINE")
+        body.append(f"#pragma HLS {top_pragma(self.graph, self.project.io_type)}")
         body.append("")
         for node in self.graph.inputs:
             body.append(self.trace(node))
