@@ -29,10 +29,8 @@ def convert_from_keras_model(model, hls_config: dict | None = None, backend: str
     from nnhls.frontends import read_keras
 
     chosen_backend = get_backend(backend)
-    if io_type not in IO_TYPES:
-        raise NnhlsError(f"io_type {io_type!r} is not valid; use one of {', '.join(IO_TYPES)}")
-    if not project_name.isidentifier():
-        raise NnhlsError(f"project_name {project_name!r} must be a C identifier, e.g. 'myproject'")
+    _check_io_type(io_type, "io_type")
+    _check_project_name(project_name, "project_name")
     graph = read_keras(model)
     settings = apply_config(graph, hls_config)
     lower(graph, settings, strict=strict)
@@ -40,6 +38,16 @@ def convert_from_keras_model(model, hls_config: dict | None = None, backend: str
         warnings.warn(message, stacklevel=2)
     project = Project(graph, chosen_backend, io_type, project_name, part, clock_period)
     return HLSModel(graph, project, output_dir, hls_config or {})
+
+
+def _check_io_type(io_type, key: str) -> None:
+    if io_type not in IO_TYPES:
+        raise NnhlsError(f"{key} {io_type!r} is not valid; use one of {', '.join(IO_TYPES)}")
+
+
+def _check_project_name(project_name, key: str) -> None:
+    if not project_name.isidentifier():
+        raise NnhlsError(f"{key} {project_name!r} must be a C identifier, e.g. 'myproject'")
 
 
 def convert_from_config(config_file) -> HLSModel:
@@ -51,16 +59,15 @@ def convert_from_config(config_file) -> HLSModel:
     config = read_config_file(config_file)
     values = config.values
     backend = values.get("Backend", "Vivado")
-    try:
-        get_backend(backend)
-    except NnhlsError as error:
-        raise config.error(str(error), "Backend") from None
     io_type = values.get("IOType", "io_parallel")
-    if io_type not in IO_TYPES:
-        raise config.error(f"IOType {io_type!r} is not valid; use one of {', '.join(IO_TYPES)}", "IOType")
     project_name = values.get("ProjectName", "myproject")
-    if not project_name.isidentifier():
-        raise config.error(f"ProjectName {project_name!r} must be a C identifier, e.g. 'myproject'", "ProjectName")
+    checks = {"Backend": lambda: get_backend(backend), "IOType": lambda: _check_io_type(io_type, "IOType"),
+              "ProjectName": lambda: _check_project_name(project_name, "ProjectName")}
+    for key, check in checks.items():
+        try:
+            check()
+        except NnhlsError as error:  # checked here, before the model loads, to name the line
+            raise config.error(str(error), key) from None
     if "KerasJson" in values:
         model = load_keras_json(config.file("KerasJson"), config.file("KerasH5"))
     else:
