@@ -231,9 +231,10 @@ class HLSModel:
         from nnhls import report
         from nnhls.hls.tool import find_tool, run_build
 
-        find_tool(self.project.backend)  # a missing tool is reported before anything is written
+        executable = find_tool(self.project.backend)  # a missing tool is reported before anything is written
         if not (self.output_dir / "build_prj.tcl").exists():
             self.write()
         steps = dict(reset=reset, csim=csim, synth=synth, cosim=cosim, export=export, vsynth=vsynth)
-        run_build(self.output_dir, steps, self.project.backend, echo=sys.stdout if echo else None)
+        run_build(self.output_dir, steps, self.project.backend, echo=sys.stdout if echo else None,
+                  executable=executable)
         return report.read(self.output_dir) if synth or cosim else {}

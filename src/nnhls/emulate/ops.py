@@ -145,6 +145,12 @@ def _windows(window: Window, x: np.ndarray, fill) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=256)
+def _tap_counts(window: Window) -> np.ndarray:
+    """How many taps of each output pixel read the image rather than padding."""
+    return window.inside().sum(axis=1)
+
+
+@functools.lru_cache(maxsize=256)
 def _tap_index(window: Window) -> np.ndarray:
     """The padded pixel each tap of each output pixel reads, flattened (pixels, taps)."""
     rows, columns = window.rows_and_columns()
@@ -161,7 +167,7 @@ def emulate_pool(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.
     sum_type, dividend_type = node.sum_type(x_type), node.dividend_type(x_type)
     total = windows.astype(object).sum(axis=2) if sum_type.width > 62 else windows.sum(axis=2)
     dividend = total << (dividend_type.fractional - sum_type.fractional)
-    counts = window.inside().sum(axis=1)[None, :, None]
+    counts = _tap_counts(window)[None, :, None]
     quotient, quotient_type = quantize.div(dividend, dividend_type, counts, node.count_type())
     return _convert(quotient, quotient_type, node.result_type, tally, "result").reshape(len(x), *node.shape)
 

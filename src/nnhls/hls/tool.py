@@ -70,12 +70,14 @@ def project_info(project_dir) -> dict:
     return info
 
 
-def run_build(project_dir, options: dict[str, bool], backend: Backend | None = None, echo=sys.stdout) -> Path:
-    """Run the tool on the project in `project_dir`, echoing its output as it comes and keeping it
-    in nnhls_build.log; returns the log's path. A failing tool is an error that names the log."""
+def run_build(project_dir, options: dict[str, bool], backend: Backend | None = None, echo=sys.stdout,
+              executable: str | None = None) -> Path:
+    """Run the tool (`executable`, else the one find_tool finds) on the project in `project_dir`,
+    echoing its output as it comes and keeping it in nnhls_build.log; returns the log's path. A
+    failing tool is an error that names the log."""
     project_dir = Path(project_dir)
     backend = backend or get_backend(project_info(project_dir)["backend"])
-    executable = find_tool(backend)
+    executable = executable or find_tool(backend)
     command = build_command(executable, options)
     environment = dict(os.environ, **{OPTIONS_VARIABLE: options_text(options)})
     log_path = project_dir / LOG_FILE
