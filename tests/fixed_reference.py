@@ -101,6 +101,10 @@ def quantize_code(x, frac_bits, width, integer, signed, rounding, overflow, sat_
         max_code = (1 << width) - 1
         min_code = 0
 
+    # A 1-bit signed type has max == 0, so "-max" would be 0: the vendor saturates it like SAT.
+    if overflow == "SAT_SYM" and signed and width == 1:
+        overflow = "SAT"
+
     if min_code <= y <= max_code:
         # In range: unchanged, except that signed SAT_SYM never produces the most-negative code.
         if overflow == "SAT_SYM" and signed and y == min_code:
@@ -139,7 +143,7 @@ def quantize_code(x, frac_bits, width, integer, signed, rounding, overflow, sat_
     else:  # WRAP_SM (signed only)
         ro = (low >> (width - 1)) & 1  # kept MSB
         if sat_bits == 0:
-            ld = (y >> width) & 1  # next dropped bit (bit W of y)
+            ld = (fl >> width) & 1  # first bit above the kept ones, BEFORE rounding (bit W of fl)
             if ld != ro:
                 low = ~low & mask
                 low = (low | msb) if ld else (low & ~msb)
@@ -234,7 +238,9 @@ def binary_op(op, a_code, a_type, b_code, b_type):
     """Exact code and type of the full-precision result of ``a op b``.
 
     Returns (code, (width, integer, signed)). Division truncates toward zero (C integer
-    division of ``A * 2**max(F2, 0)`` by ``B``); B == 0 raises ZeroDivisionError.
+    division of ``A * 2**max(F2, 0)`` by ``B``, in a register of max(W1 + max(F2, 0) + [S2 and
+    not S1], W2 + [S1 and not S2]) bits, where the most negative dividend divided by -1 wraps);
+    B == 0 raises ZeroDivisionError.
     """
     if op not in _BINARY_OPS:
         raise ValueError("unknown operator %r" % (op,))
@@ -254,6 +260,13 @@ def binary_op(op, a_code, a_type, b_code, b_type):
         num = a_code << max(f2, 0)
         q = abs(num) // abs(b_code)  # truncate toward zero
         code = q if (num < 0) == (b_code < 0) else -q
+        # The vendor divides in a register of `divide_bits` bits, so the one quotient that
+        # does not fit it (the most negative dividend by -1) wraps to that most negative value.
+        w1, _, s1 = a_type
+        w2, _, s2 = b_type
+        divide_bits = max(w1 + max(f2, 0) + int(s2 and not s1), w2 + int(s1 and not s2))
+        if code == 1 << (divide_bits - 1) and (s1 or s2):
+            code = -code
     else:
         f = rt[0] - rt[1]
         a_al = a_code << (f - f1)  # align to f fractional bits (f >= f1, f >= f2)

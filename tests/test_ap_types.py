@@ -7,9 +7,7 @@ other cases.
 
 from __future__ import annotations
 
-import os
 import random
-import struct
 import subprocess
 import time
 from pathlib import Path
@@ -17,136 +15,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ap_cases import (OPERATORS, SEED, cpp_type, from_raw, random_codes, random_doubles, random_type,
+                      write_program)
 from golden import GOLDEN, RESULT_TYPES
 from nnhls import quantize
 from nnhls.hls import AP_TYPES_DIR
-from nnhls.types import OVERFLOW_MODES, ROUNDING_MODES, FixedType, result_type
+from nnhls.types import FixedType, result_type
 
-SEED = int(os.environ.get("NNHLS_TEST_SEED", "20261126"))
 CXX = ["g++", "-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", f"-I{AP_TYPES_DIR}"]
 
 N_CONVERSION_PAIRS, CONVERSIONS_PER_PAIR = 400, 500
 N_DOUBLE_TYPES, DOUBLES_PER_TYPE = 60, 500
 N_ARITHMETIC_PAIRS, EXPRESSIONS_PER_PAIR = 250, 50
-OPERATORS = ("+", "-", "*", "/")
-
-_PRELUDE = r"""
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include "ap_fixed.h"
-
-// Raw bits travel as two 64-bit halves; range() reads and writes them.
-template <class T> T from_bits(unsigned long long hi, unsigned long long lo) {
-    T x = 0;
-    if (T::width <= 64) {
-        x.range(T::width - 1, 0) = lo;
-    } else {
-        x.range(63, 0) = lo;
-        x.range(T::width - 1, 64) = hi;
-    }
-    return x;
-}
-template <class T> void put(FILE* out, const T& x) {
-    unsigned long long lo = x.range(T::width <= 64 ? T::width - 1 : 63, 0).to_uint64();
-    unsigned long long hi = T::width > 64 ? x.range(T::width - 1, 64).to_uint64() : 0;
-    std::fprintf(out, "%llx %llx\n", hi, lo);
-}
-template <class T> void put_type(FILE* out) {
-    std::fprintf(out, "%d %d %d\n", (int)T::width, (int)T::iwidth, (int)T::sign_flag);
-}
-template <class S, class D> void convert(FILE* in, FILE* out, int n) {
-    for (int i = 0; i < n; ++i) {
-        unsigned long long hi, lo;
-        if (std::fscanf(in, "%llx %llx", &hi, &lo) != 2) return;
-        D d = from_bits<S>(hi, lo);
-        put(out, d);
-    }
-}
-template <class D> void convert_double(FILE* in, FILE* out, int n) {
-    for (int i = 0; i < n; ++i) {
-        unsigned long long bits;
-        if (std::fscanf(in, "%llx", &bits) != 1) return;
-        double v;
-        std::memcpy(&v, &bits, sizeof v);
-        D d = v;
-        put(out, d);
-    }
-}
-template <class A, class B> void arithmetic(FILE* in, FILE* out, int n) {
-    A a; B b;
-    put_type<decltype(a + b)>(out);
-    put_type<decltype(a - b)>(out);
-    put_type<decltype(a * b)>(out);
-    put_type<decltype(a / b)>(out);
-    for (int i = 0; i < n; ++i) {
-        unsigned long long ahi, alo, bhi, blo;
-        if (std::fscanf(in, "%llx %llx %llx %llx", &ahi, &alo, &bhi, &blo) != 4) return;
-        a = from_bits<A>(ahi, alo);
-        b = from_bits<B>(bhi, blo);
-        put(out, a + b);
-        put(out, a - b);
-        put(out, a * b);
-        put(out, a / b);
-    }
-}
-"""
-
-
-def cpp_type(t: FixedType) -> str:
-    kind = "ap_fixed" if t.signed else "ap_ufixed"
-    return f"{kind}<{t.width}, {t.integer}, AP_{t.rounding}, AP_{t.overflow}, {t.sat_bits}>"
-
-
-def random_type(rng: random.Random, max_width: int, modes: bool = True) -> FixedType:
-    width = rng.choice([rng.randint(1, 8), rng.randint(1, 24), rng.randint(1, max_width)])
-    signed = rng.random() < 0.6
-    integer = rng.randint(-6, width + 6)
-    if not modes:
-        return FixedType(width, integer, signed)
-    overflow = rng.choice([o for o in OVERFLOW_MODES if signed or o != "WRAP_SM"])
-    sat_bits = rng.choice([0, 0, rng.randint(0, width)]) if overflow.startswith("WRAP") else 0
-    return FixedType(width, integer, signed, rng.choice(ROUNDING_MODES), overflow, sat_bits)
-
-
-def random_codes(rng: random.Random, t: FixedType, n: int) -> list[int]:
-    """Codes spread over the type's range, with its edges and small values over-represented."""
-    lo, hi = t.min_code, t.max_code
-    special = [lo, hi, 0, min(hi, 1), max(lo, -1), lo + (hi > lo), hi - (hi > lo)]
-    codes = []
-    for i in range(n):
-        if i < len(special):
-            codes.append(special[i])
-        elif rng.random() < 0.2:
-            codes.append(max(lo, min(hi, rng.randint(-64, 64))))
-        else:
-            codes.append(rng.randint(lo, hi))
-    return codes
-
-
-def raw_bits(code: int, t: FixedType) -> str:
-    bits = code & ((1 << t.width) - 1)
-    return f"{bits >> 64:x} {bits & ((1 << 64) - 1):x}"
-
-
-def from_raw(hi: str, lo: str, t: FixedType) -> int:
-    bits = (int(hi, 16) << 64) | int(lo, 16)
-    if t.signed and bits >> (t.width - 1):
-        bits -= 1 << t.width
-    return bits
-
-
-def random_doubles(rng: random.Random, t: FixedType, n: int) -> list[float]:
-    values = [0.0, -0.0, 5e-324, -5e-324, 1e300, -1e300, t.max_value, t.min_value, t.lsb / 2, -t.lsb / 2]
-    while len(values) < n:
-        kind = rng.random()
-        if kind < 0.5:  # within and around the type's range
-            values.append(rng.uniform(t.min_value * 1.5 - 1, t.max_value * 1.5 + 1))
-        elif kind < 0.8:  # exact binary fractions, including ties of the target
-            values.append(rng.randint(-(1 << 20), 1 << 20) * 2.0 ** (rng.randint(-8, 4) - t.fractional))
-        else:  # any magnitude
-            values.append(rng.choice([-1, 1]) * rng.random() * 2.0 ** rng.randint(-1074, 1023))
-    return values
 
 
 def draw_cases(seed: int):
@@ -171,34 +51,10 @@ def draw_cases(seed: int):
     return conversions, doubles, arithmetic
 
 
-def write_program(folder: Path, seed: int):
-    conversions, doubles, arithmetic = draw_cases(seed)
-    calls, data = [], []
-    for source, target, codes in conversions:
-        calls.append(f"    convert<{cpp_type(source)}, {cpp_type(target)}>(in, out, {len(codes)});")
-        data += [raw_bits(c, source) for c in codes]
-    for target, values in doubles:
-        calls.append(f"    convert_double<{cpp_type(target)}>(in, out, {len(values)});")
-        data += [f"{struct.unpack('<Q', struct.pack('<d', v))[0]:x}" for v in values]
-    for a, b, a_codes, b_codes in arithmetic:
-        calls.append(f"    arithmetic<{cpp_type(a)}, {cpp_type(b)}>(in, out, {len(a_codes)});")
-        data += [f"{raw_bits(x, a)} {raw_bits(y, b)}" for x, y in zip(a_codes, b_codes)]
-    main = (
-        "int main(int argc, char** argv) {\n"
-        "    if (argc != 3) return 2;\n"
-        "    FILE* in = std::fopen(argv[1], \"r\");\n"
-        "    FILE* out = std::fopen(argv[2], \"w\");\n"
-        "    if (!in || !out) return 3;\n" + "\n".join(calls) + "\n"
-        "    std::fclose(out);\n    std::fclose(in);\n    return 0;\n}\n"
-    )
-    (folder / "differential.cpp").write_text(_PRELUDE + main)
-    (folder / "cases.txt").write_text("\n".join(data) + "\n")
-    return conversions, doubles, arithmetic
-
-
 def build_differential_program(folder: Path, seed: int = SEED):
     """Write and compile the differential program; returns (cases, compile seconds)."""
-    cases = write_program(folder, seed)
+    cases = draw_cases(seed)
+    write_program(folder, *cases)
     start = time.perf_counter()
     subprocess.run(CXX + ["differential.cpp", "-o", "differential"], cwd=folder, check=True)
     return cases, time.perf_counter() - start
@@ -220,7 +76,7 @@ def compile_minimal_program(folder: Path) -> float:
 def differential(tmp_path_factory):
     folder = tmp_path_factory.mktemp("differential")
     cases, _ = build_differential_program(folder)
-    subprocess.run(["./differential", "cases.txt", "out.txt"], cwd=folder, check=True)
+    subprocess.run(["./differential", "differential.txt", "out.txt"], cwd=folder, check=True)
     lines = (folder / "out.txt").read_text().splitlines()
     return cases, lines
 

@@ -109,14 +109,19 @@ def from_codes(codes, frac_bits: int, to: FixedType, *, count_overflow: bool = F
         # for |v| < 2**60, and int64 shifts must stay below 64.
         shift = min(shift, 62)
     half = 1 << (shift - 1)
+    # Only AP_WRAP_SM reads the floor, and only its bit W; int64 shifts are capped as above.
+    def floor_bit():
+        return (v >> (min(shift + to.width, 62) if fast else shift + to.width)) & 1
+
     # The common modes in one pass: adding just under half an LSB, plus the floor's lowest bit
     # for ties to even, before the floor rounds exactly as the half and sticky bits say.
     if to.rounding == "TRN":
         return _fit(v >> shift, lambda: v < 0, to, count_overflow)
     if to.rounding == "RND":
-        return _fit((v + half) >> shift, lambda: v < 0, to, count_overflow)
+        return _fit((v + half) >> shift, lambda: v < 0, to, count_overflow, floor_bit)
     if to.rounding == "RND_CONV":
-        return _fit((v + (half - 1) + ((v >> shift) & 1)) >> shift, lambda: v < 0, to, count_overflow)
+        rounded = (v + (half - 1) + ((v >> shift) & 1)) >> shift
+        return _fit(rounded, lambda: v < 0, to, count_overflow, floor_bit)
     floor = v >> shift
     half_bit = ((v >> (shift - 1)) & 1).astype(bool)
     sticky = (v & ((1 << (shift - 1)) - 1)) != 0
@@ -125,8 +130,14 @@ def from_codes(codes, frac_bits: int, to: FixedType, *, count_overflow: bool = F
 
 def _fits(low: int, high: int, to: FixedType) -> bool:
     """Whether every code in [low, high] passes through `to`'s overflow mode unchanged."""
-    lowest = -to.max_code if to.overflow == "SAT_SYM" and to.signed else to.min_code
+    lowest = -to.max_code if _symmetric(to) else to.min_code
     return lowest <= low and high <= to.max_code
+
+
+def _symmetric(to: FixedType) -> bool:
+    """Whether `to` saturates to -max instead of min. A 1-bit signed type has max 0, and the
+    vendor saturates it like AP_SAT (to -1) rather than to -max = 0."""
+    return to.overflow == "SAT_SYM" and to.signed and to.width > 1
 
 
 def _scalar_call(function, value, *args, count_overflow: bool):
@@ -167,16 +178,18 @@ def _rounding_increment(mode: str, floor, half_bit, sticky, negative):
 
 
 def _round_and_fit(floor, half_bit, sticky, negative, to: FixedType, count_overflow: bool):
+    rounded = floor
     if to.rounding != "TRN":
         increment = _rounding_increment(to.rounding, floor, half_bit, sticky, negative)
-        floor = floor + (increment.astype(object) if floor.dtype == object else increment)
-    return _fit(floor, negative, to, count_overflow)
+        rounded = floor + (increment.astype(object) if floor.dtype == object else increment)
+    return _fit(rounded, negative, to, count_overflow, lambda: (floor >> to.width) & 1)
 
 
-def _fit(rounded, negative, to: FixedType, count_overflow: bool):
+def _fit(rounded, negative, to: FixedType, count_overflow: bool, floor_bit=None):
     """Apply the overflow mode of `to` to rounded codes; `negative` is the sign of the source (or a
-    function computing it, called only by the modes that need it)."""
-    codes = _apply_overflow(rounded, negative, to)
+    function computing it, called only by the modes that need it). `floor_bit` computes bit W of
+    the codes before rounding, which AP_WRAP_SM reads; None when nothing was rounded."""
+    codes = _apply_overflow(rounded, negative, to, floor_bit)
     if codes.dtype == object and to.width + (not to.signed) <= 64:
         codes = codes.astype(np.int64)
     if count_overflow:
@@ -184,14 +197,14 @@ def _fit(rounded, negative, to: FixedType, count_overflow: bool):
     return codes
 
 
-def _apply_overflow(y, negative, to: FixedType):
+def _apply_overflow(y, negative, to: FixedType, floor_bit=None):
     width = to.width
     # numpy turns a Python int constant into a fixed-width scalar; wide ones must stay objects.
     k = (lambda value: np.array(value, dtype=object)) if y.dtype == object else (lambda value: value)
     lowest, highest = k(to.min_code), k(to.max_code)
     mode = to.overflow
     if mode in ("SAT", "SAT_SYM"):
-        if mode == "SAT_SYM" and to.signed:
+        if _symmetric(to):
             lowest = -highest  # also maps an in-range most-negative code to -max
         return np.clip(y, lowest, highest) if y.dtype != object else np.minimum(np.maximum(y, lowest), highest)
     if callable(negative):  # the sign of the source, computed only for the modes that need it
@@ -211,18 +224,20 @@ def _apply_overflow(y, negative, to: FixedType):
             saturated = low | top_n
         low = np.where(outside, saturated, low)
     elif mode == "WRAP_SM":
-        low = np.where(outside, _wrap_sign_magnitude(y, low, negative, width, n, k), low)
+        above = (y >> width) & 1 if floor_bit is None else floor_bit()
+        low = np.where(outside, _wrap_sign_magnitude(above, low, negative, width, n, k), low)
     if to.signed:
         low = low - ((low & sign_bit) << 1)
     return low
 
 
-def _wrap_sign_magnitude(y, low, negative, width: int, n: int, k):
-    """AP_WRAP_SM on the low W bits `low` of the rounded value `y` (docs/fixed_point.md)."""
+def _wrap_sign_magnitude(above, low, negative, width: int, n: int, k):
+    """AP_WRAP_SM on the low W bits `low` of the rounded value; `above` is bit W of the value
+    before rounding (docs/fixed_point.md)."""
     mask, sign_bit = (1 << width) - 1, 1 << (width - 1)
     kept_msb = (low & sign_bit) != 0
     if n == 0:
-        next_dropped = ((y >> width) & 1) != 0
+        next_dropped = above != 0
         flipped = (~low & (mask ^ sign_bit)) | np.where(next_dropped, k(sign_bit), 0)
         return np.where(next_dropped != kept_msb, flipped, low)
     if n == 1:
@@ -272,7 +287,11 @@ def neg(a, a_type: FixedType):
 
 
 def div(a, a_type: FixedType, b, b_type: FixedType):
-    """`a / b` as ap_fixed divides: the code is truncated toward zero. Returns (codes, type)."""
+    """`a / b` as ap_fixed divides: the code is truncated toward zero. Returns (codes, type).
+
+    The vendor divides in a register of max(W1 + max(F2, 0) + [S2 and not S1], W2 + [S1 and not
+    S2]) bits, so where that register is just wide enough for the shifted dividend, the most
+    negative dividend divided by -1 wraps to itself."""
     result = div_type(a_type, b_type)
     bits = max(result.width, b_type.width) + 1
     numerator = _work(a, bits) << max(b_type.fractional, 0)
@@ -280,4 +299,9 @@ def div(a, a_type: FixedType, b, b_type: FixedType):
     if np.any(denominator == 0):
         raise ZeroDivisionError(f"division of {a_type} by a zero {b_type}")
     quotient = abs(numerator) // abs(denominator)
-    return np.where((numerator < 0) != (denominator < 0), -quotient, quotient), result
+    quotient = np.where((numerator < 0) != (denominator < 0), -quotient, quotient)
+    dividend_bits = a_type.width + max(b_type.fractional, 0)
+    if a_type.signed and b_type.signed and b_type.width <= dividend_bits:
+        wrapped = 1 << (dividend_bits - 1)
+        quotient = np.where(quotient == wrapped, -quotient, quotient)
+    return quotient, result

@@ -128,15 +128,20 @@ inline U set_field(U v, int pos, int n, bool one) {
   std::abort();
 }
 
-// Applies the overflow mode to a rounded code y * 2^lsh that does not fit in W bits.
-// low holds the low bits of y * 2^lsh; s is the sign of the source value.
+// Whether a signed AP_SAT_SYM type saturates to -max rather than min: a 1-bit type has max 0,
+// and the vendor saturates it like AP_SAT.
+constexpr bool symmetric(bool s, ap_o_mode o, int w) { return s && o == AP_SAT_SYM && w > 1; }
+
+// Applies the overflow mode to a rounded code that does not fit in W bits. low holds its low
+// bits, yneg its sign, s the sign of the source value, and above bit W of the code before
+// rounding (AP_WRAP_SM reads that one, not the rounded code's).
 template <int W, bool S, ap_o_mode O, int N, class U>
-inline U overflow(U low, U y, bool yneg, int lsh, bool s) {
+inline U overflow(U low, bool yneg, bool above, bool s) {
   const U maxv = mask<U>(S ? W - 1 : W);
   const U minv = S ? U(~mask<U>(W - 1)) : U(0);
   if (O == AP_SAT) return yneg ? minv : maxv;
   if (O == AP_SAT_ZERO) return U(0);
-  if (O == AP_SAT_SYM) return yneg ? (S ? U(minv + 1) : U(0)) : maxv;
+  if (O == AP_SAT_SYM) return yneg ? (symmetric(S, O, W) ? U(minv + 1) : minv) : maxv;
   if (O == AP_WRAP && N > 0) {
     if (S) {
       low = set_field(low, W - 1, 1, s);
@@ -147,9 +152,7 @@ inline U overflow(U low, U y, bool yneg, int lsh, bool s) {
   } else if (O == AP_WRAP_SM) {
     const bool ro = (shr(low, W - 1) & 1) != 0;
     if (N == 0) {
-      const int k = W - lsh;  // bit W of the rounded value, the first one dropped
-      const bool ld = k < 0 ? false : k >= bits<U>() ? yneg : (shr(y, k) & 1) != 0;
-      if (ld != ro) low = set_field(U(~low), W - 1, 1, ld);
+      if (above != ro) low = set_field(U(~low), W - 1, 1, above);
     } else if (N == 1) {
       if (s != ro) low = set_field(U(~low), W - 1, 1, s);
     } else {
@@ -170,6 +173,9 @@ inline U quantize(U x, bool neg, int shift) {
   U y = x;
   bool yneg = neg;
   int lsh = 0;  // y is scaled by 2^lsh when the source has fewer fraction bits
+  // Bit W of the code before rounding: bit W + shift of the source (its sign beyond the word).
+  const int k = W + shift;
+  const bool above = k < 0 ? false : k >= B ? neg : (shr(x, k) & 1) != 0;
   if (shift > 0) {
     bool qb, r;
     if (shift < B) {
@@ -207,10 +213,10 @@ inline U quantize(U x, bool neg, int shift) {
   const U low = shl(y, lsh);
   if (in_range) {
     U v = extend<W, S>(low);
-    if (S && O == AP_SAT_SYM && v == U(~mask<U>(W - 1))) v = U(v + 1);
+    if (symmetric(S, O, W) && v == U(~mask<U>(W - 1))) v = U(v + 1);
     return v;
   }
-  return overflow<W, S, O, N>(low, y, yneg, lsh, neg);
+  return overflow<W, S, O, N>(low, yneg, above, neg);
 }
 
 // A finite double is +-m * 2^-f with m < 2^53.
@@ -346,14 +352,20 @@ inline R mul(const A& a, const B& b) {
   return r;
 }
 
+// The vendor divides in a register of max(W1 + max(F2, 0) + [S2 && !S1], W2 + [S1 && !S2])
+// bits; where both are signed and that is just the shifted dividend's width, the most negative
+// dividend divided by -1 wraps to itself.
 template <class R, class A, class B>
 inline R div(const A& a, const B& b) {
   typedef typename std::conditional<(R::width > 64 || B::width > 64), u128, u64>::type U;
   const U nb = uabs<U>(b.V);
   if (nb == 0) fail("division by zero");
   const U q = U(shl(uabs<U>(a.V), max_int(B::fwidth, 0)) / nb);
+  const int dividend_bits = A::width + max_int(B::fwidth, 0);
+  const bool wraps =
+      A::sign_flag && B::sign_flag && B::width <= dividend_bits && q == shl(U(1), dividend_bits - 1);
   R r;
-  r.V = typename R::code_t(is_neg(a.V) != is_neg(b.V) ? U(U(0) - q) : q);
+  r.V = typename R::code_t(is_neg(a.V) != is_neg(b.V) || wraps ? U(U(0) - q) : q);
   return r;
 }
 
