@@ -254,7 +254,8 @@ def test_images_follow_the_formulas(tmp_path):
         assert result["relu"][2:] == ((0, padded, padded, 0, 0) if stream else (0, 1, 1, 0, 0))
         trips = pool.padded_h * pool.padded_w if stream else pool.n_pixels
         assert result["max"][2:] == (0, trips, trips - 1 + 1 + tree(4), 0, 0)
-        divider = model.graph["average"].dividend_type(model.graph["max"].result_type).width
+        average_node = model.graph["average"]
+        divider = average_node.dividend_type(model.graph["max"].result_type, average_node.result_type).width
         trips = average.padded_h * average.padded_w if stream else average.n_pixels
         assert result["average"][2:] == (0, trips, trips - 1 + 1 + tree(9) + divider, 0, 0)
         trips = whole.in_h * whole.in_w if stream else 1

@@ -155,7 +155,7 @@ def _layer(graph: Graph, node: Node, stream: bool) -> EstimateRow:
         interval, latency = _loop(trips, ii, depth)
     elif op == "pool":
         w, x_type = node.window, graph[node.inputs[0]].result_type
-        divider = node.dividend_type(x_type).width if node.function == "average" else 0
+        divider = node.dividend_type(x_type, node.result_type).width if node.function == "average" else 0
         whole = w.n_pixels == 1 and w.kernel_h == w.in_h and w.kernel_w == w.in_w
         if stream and whole:
             trips, depth = w.in_h * w.in_w, 1 + divider

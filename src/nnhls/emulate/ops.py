@@ -164,7 +164,7 @@ def emulate_pool(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.
         largest = _windows(window, x, x_type.min_code - 1).max(axis=2)
         return _convert(largest, x_type, node.result_type, tally, "result").reshape(len(x), *node.shape)
     windows = _windows(window, x, 0)  # padding adds nothing to the sum
-    sum_type, dividend_type = node.sum_type(x_type), node.dividend_type(x_type)
+    sum_type, dividend_type = node.sum_type(x_type), node.dividend_type(x_type, node.result_type)
     total = windows.astype(object).sum(axis=2) if sum_type.width > 62 else windows.sum(axis=2)
     dividend = total << (dividend_type.fractional - sum_type.fractional)
     counts = _tap_counts(window)[None, :, None]

@@ -385,7 +385,7 @@ class _Writer:
     def _op_pool(self, node: Node) -> tuple[str, str]:
         w, x_type = node.window, self.graph[node.inputs[0]].result_type
         constants = dict(self._geometry(w), n_pixels=w.n_pixels, is_max=node.function == "max")
-        types = {"sum_t": cpp_type(node.sum_type(x_type)), "dividend_t": cpp_type(node.dividend_type(x_type)),
+        types = {"sum_t": cpp_type(node.sum_type(x_type)), "dividend_t": cpp_type(node.dividend_type(x_type, node.result_type)),
                  "count_t": cpp_type(node.count_type())}
         whole = w.n_pixels == 1 and w.kernel_h == w.in_h and w.kernel_w == w.in_w
         config = self.config(node, f"{node.function} pooling {w.kernel_h}x{w.kernel_w}, stride "

@@ -216,8 +216,10 @@ class Pool(Node):
 
     max: the largest value in the window, converted into `result_type`.
     average: s = the exact sum of the window's values inside the image (padding is left out),
-    widened by `extra_bits(...)` fractional bits, divided by their count as ap_fixed divides
-    (truncated toward zero), converted into `result_type`. Exact for windows of 2**k values.
+    widened to `dividend_type(...)`, divided by their count as ap_fixed divides (truncated toward
+    zero, at least one fractional bit finer than the result), converted into `result_type`. Exact
+    for counts of 2**k values; the `auto` result of other counts rounds to nearest (see
+    `average_type`).
     """
 
     function: str = "max"
@@ -226,24 +228,47 @@ class Pool(Node):
 
     op: ClassVar[str] = "pool"
     FUNCTIONS: ClassVar[tuple[str, ...]] = ("max", "average")
+    # Significant bits of an inexact average's `auto` type: float32's, so the mean is as close to
+    # the exact one as the framework's own float32 mean is near the top of the input's range.
+    FLOAT32_BITS: ClassVar[int] = 24
+
+    @property
+    def growth(self) -> int:
+        """ceil(log2(n_taps)): the bits a sum of up to n_taps values grows by."""
+        return (self.window.n_taps - 1).bit_length()
 
     def sum_type(self, x_type: FixedType) -> FixedType:
         """The exact type of a sum of up to n_taps values of `x_type`."""
-        growth = (self.window.n_taps - 1).bit_length()
-        return FixedType(x_type.width + growth, x_type.integer + growth, x_type.signed)
+        return FixedType(x_type.width + self.growth, x_type.integer + self.growth, x_type.signed)
 
-    def dividend_type(self, x_type: FixedType) -> FixedType:
-        """The sum with ceil(log2(n_taps)) more fractional bits: a quotient by a count of 2**k is exact."""
-        total, extra = self.sum_type(x_type), (self.window.n_taps - 1).bit_length()
-        return FixedType(total.width + extra, total.integer, total.signed)
+    def dividend_type(self, x_type: FixedType, result_type: FixedType) -> FixedType:
+        """The sum with enough fractional bits that a quotient by a count of 2**k is exact and any
+        quotient keeps one bit below the result's LSB (so that rounding to nearest is exact)."""
+        total = self.sum_type(x_type)
+        fractional = max(x_type.fractional + self.growth, result_type.fractional + 1)
+        return FixedType(total.integer + fractional, total.integer, total.signed)
 
     def count_type(self) -> IntType:
         return IntType(max(self.window.n_taps.bit_length(), 1), signed=False)
 
+    def counts_are_powers_of_two(self) -> bool:
+        counts = self.window.inside().sum(axis=1)
+        return bool(np.all((counts & (counts - 1)) == 0))
+
     def average_type(self, x_type: FixedType) -> FixedType:
-        """The exact type of every quotient: the input's range at the dividend's fractional bits."""
-        dividend = self.dividend_type(x_type)
-        return FixedType(x_type.integer + dividend.fractional, x_type.integer, x_type.signed)
+        """The `auto` type of the averages: the input's range, and
+
+        - where every window counts 2**k values, the exact quotient's fractional bits;
+        - otherwise FLOAT32_BITS significant bits (more where the input has more), rounded to
+          nearest: the quotient, truncated one bit finer, is converted with AP_RND_INF, which
+          for a quotient of a sum by a count that is not a power of two is exactly
+          round-to-nearest (such a quotient is never a tie at that bit).
+        """
+        exact_fractional = x_type.fractional + self.growth
+        if self.counts_are_powers_of_two():
+            return FixedType(x_type.integer + exact_fractional, x_type.integer, x_type.signed)
+        width = max(x_type.integer + exact_fractional, self.FLOAT32_BITS + x_type.signed)
+        return FixedType(width, x_type.integer, x_type.signed, rounding="RND_INF")
 
 
 @dataclass
