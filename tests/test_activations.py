@@ -143,6 +143,17 @@ def test_prelu_has_a_slope_per_channel(tmp_path):
     assert np.abs(hls_model.predict(x) - model.predict(x, verbose=0)).max() <= 2 * LSB
 
 
+def test_prelu_on_an_image_shares_its_slope_over_rows_and_columns(tmp_path):
+    inputs = tf.keras.Input((3, 3, 2), name="x")
+    layer = tf.keras.layers.PReLU(shared_axes=[1, 2], name="prelu")
+    model = tf.keras.Model(inputs, layer(inputs))
+    layer.set_weights([np.array([0.25, -0.5]).reshape(1, 1, 2)])
+    hls_model = nnhls.convert_from_keras_model(model, output_dir=tmp_path / "prj")
+    x = np.round(np.random.default_rng(1).uniform(-20, 20, (500, 3, 3, 2)) * 1024) / 1024
+    # Binary-fraction slopes: the only difference is the result's truncation to 2**-10.
+    assert np.abs(hls_model.predict(x) - model.predict(x, verbose=0)).max() < LSB
+
+
 def test_keras3_hard_sigmoid_has_its_own_slope(tmp_path):
     import keras
 

@@ -13,7 +13,7 @@ import warnings
 
 from nnhls.errors import NnhlsError
 from nnhls.ir import Graph, Node
-from nnhls.types import AUTO, parse_precision
+from nnhls.types import AUTO, FixedType, parse_precision
 
 __all__ = ["apply_config", "config_from_keras_model", "print_dict"]
 
@@ -26,6 +26,20 @@ _LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "Trace", "TableSize", "Im
 CONV_IMPLEMENTATIONS = ("LineBuffer",)
 PRECISION_KEYS = ("default", "maximum", "result", "accum", "weight", "bias", "scale", "table", "exp_table",
                   "inv_table", "param")
+# The field's own spellings of layer keys: a precision as `<key>_t` directly in a layer's entry
+# (config['LayerName']['softmax']['exp_table_t'] = 'ap_fixed<18,8>' sets Precision exp_table),
+# and `skip` for `Skip`. Such scripts edit a configuration generated with nnhls's spellings, so in
+# one entry the field's spelling wins.
+_PRECISION_ALIASES = {f"{key}_t": key for key in PRECISION_KEYS if key not in ("default", "maximum")}
+_KEY_ALIASES = {"skip": "Skip"}
+# Which layers have each precision, for messages.
+_PRECISION_OWNERS = {"result": "every layer but Flatten", "accum": "Dense and convolution layers",
+                     "weight": "Dense and convolution layers",
+                     "bias": "Dense, convolution and batch normalization layers", "scale": "batch normalization layers",
+                     "table": "table-driven activations (sigmoid, tanh, elu, selu, softplus)",
+                     "exp_table": "softmax layers", "inv_table": "softmax layers",
+                     "param": "the ReLU family, hard sigmoid and table-driven activations"}
+_LAYER_KEYS += tuple(_PRECISION_ALIASES) + tuple(_KEY_ALIASES)
 # Slopes and scales inside activations that are not binary fractions (LeakyReLU's 0.3, SELU's scale).
 DEFAULT_PARAM = "ap_fixed<18,2,AP_RND_CONV,AP_SAT>"
 # The precisions each op has, besides `result`.
@@ -74,7 +88,8 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
                 keys = ("result",) + _OP_PRECISIONS.get(node.op, ())
                 if node.op == "lookup" and node.FUNCTIONS[node.function][5] is None:
                     keys = tuple(key for key in keys if key != "param")  # only SELU's tail has a parameter
-                entry["Precision"] = {key: str(_default_precision(node, key, default_precision)) for key in keys}
+                entry["Precision"] = {key: str(_default_precision(node, key, default_precision, graph))
+                                      for key in keys}
             if node.op in ("dense", "conv"):
                 entry["ReuseFactor"] = default_reuse_factor
             if node.op == "conv":
@@ -87,8 +102,11 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
     return config
 
 
-def _default_precision(node: Node, key: str, default: str):
+def _default_precision(node: Node, key: str, default: str, graph: Graph):
     """What a precision is when the user sets nothing: the framework's own type where it has one."""
+    if node.op == "input":
+        rounding_once = input_rounding_once(graph, node)
+        return rounding_once if rounding_once is not None else default
     if key in ("weight", "bias") and node.op in ("dense", "conv"):
         quantizer = getattr(node, key).quantizer
         return quantizer if quantizer is not None else default
@@ -107,9 +125,94 @@ def _default_precision(node: Node, key: str, default: str):
             return AUTO  # a quantized layer's sum is exact in the framework too
         if node.op in ("pool", "zero_pad"):
             return AUTO  # moves or averages values: exactly the input's type (see Pool for averages)
+        if node.op == "activation":
+            return AUTO  # linear and relu change no value's bits, so nothing is rounded before a quantizer
         if node.op == "scale_shift" and node.scale.quantizer is not None:
             return AUTO  # the per-channel scale of a quantized layer (QKeras alpha='auto')
+        readers = _quantizers_reading(graph, node.name)
+        if readers and all(reader is not None for reader in readers) and node.name not in graph.outputs:
+            return AUTO  # read only by quantizers, which then round the exact value once, as the framework does
     return default
+
+
+# Quantized activations that are the identity or relu into their type: a float input converted
+# into a type of the same step and rounding is rounded once, as the framework rounds it.
+_ROUNDS_LIKE_ITS_INPUT = ("linear", "relu")
+
+
+def _quantizers_reading(graph: Graph, name: str) -> list[Node]:
+    """The nodes that quantize the value `name` (through Flatten, zero padding and max pooling,
+    which move values and change none); a reader that is none of these gives None in the list."""
+    readers = []
+    for consumer in graph.consumers(name):
+        if consumer.op == "flatten" or consumer.op == "zero_pad" or (consumer.op == "pool" and consumer.function == "max"):
+            readers += _quantizers_reading(graph, consumer.name)
+        elif consumer.result_quantizer is not None:
+            readers.append(consumer)
+        else:
+            readers.append(None)
+    return readers
+
+
+def _rounding_once_type(reader: Node) -> FixedType | None:
+    """The type a float converted into rounds exactly as `reader`'s quantizer rounds it, or None
+    where `reader` is no identity or relu into its quantizer's type."""
+    if reader.op != "activation" or reader.function not in _ROUNDS_LIKE_ITS_INPUT:
+        return None
+    quantizer = reader.result_quantizer
+    if reader.function == "linear":
+        return quantizer
+    # relu(round(x)) = round(relu(x)): the step and rounding of the quantizer, signed, saturating.
+    return FixedType(quantizer.width + (not quantizer.signed), quantizer.integer + (not quantizer.signed), True,
+                     quantizer.rounding, "SAT")
+
+
+def input_rounding_once(graph: Graph, node: Node) -> FixedType | None:
+    """The type of input `node` that rounds a float once, as the quantizer reading it does: where
+    every reader is a quantized identity or relu of one step and one rounding mode, the type of
+    that step and mode holding every reader's range. None otherwise."""
+    readers = _quantizers_reading(graph, node.name)
+    types = [None if reader is None else _rounding_once_type(reader) for reader in readers]
+    if not types or any(t is None for t in types):
+        return None
+    first = types[0]
+    if any((t.fractional, t.rounding) != (first.fractional, first.rounding) for t in types):
+        return None
+    if all(t == first for t in types):
+        return first
+    integer = max(t.integer for t in types)
+    return FixedType(integer + first.fractional, integer, True, first.rounding, "SAT")
+
+
+def _warn_if_rounding_twice(graph: Graph, node: Node) -> None:
+    """Warn where the input's type rounds or clips a float input that a quantizer reading it
+    would have rounded differently (once, at its own step)."""
+    chosen, derived = node.result_type, input_rounding_once(graph, node)
+    for reader in _quantizers_reading(graph, node.name):
+        once = None if reader is None else _rounding_once_type(reader)
+        if once is None or chosen == once:
+            continue
+        quantizer = f"the quantizer {reader.result_quantizer} of {reader.name!r}"
+        if chosen.fractional < once.fractional:
+            why = f"keeps fewer fractional bits than {quantizer}"
+        elif (chosen.fractional, chosen.rounding) != (once.fractional, once.rounding):
+            why = f"rounds the float input before {quantizer} rounds it again, so values near a tie land one step off"
+        elif chosen.overflow not in ("SAT", "SAT_SYM") or _lowest_kept(chosen, reader) > _lowest_kept(once, reader) \
+                or chosen.max_code < once.max_code:
+            why = f"wraps or clips values that {quantizer} keeps"
+        else:
+            continue  # the same step and rounding, saturating over at least the quantizer's range
+        fix = ("; leave the input's precision unset: its default rounds once" if derived is not None
+               else f"; {once} rounds once for {reader.name!r}")
+        warnings.warn(f"input {node.name!r}: its precision {chosen} {why}{fix}", stacklevel=4)
+
+
+def _lowest_kept(t: FixedType, reader: Node) -> int:
+    """The lowest code of `t` that `reader` tells apart from higher ones (a relu maps all below 0 to 0)."""
+    if reader.function == "relu":
+        return 0
+    # AP_SAT_SYM keeps the most negative code out, except on one signed bit, where it acts as AP_SAT.
+    return -t.max_code if t.overflow == "SAT_SYM" and t.signed and t.width > 1 else t.min_code
 
 
 def print_dict(dictionary: dict, indent: int = 0) -> None:
@@ -188,6 +291,7 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
     layer_names = config.get("LayerName", {})
     _check_keys(layer_names, tuple(n.name for n in graph), "config['LayerName']")
 
+    aliases_applied = {}  # (LayerType entry, alias) -> whether a layer of that type has the precision
     for node in graph:
         scopes = []  # most specific last
         for where, entry in ((f"config['LayerType']['{node.framework_class}']", layer_types.get(node.framework_class)),
@@ -220,6 +324,7 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
                 if "default" in scoped:  # a scope's default covers all of that scope's precisions
                     precision = {"default": scoped["default"]}
                 precision.update(scoped)
+            precision.update(_aliased_precisions(node, entry, where, aliases_applied))
         node.reuse_factor = values["ReuseFactor"]
         if node.op == "conv":
             node.parallelization_factor = values["ParallelizationFactor"]
@@ -229,15 +334,47 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
         for key in keys:
             chosen = precision.get(key, precision.get("default"))
             if chosen is None:
-                chosen = parse_precision(_default_precision(node, key, str(default)))
+                chosen = parse_precision(_default_precision(node, key, str(default), graph))
             _set_precision(node, key, chosen)
+        if node.op == "input":
+            _warn_if_rounding_twice(graph, node)
+    for (where, alias), applied in aliases_applied.items():
+        if not applied:
+            raise NnhlsError(f"{where}['{alias}']: no layer of this type has a {_PRECISION_ALIASES[alias]!r} "
+                             "precision; set it on the layers that have one")
     return {"default": default, "maximum": model_precision.get("maximum"),
             "BramFactor": model.get("BramFactor", 1_000_000_000)}
 
 
+def _aliased_precisions(node: Node, entry: dict, where: str, applied: dict) -> dict:
+    """The precisions an entry sets in the field's spelling (`exp_table_t`, ...), parsed.
+
+    A layer name's entry naming a precision its layer does not have is an error; a layer type's
+    entry sets it on the layers of that type that have it (`applied` records whether any has).
+    """
+    precisions = {}
+    keys = _OP_PRECISIONS.get(node.op, ()) + (() if node.op == "flatten" else ("result",))
+    for alias, key in _PRECISION_ALIASES.items():
+        if alias not in entry:
+            continue
+        try:
+            parsed = parse_precision(entry[alias])
+        except NnhlsError as error:
+            raise NnhlsError(f"{where}['{alias}']: {error}") from None
+        by_type = where.startswith("config['LayerType']")
+        if by_type:
+            applied[(where, alias)] = applied.get((where, alias), False) or key in keys
+        if key in keys:
+            precisions[key] = parsed
+        elif not by_type:
+            raise NnhlsError(f"{where}['{alias}']: layer {node.name!r} ({node.framework_class}, a {node.op} layer) "
+                             f"has no {key!r} precision; {alias} applies to {_PRECISION_OWNERS[key]}")
+    return precisions
+
+
 def _table_settings(node: Node, entry: dict, where: str) -> None:
-    """TableSize, Implementation and Skip, which only table-driven activations have."""
-    for key in ("TableSize", "Implementation", "Skip"):
+    """TableSize, Implementation and Skip (or `skip`), which only table-driven activations have."""
+    for key in ("TableSize", "Implementation", "Skip", *_KEY_ALIASES):
         if key not in entry:
             continue
         valid_op = ("lookup", "softmax") if key == "TableSize" else ("softmax",)

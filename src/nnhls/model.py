@@ -28,11 +28,15 @@ _CSIM_CHUNK = 4096
 class HLSModel:
     """The lowered network plus where and how its HLS project is written."""
 
-    def __init__(self, graph: Graph, project: Project, output_dir: str | os.PathLike, config: dict):
+    def __init__(self, graph: Graph, project: Project, output_dir: str | os.PathLike, config: dict,
+                 tb_inputs: list[np.ndarray] | None = None):
+        # `graph` iterates over its layers (nodes), and is also a mapping from layer name to layer
+        # (keys, values, items, [name], in, len), as scripts for the field's tools read it.
         self.graph = graph
         self.project = project
         self.output_dir = Path(output_dir)
         self.config = config
+        self._tb_inputs = tb_inputs  # the testbench's inputs when write() is given none
         self._library: CSimLibrary | None = None
 
     @property
@@ -43,16 +47,22 @@ class HLSModel:
     def io_type(self) -> str:
         return self.project.io_type
 
+    def get_layers(self) -> list:
+        """The layers in graph order; each has `name`, `class_name` (the field's name for its kind,
+        e.g. 'Dense', 'Conv2D', 'Activation', 'Softmax'), `attributes` and `get_attr(key, default)`."""
+        return list(self.graph.values())
+
     # writing and compiling --------------------------------------------------------------
 
     def write(self, tb_inputs=None) -> Path:
         """Write the complete HLS project; returns its folder.
 
-        The testbench data are `tb_inputs` (or random values spanning each input type) and the
-        emulator's outputs for them, so the vendor's C simulation checks the design bit for bit.
+        The testbench data are `tb_inputs` (else the converter's `input_data_tb`, else random
+        values spanning each input type) and the emulator's outputs for them, so the vendor's C
+        simulation checks the design bit for bit.
         """
         if tb_inputs is None:
-            tb_inputs = self._spanning_inputs(_TESTBENCH_SAMPLES)
+            tb_inputs = self._tb_inputs if self._tb_inputs is not None else self._spanning_inputs(_TESTBENCH_SAMPLES)
         inputs = self._check_inputs(tb_inputs)
         outputs = self._emulate(inputs)
         floats = [quantize.to_float(codes, self.graph[name].result_type)
@@ -172,7 +182,8 @@ class HLSModel:
         return self._codes(inputs, "emulator", trace=False)[0]
 
     def _check_inputs(self, X) -> list[np.ndarray]:
-        """The inputs as float64 arrays of shape (batch, *input shape), or a clear error."""
+        """The inputs as float64 arrays of shape (batch, *input shape), rounded first to the
+        framework's input dtype (float32 for Keras) as the framework rounds them, or a clear error."""
         nodes = self.graph.inputs
         arrays = list(X) if isinstance(X, (list, tuple)) else [X]
         if len(arrays) != len(nodes):
@@ -188,6 +199,8 @@ class HLSModel:
             if array.shape[1:] != tuple(node.shape):
                 raise NnhlsError(f"input {node.name!r} expects shape (batch, {', '.join(map(str, node.shape))}), "
                                  f"got {array.shape}")
+            if node.dtype is not None:  # the framework rounds its inputs to this type first
+                array = array.astype(node.dtype)
             checked.append(array.astype(np.float64))
         batches = {len(a) for a in checked}
         if len(batches) > 1:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
+
+import numpy as np
 
 from nnhls.config import apply_config
 from nnhls.errors import NnhlsError
@@ -16,28 +19,95 @@ from nnhls.passes import lower
 __all__ = ["convert_from_config", "convert_from_keras_model"]
 
 
-def convert_from_keras_model(model, hls_config: dict | None = None, backend: str = "Vivado",
-                             output_dir: str | os.PathLike = "nnhls_prj", project_name: str = "myproject",
-                             part: str = "xcu250-figd2104-2L-e", clock_period: float = 5,
-                             io_type: str = "io_parallel", strict: bool = False) -> HLSModel:
+def convert_from_keras_model(model, output_dir: str | os.PathLike = "nnhls_prj", project_name: str = "myproject",
+                             input_data_tb=None, output_data_tb=None, backend: str = "Vivado",
+                             hls_config: dict | None = None, *, part: str = "xcu250-figd2104-2L-e",
+                             clock_period: float = 5, io_type: str = "io_parallel", strict: bool = False,
+                             clock_uncertainty: str | float | None = None, bit_exact: bool | None = None,
+                             namespace: str | None = None, write_weights_txt: bool = True,
+                             write_tar: bool = False) -> HLSModel:
     """Convert a Keras 2 / QKeras / Keras 3 model (object or .h5/.keras path) into an HLSModel.
+
+    The positional order is the field's (model, output_dir, project_name, input_data_tb,
+    output_data_tb, backend, hls_config); everything after is by keyword only.
 
     With `strict=True`, a reuse factor the layer cannot take is an error instead of being moved
     to the nearest valid one with a warning. A layer past what synthesis tools handle well (see
     nnhls.hls.limits) gets a warning that names it and the way out.
+
+    Arguments scripts written for hls4ml pass: `input_data_tb` (a .npy or .dat file, one sample
+    per row) gives the testbench's inputs; `output_data_tb` is not used, with a warning, because
+    the testbench expects the emulator's outputs so that the C simulation checks every bit (compare
+    with the framework with nnhls.compare). `clock_uncertainty` ('12.5%' or nanoseconds) goes into
+    the build script. `bit_exact`: nnhls is always bit-exact (False gets a warning saying so).
+    `write_weights_txt` changes nothing (the C simulation compiles the weights as integer codes);
+    `namespace` and `write_tar=True` are not supported and are errors.
     """
     from nnhls.frontends import read_keras
 
     chosen_backend = get_backend(backend)
     _check_io_type(io_type, "io_type")
     _check_project_name(project_name, "project_name")
+    extras = _peer_options(clock_uncertainty, bit_exact, namespace, write_weights_txt, write_tar, output_data_tb)
     graph = read_keras(model)
     settings = apply_config(graph, hls_config)
     lower(graph, settings, strict=strict)
     for message in synthesis_limits(graph, io_type):
         warnings.warn(message, stacklevel=2)
-    project = Project(graph, chosen_backend, io_type, project_name, part, clock_period)
-    return HLSModel(graph, project, output_dir, hls_config or {})
+    project = Project(graph, chosen_backend, io_type, project_name, part, clock_period, **extras)
+    tb_inputs = None if input_data_tb is None else _testbench_inputs(input_data_tb, graph)
+    return HLSModel(graph, project, output_dir, hls_config or {}, tb_inputs=tb_inputs)
+
+
+def _peer_options(clock_uncertainty, bit_exact, namespace, write_weights_txt, write_tar, output_data_tb) -> dict:
+    """Check the options hls4ml's backends take; returns the Project fields they set."""
+    if bit_exact is not None and not isinstance(bit_exact, bool):
+        raise NnhlsError(f"bit_exact must be True, False or None, got {bit_exact!r}")
+    if bit_exact is False:
+        warnings.warn("bit_exact=False: nnhls is always bit-exact (the C simulation and the emulator agree bit for "
+                      "bit, and quantized layers match the framework); the option changes nothing", stacklevel=3)
+    if namespace is not None:
+        raise NnhlsError(f"namespace={namespace!r} is not supported: nnhls writes the top function in the global "
+                         "namespace (its own code is in namespace nnhls); leave namespace unset")
+    if not isinstance(write_weights_txt, bool):
+        raise NnhlsError(f"write_weights_txt must be True or False, got {write_weights_txt!r}")
+    if write_tar is not False:
+        raise NnhlsError(f"write_tar={write_tar!r} is not supported: nnhls writes the project folder only; archive "
+                         "it yourself, e.g. shutil.make_archive(output_dir, 'gztar', output_dir)")
+    if output_data_tb is not None:
+        warnings.warn(f"output_data_tb={str(output_data_tb)!r} is not used: nnhls's testbench expects the "
+                      "emulator's outputs, so that the C simulation checks every bit; compare the design with the "
+                      "framework with nnhls.compare(keras_model, hls_model, X)", stacklevel=3)
+    if clock_uncertainty is None:
+        return {}
+    return {"clock_uncertainty": _clock_uncertainty(clock_uncertainty)}
+
+
+def _clock_uncertainty(value) -> str:
+    """'12.5%' (of the clock period) or a number of nanoseconds, as set_clock_uncertainty takes it."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.fullmatch(r"\d+(\.\d+)?%?", text):
+        raise NnhlsError(f"clock_uncertainty {value!r} is not valid; give a percentage of the clock period such as "
+                         "'12.5%', or nanoseconds such as 0.5")
+    return text
+
+
+def _testbench_inputs(path, graph) -> list[np.ndarray]:
+    """The testbench inputs in `path` (.npy, or text with one sample per row), one array per input."""
+    path = Path(path)
+    if not path.is_file():
+        raise NnhlsError(f"input_data_tb {str(path)!r} does not exist")
+    try:
+        values = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, ndmin=2)
+    except ValueError as error:
+        raise NnhlsError(f"input_data_tb {str(path)!r} is not a .npy file or rows of numbers: {error}") from None
+    values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+    sizes = [node.size for node in graph.inputs]
+    if values.shape[1] != sum(sizes):
+        raise NnhlsError(f"input_data_tb {str(path)!r} has {values.shape[1]} values per sample; the model's inputs "
+                         f"take {' + '.join(map(str, sizes))}")
+    parts = np.split(values, np.cumsum(sizes)[:-1], axis=1)
+    return [part.reshape(len(values), *node.shape) for part, node in zip(parts, graph.inputs)]
 
 
 def _check_io_type(io_type, key: str) -> None:
@@ -45,9 +115,77 @@ def _check_io_type(io_type, key: str) -> None:
         raise NnhlsError(f"{key} {io_type!r} is not valid; use one of {', '.join(IO_TYPES)}")
 
 
+_C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# C++17's keywords and alternative tokens (`and` is `&&` to the compiler), and C++20's keywords,
+# which a newer compiler reserves.
+_CPP_KEYWORDS = frozenset("""
+    alignas alignof asm auto bool break case catch char char16_t char32_t class const constexpr const_cast
+    continue decltype default delete do double dynamic_cast else enum explicit export extern false float for
+    friend goto if inline int long mutable namespace new noexcept nullptr operator private protected public
+    register reinterpret_cast return short signed sizeof static static_assert static_cast struct switch template
+    this thread_local throw true try typedef typeid typename union unsigned using virtual void volatile wchar_t
+    while char8_t concept consteval constinit co_await co_return co_yield requires""".split())
+_ALTERNATIVE_TOKENS = frozenset("and and_eq bitand bitor compl not not_eq or or_eq xor xor_eq".split())
+# Types, objects and macros of the C library headers a project includes (nnhls's own: <cstdio>,
+# <cstdlib>, <cstdint>, with <cstddef>, <cerrno>, <cwchar>, <ctime> through the C++ headers; the
+# vendor's ap_types add <cassert>, <cmath>, <cfenv>): a top function of such a name does not
+# compile. The library's functions are reserved only with their own signatures, so a top function
+# named `exp` is a legal overload. `linux` and `unix` are macros in g++'s and clang's GNU dialects.
+_C_LIBRARY = frozenset("""
+    size_t ptrdiff_t max_align_t nullptr_t FILE fpos_t div_t ldiv_t lldiv_t wint_t mbstate_t time_t clock_t
+    NULL EOF BUFSIZ FILENAME_MAX FOPEN_MAX L_tmpnam SEEK_CUR SEEK_END SEEK_SET TMP_MAX stdin stdout stderr
+    EXIT_FAILURE EXIT_SUCCESS MB_CUR_MAX RAND_MAX SIZE_MAX PTRDIFF_MAX PTRDIFF_MIN SIG_ATOMIC_MAX SIG_ATOMIC_MIN
+    WCHAR_MAX WCHAR_MIN WINT_MAX WINT_MIN WEOF errno EDOM ERANGE EILSEQ offsetof assert CLOCKS_PER_SEC
+    TIME_UTC alloca float_t double_t HUGE_VAL HUGE_VALF HUGE_VALL INFINITY NAN math_errhandling MATH_ERRNO
+    MATH_ERREXCEPT FP_INFINITE FP_NAN FP_NORMAL FP_SUBNORMAL FP_ZERO FP_ILOGB0 FP_ILOGBNAN fenv_t fexcept_t
+    FE_ALL_EXCEPT FE_DIVBYZERO FE_INEXACT FE_INVALID FE_OVERFLOW FE_UNDERFLOW FE_DOWNWARD FE_TONEAREST
+    FE_TOWARDZERO FE_UPWARD FE_DFL_ENV linux unix""".split())
+_C_LIBRARY_PATTERN = re.compile(r"u?int(_least|_fast)?(8|16|32|64)_t|u?int(max|ptr)_t"
+                                r"|U?INT(_LEAST|_FAST)?(8|16|32|64)_(MAX|MIN|C|WIDTH)"
+                                r"|U?INT(MAX|PTR)_(MAX|MIN|C|WIDTH)")
+# What the writer declares at global scope (see nnhls.hls.backend): the testbench's main, the
+# sizes N_LAYER<k>, the types layer<k>_t and layer<k>_packet_t, each layer's config<k> and index
+# structs, its constants' arrays (w<k>, b<k>, table<k>, ... with <array>_codes and _loaded) and
+# their types (weight<k>_t, ...).
+_GENERATED_PATTERN = re.compile(
+    r"main|N_LAYER\d+|layer\d+_(t|packet_t)|config\d+|(exp_|inv_)?index\d+"
+    r"|(w|b|s|t|exp|inv|table|scale|shift|slope|offset|threshold|thresholds|max|min_input|min_value|levels"
+    r"|weight|bias|accum|sum)\d+(_t|_codes|_loaded)?")
+# Files the project holds besides the top function's: a project of that name would overwrite
+# them (compared without case: some file systems ignore it).
+_PROJECT_FILES = ("defines", "parameters")
+
+
+def _reserved_because(name: str) -> str | None:
+    """Why `name`, a C identifier, cannot name a project's top function, or None if it can."""
+    lowered = name.lower()
+    if name in _CPP_KEYWORDS:
+        return "is a C++ keyword"
+    if name in _ALTERNATIVE_TOKENS:
+        return "is an alternative token of C++ (an operator to the compiler)"
+    if "__" in name or name.startswith("_"):
+        return ("is reserved for the C++ implementation (names holding '__', and at global scope names starting "
+                "with '_')")
+    if name in _C_LIBRARY or _C_LIBRARY_PATTERN.fullmatch(name):
+        return "is a type, object or macro of the C library the project includes"
+    if lowered.startswith("nnhls") or lowered.startswith("ap_") or name in ("hls", "std"):
+        return ("names a part of the project's own code (namespace nnhls and NNHLS_ macros, the ap_ types, "
+                "namespaces hls and std)")
+    if lowered in _PROJECT_FILES:
+        return f"would overwrite the project's firmware/{lowered}.h"
+    if _GENERATED_PATTERN.fullmatch(name):
+        return "is a name the written project declares itself (the testbench's main, a layer's type or constants)"
+    return None
+
+
 def _check_project_name(project_name, key: str) -> None:
-    if not project_name.isidentifier():
-        raise NnhlsError(f"{key} {project_name!r} must be a C identifier, e.g. 'myproject'")
+    if not isinstance(project_name, str) or not _C_IDENTIFIER.fullmatch(project_name):
+        raise NnhlsError(f"{key} {project_name!r} must be a C identifier (ASCII letters, digits and '_', not "
+                         "starting with a digit), e.g. 'myproject'")
+    reason = _reserved_because(project_name)
+    if reason is not None:
+        raise NnhlsError(f"{key} {project_name!r} {reason}, so it cannot name the project's top function; "
+                         "choose another name, e.g. 'myproject'")
 
 
 def convert_from_config(config_file) -> HLSModel:

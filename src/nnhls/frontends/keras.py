@@ -25,7 +25,8 @@ from nnhls.types import IntType, exact_type
 
 __all__ = ["SUPPORTED_LAYERS", "load_keras_file", "load_keras_json", "read_keras"]
 
-SUPPORTED_ACTIVATIONS = ACTIVATIONS
+# Activation functions by the name Keras gives them: the IR's, and `leaky_relu` (slope 0.2).
+SUPPORTED_ACTIVATIONS = ACTIVATIONS + ("leaky_relu",)
 
 
 @dataclass
@@ -223,7 +224,8 @@ def _implicit_input(model) -> _Layer:
             "or call model.build((None, ...)) before reading it"
         )
     shape = [None] + [None if d is None else int(d) for d in tuple(tensor.shape)[1:]]
-    return _Layer("input_1", "InputLayer", {"name": "input_1", "batch_shape": shape}, None, [])
+    dtype = getattr(tensor.dtype, "name", str(tensor.dtype))
+    return _Layer("input_1", "InputLayer", {"name": "input_1", "batch_shape": shape, "dtype": dtype}, None, [])
 
 
 def _functional_layers(model, config, live) -> tuple[list[_Layer], list[str]]:
@@ -353,7 +355,15 @@ def _read_input(layer: _Layer, source, in_shape, reader) -> list[Node]:
             f"{layer.where} has shape {tuple(batch_shape)}; every dimension but the batch must be known: "
             "give keras.Input a full shape such as shape=(16,)"
         )
-    return [Input(layer.name, [], tuple(int(d) for d in shape))]
+    return [Input(layer.name, [], tuple(int(d) for d in shape), dtype=_float_dtype(config.get("dtype")))]
+
+
+def _float_dtype(dtype) -> str | None:
+    """The float type Keras casts a model's inputs to, as Input names it (None: no cast to mirror)."""
+    if isinstance(dtype, dict):  # Keras 3 may save a dtype policy
+        dtype = dtype.get("config", {}).get("name")
+    dtype = getattr(dtype, "name", dtype)
+    return dtype if dtype in Input.DTYPES else None
 
 
 def _check_weights(layer: _Layer, weights: list, expected: int, names: str) -> None:
@@ -383,20 +393,23 @@ def _dense_kernel(layer: _Layer, in_shape) -> tuple[np.ndarray, np.ndarray]:
     return kernel, bias
 
 
-def _activation_node(layer: _Layer, dense: Node, function: str, quantizer, reader, **fields) -> list[Node]:
-    """The Dense node, followed by its activation unless that is a plain 'linear'."""
+def _activation_node(layer: _Layer, dense: Node, function: str, quantizer, reader, label: str | None = None,
+                     **fields) -> list[Node]:
+    """The Dense node, followed by its activation unless that is a plain 'linear'; the activation
+    is named `<layer>_<label>`, the label being the framework's name of the function (default: the IR's)."""
     if function == "linear" and quantizer is None:
         return [dense]
-    name = reader.fresh_name(f"{layer.name}_{function}")
+    name = reader.fresh_name(f"{layer.name}_{label or function}")
     activation = make_activation(
         name, [dense.name], dense.shape, function, framework_class="Activation", result_quantizer=quantizer, **fields,
     )
     return [dense, activation]
 
 
-def _activation_function(name, layer: _Layer) -> str:
+def _activation_function(name, layer: _Layer) -> tuple[str, dict, str]:
+    """(IR function, node fields, Keras's name) of an activation Keras gives by name."""
     if name is None:
-        return "linear"
+        return "linear", {}, "linear"
     if isinstance(name, dict):  # a serialized custom activation
         name = name.get("config", {}).get("name") or name.get("class_name")
     if name not in SUPPORTED_ACTIVATIONS:
@@ -404,7 +417,9 @@ def _activation_function(name, layer: _Layer) -> str:
             f"{layer.where}: activation {name!r} is not supported; supported activations: "
             f"{', '.join(map(repr, SUPPORTED_ACTIVATIONS))}"
         )
-    return name
+    if name == "leaky_relu":  # Keras's default slope; the same node as a LeakyReLU(0.2) layer
+        return "prelu", qk.leaky_relu_fields(), name
+    return name, {}, name
 
 
 def _read_dense(layer: _Layer, source, in_shape, reader) -> list[Node]:
@@ -412,8 +427,8 @@ def _read_dense(layer: _Layer, source, in_shape, reader) -> list[Node]:
     dense = Dense(
         layer.name, [source], (kernel.shape[1],), weight=Weights(kernel), bias=Weights(bias)
     )
-    function = _activation_function(layer.config.get("activation"), layer)
-    return _activation_node(layer, dense, function, None, reader)
+    function, fields, label = _activation_function(layer.config.get("activation"), layer)
+    return _activation_node(layer, dense, function, None, reader, label, **fields)
 
 
 def _quantized_weights(layer: _Layer, values: np.ndarray, quantizer, what: str,
@@ -622,8 +637,8 @@ def _read_conv(layer: _Layer, source, in_shape, reader, spatial: int) -> list[No
     kernel, bias = _conv_weights(layer)
     bias = _zero_bias(kernel.shape[-1]) if bias is None else Weights(bias)
     conv = _conv_node(layer, source, in_shape, window, Weights(kernel), bias)
-    function = _activation_function(layer.config.get("activation"), layer)
-    return _activation_node(layer, conv, function, None, reader)
+    function, fields, label = _activation_function(layer.config.get("activation"), layer)
+    return _activation_node(layer, conv, function, None, reader, label, **fields)
 
 
 def _read_qconv(layer: _Layer, source, in_shape, reader, spatial: int) -> list[Node]:
@@ -700,10 +715,10 @@ def _read_zero_padding(layer: _Layer, source, in_shape, reader, spatial: int) ->
 
 
 def _read_activation(layer: _Layer, source, in_shape, reader) -> list[Node]:
-    function = _activation_function(layer.config.get("activation"), layer)
+    function, fields, _ = _activation_function(layer.config.get("activation"), layer)
     if function == "softmax" and len(in_shape) != 1:
         raise NnhlsError(f"{layer.where}: softmax is supported on 1-D tensors; add Flatten before it")
-    return [make_activation(layer.name, [source], in_shape, function)]
+    return [make_activation(layer.name, [source], in_shape, function, **fields)]
 
 
 def _read_softmax(layer: _Layer, source, in_shape, reader) -> list[Node]:
@@ -749,11 +764,11 @@ def _read_prelu(layer: _Layer, source, in_shape, reader) -> list[Node]:
     weights = layer.layer.get_weights()
     _check_weights(layer, weights, 1, "alpha")
     alpha = np.asarray(weights[0], dtype=np.float64)
-    if alpha.size not in (1, in_shape[-1]) or (alpha.size > 1 and alpha.reshape(-1).shape[0] != alpha.size):
-        raise NnhlsError(f"{layer.where} has alpha of shape {alpha.shape}; one value per channel of the last "
-                         "axis (or one in all) is supported")
-    if alpha.size > 1 and int(np.prod(in_shape)) != alpha.size:
-        raise NnhlsError(f"{layer.where}: alpha must be shared over all axes but the last; set shared_axes")
+    # Keras gives alpha the input's shape with 1 on each shared axis.
+    per_channel = alpha.size == 1 or (alpha.size == in_shape[-1] and all(d == 1 for d in alpha.shape[:-1]))
+    if not per_channel:
+        raise NnhlsError(f"{layer.where} has alpha of shape {alpha.shape}; one value per channel of the last axis "
+                         "(or one in all) is supported: share it over every other axis with shared_axes")
     return _relu_family(layer, source, in_shape, slope=alpha.reshape(-1))
 
 

@@ -70,6 +70,16 @@ SUPPORTED_WEIGHT_QUANTIZERS = ("quantized_bits", "binary", "ternary", "quantized
 
 # Plain activations a quantized layer may carry instead of a quantizer.
 _PLAIN_ACTIVATIONS = ("linear", "relu")
+# Keras's `leaky_relu` activation (by name, not the layer): tf.nn.leaky_relu (alpha=0.2) in
+# tf.keras and keras.activations.leaky_relu (negative_slope=0.2) in Keras 3, both max(x, 0.2 * x);
+# the LeakyReLU *layer* defaults to 0.3 instead.
+LEAKY_RELU_SLOPE = 0.2
+# QKeras's functions of binary outputs: binary_sigmoid(x) = round(clip(0.5 * x + 0.5, 0, 1)) in
+# float32, tf.round rounding half to even, and binary_tanh(x) = 2 * binary_sigmoid(x) - 1. Up to
+# and including x = 2**-24, 0.5 * x + 0.5 rounds to 0.5 in float32, which rounds to 0: so 0 and
+# the smallest positive inputs give the low level, and every float32 above 2**-24 the high one.
+_BINARY_FUNCTIONS = {"binary_tanh": (-1.0, 1.0), "binary_sigmoid": (0.0, 1.0)}
+_BINARY_FUNCTION_STEP = 2.0**-24
 
 
 def load_qkeras():
@@ -216,14 +226,28 @@ def activation_of(identifier, where: str) -> tuple[str, FixedType | None, dict]:
     QKeras's default hard sigmoid, quantized_tanh(bits) is round(clip(x, -1, 1) * m) / m clipped
     to [-1, 1 - 1/m] (m = 2**(bits-1)): the identity into ap_fixed<bits,1,RND_CONV,SAT>, and
     quantized_sigmoid(bits) is clip(x/2 + 1/2, 0, 1) rounded into ap_ufixed<bits,0,RND_CONV,SAT>.
-    The plain 'linear' and 'relu' have no quantizer. Anything else raises NnhlsError naming `where`.
+    The plain 'linear', 'relu' and Keras's 'leaky_relu' (slope 0.2) have no quantizer; QKeras's
+    binary_tanh and binary_sigmoid are one step, passed above 2**-24 (see _BINARY_FUNCTIONS).
+    Anything else raises NnhlsError naming `where`.
     """
     if identifier is None:
         return "linear", None, {}
+    if quantizer_name(identifier) == "ternary_tanh":
+        raise NnhlsError(f"{where}: activation 'ternary_tanh' is not supported: QKeras 0.9.0 defines no ternary_tanh "
+                         "(QActivation('ternary_tanh') fails in QKeras itself), so a function of that name is the "
+                         "model's own and nnhls cannot know its values; use QKeras's ternary() quantizer "
+                         "(-1, 0, +1 with a threshold) or binary_tanh")
     activation = to_quantizer(identifier, where)
     name = quantizer_name(activation)
     if name in _PLAIN_ACTIVATIONS:
         return name, None, {}
+    if name == "leaky_relu":
+        return "prelu", None, leaky_relu_fields()
+    if name in _BINARY_FUNCTIONS:
+        levels = np.array(_BINARY_FUNCTIONS[name])
+        result = exact_type(levels)
+        return "step", result, {"staircase_of": name, "thresholds": np.array([_BINARY_FUNCTION_STEP]),
+                                "strict": np.array([True]), "levels": Weights(levels, quantizer=result)}
     if name == "quantized_relu" and float(activation.negative_slope) != 0.0:
         return _leaky_quantized_relu(activation, where)
     if name == "quantized_relu":
@@ -256,8 +280,14 @@ def activation_of(identifier, where: str) -> tuple[str, FixedType | None, dict]:
     shown = repr(name) if is_named else f"{activation} ({name})"
     raise NnhlsError(
         f"{where}: activation {shown} is not supported; supported activations: "
-        f"{', '.join(_PLAIN_ACTIVATIONS + SUPPORTED_QUANTIZERS)}"
+        f"{', '.join(_PLAIN_ACTIVATIONS + ('leaky_relu',) + SUPPORTED_QUANTIZERS + tuple(_BINARY_FUNCTIONS))}"
     )
+
+
+def leaky_relu_fields() -> dict:
+    """The ReLU family's fields for Keras's `leaky_relu` activation: y = x from 0 up, else 0.2 * x,
+    the slope quantized once into the layer's `param` precision (as for the LeakyReLU layer)."""
+    return {"threshold": _exact_weights(0.0), "slope": Weights(np.array([LEAKY_RELU_SLOPE]))}
 
 
 def _quantized_hard_function(activation, name: str, where: str) -> tuple[str, FixedType, dict]:

@@ -28,11 +28,29 @@ class Graph:
                 raise NnhlsError(f"layer {node.name!r} reads {name!r}, which is not defined before it")
         self._nodes[node.name] = node
 
+    # Iterating gives the nodes, in order: every pass and consumer reads the graph so. It is also a
+    # mapping from name to node for scripts written for the field's tools (whose graph is an
+    # ordered dict of layers by name): keys(), values(), items(), get(), [name], in and len.
     def __iter__(self) -> Iterator[Node]:
         return iter(list(self._nodes.values()))
 
     def __getitem__(self, name: str) -> Node:
+        if isinstance(name, Node):
+            raise KeyError(f"a graph is indexed by layer name, got the layer {name.name!r} itself: iterating a "
+                           "graph gives its layers; use graph.keys() or graph.items() for their names")
         return self._nodes[name]
+
+    def keys(self) -> list[str]:
+        return list(self._nodes)
+
+    def values(self) -> list[Node]:
+        return list(self._nodes.values())
+
+    def items(self) -> list[tuple[str, Node]]:
+        return list(self._nodes.items())
+
+    def get(self, name: str, default=None):
+        return self._nodes.get(name, default)
 
     def __contains__(self, name: str) -> bool:
         return name in self._nodes

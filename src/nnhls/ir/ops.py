@@ -67,12 +67,32 @@ class Node:
     def size(self) -> int:
         return int(np.prod(self.shape))
 
+    # The view scripts written for the field's tools have of a layer (hls4ml's `Layer`): the
+    # name of its kind and its attributes, read from the fields (see `_layer_attributes`).
+    @property
+    def class_name(self) -> str:
+        return _layer_class_name(self)
+
+    @property
+    def attributes(self) -> dict:
+        return _layer_attributes(self)
+
+    def get_attr(self, key: str, default=None):
+        return self.attributes.get(key, default)
+
 
 @dataclass
 class Input(Node):
-    """The network input: float values are converted into `result_type` on entry."""
+    """The network input: float values are converted into `result_type` on entry.
+
+    `dtype` is the float type the framework casts its inputs to first ('float16', 'float32'), so
+    that a float64 input is rounded as the framework rounds it; None casts nothing.
+    """
+
+    dtype: str | None = None
 
     op: ClassVar[str] = "input"
+    DTYPES: ClassVar[tuple[str, ...]] = ("float16", "float32")
 
 
 @dataclass
@@ -515,3 +535,94 @@ def make_activation(name: str, inputs: list[str], shape: tuple[int, ...], functi
     if function == "softsign":
         return Softsign(name, inputs, shape, **fields)
     return Activation(name, inputs, shape, function=function, **fields)
+
+
+# The field's class names (hls4ml's) of the kinds of layer, by op; some depend on the framework
+# layer a node came from (below).
+_LAYER_CLASSES = {"input": "Input", "dense": "Dense", "hard_sigmoid": "HardActivation", "softmax": "Softmax",
+                  "batchnorm": "BatchNormalization", "flatten": "Reshape"}
+_PARAMETRIZED = {"PReLU": "PReLU", "LeakyReLU": "ParametrizedActivation", "ThresholdedReLU": "ParametrizedActivation",
+                 "ELU": "ParametrizedActivation"}
+
+
+def _layer_class_name(node: Node) -> str:
+    """The field's name for the kind of layer `node` is: 'Dense', 'Conv2D', 'Activation', ..."""
+    framework = node.framework_class
+    dimensions = f"{len(node.in_shape) - 1}D" if node.op in ("conv", "pool", "zero_pad") else ""
+    if node.op == "conv":
+        return "Conv2DBatchnorm" if framework == "QConv2DBatchnorm" else f"Conv{dimensions}"
+    if node.op == "dense" and framework == "QDenseBatchnorm":
+        return "DenseBatchnorm"
+    if node.op == "pool":
+        return f"{'Global' if framework.startswith('Global') else ''}Pooling{dimensions}"
+    if node.op == "zero_pad":
+        return f"ZeroPadding{dimensions}"
+    if node.op == "scale_shift":  # a batch normalization, or the channel scales of QKeras's alpha='auto'
+        return "BatchNormalization" if "BatchNormalization" in framework else "ApplyAlpha"
+    if node.op in ("activation", "prelu", "step", "softsign", "lookup"):
+        return _PARAMETRIZED.get(framework, "Activation")
+    return _LAYER_CLASSES[node.op]
+
+
+def _activation_name(node: Node) -> str | None:
+    if node.op in ("activation", "lookup"):
+        return node.function
+    if node.op == "prelu":
+        return {"PReLU": "prelu", "ThresholdedReLU": "thresholded_relu", "ReLU": "relu"}.get(
+            node.framework_class, "leaky_relu")
+    if node.op == "step":
+        return node.staircase_of
+    return node.op if node.op in ("softsign", "hard_sigmoid", "softmax") else None
+
+
+def _window_attributes(window: Window) -> dict:
+    return {"in_height": window.in_h, "in_width": window.in_w, "out_height": window.out_h, "out_width": window.out_w,
+            "stride_height": window.stride_h, "stride_width": window.stride_w, "pad_top": window.pad_top,
+            "pad_bottom": window.pad_bottom, "pad_left": window.pad_left, "pad_right": window.pad_right}
+
+
+# (attribute, the constant whose type it is, the field holding its configured precision)
+_TYPED_ATTRIBUTES = (("weight_t", "weight", None), ("bias_t", "bias", None), ("accum_t", None, "accum_type"),
+                     ("scale_t", "scale", None), ("table_t", "table", "table_type"),
+                     ("exp_table_t", "exp_table", "exp_type"), ("inv_table_t", "inv_table", "inv_type"),
+                     ("param_t", None, "param_type"))
+
+
+def _layer_attributes(node: Node) -> dict:
+    """The node's attributes under the field's names: its precisions as `<name>_t` (the lowered
+    IR's types once converted), reuse_factor, strategy, trace, shape, and what its kind has (n_in
+    and n_out, a convolution's or pooling's geometry, an activation's name, table sizes...)."""
+    attributes = {"shape": tuple(node.shape), "inputs": list(node.inputs), "result_t": node.result_type,
+                  "reuse_factor": node.reuse_factor, "strategy": node.strategy, "trace": node.trace}
+    for key, constant, configured in _TYPED_ATTRIBUTES:
+        if node.op == "scale_shift" and key == "bias_t":
+            constant = "shift"
+        weights = getattr(node, constant, None) if constant else None
+        if isinstance(weights, Weights) and weights.type is not None:
+            attributes[key] = weights.type  # the lowered type (before lowering, the configured one)
+        elif configured is not None and hasattr(node, configured):
+            attributes[key] = getattr(node, configured)
+    if node.op in ("dense", "conv"):
+        attributes.update(n_in=node.n_in, n_out=node.n_out)
+    if node.op == "conv":
+        window = node.window
+        attributes.update(_window_attributes(window), n_chan=window.channels, n_filt=node.n_out,
+                          filt_height=window.kernel_h, filt_width=window.kernel_w,
+                          parallelization_factor=node.parallelization_factor)
+    elif node.op in ("pool", "zero_pad"):
+        attributes.update(_window_attributes(node.window), n_chan=node.window.channels, n_filt=node.window.channels)
+        if node.op == "pool":
+            attributes.update(pool_op=node.function.capitalize(), pool_height=node.window.kernel_h,
+                              pool_width=node.window.kernel_w)
+    activation = _activation_name(node)
+    if activation is not None or node.op == "scale_shift":
+        attributes["n_in"] = node.size
+    if activation is not None:
+        attributes["activation"] = activation
+    if node.op in ("lookup", "softmax"):
+        attributes["table_size"] = node.table_size
+    if node.op == "softmax":
+        attributes.update(implementation=node.implementation, skip=node.skip)
+    if node.op == "flatten":
+        attributes["target_shape"] = tuple(node.shape)
+    return attributes
