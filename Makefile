@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: venv
-	$(BIN)/python -m nnhls demo
+	$(BIN)/nnhls demo
 
 test: venv
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
@@ -24,6 +24,7 @@ bench: venv
 	$(BIN)/python bench/quantize.py
 	$(BIN)/python bench/mlp.py
 	$(BIN)/python bench/cnn.py
+	$(BIN)/python bench/vendor_compile.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

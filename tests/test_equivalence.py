@@ -290,7 +290,8 @@ def test_csim_equals_emulator(network, seed, backend, strategy, io_type, tmp_pat
 
 def run_testbench(model):
     """Write the project, build its vendor-facing testbench with g++ against our ap_types (the
-    literal weights, not nnhls's integer codes) and run it: (project folder, finished process)."""
+    top function as the HLS tools see it, without the bridge) and run it: (project folder,
+    finished process)."""
     import subprocess
 
     project = model.write()
@@ -421,8 +422,8 @@ def test_every_resource_reuse_factor_and_parallelization_factor_of_a_convolution
 
 @pytest.mark.parametrize("io_type", IO_TYPES)
 def test_project_testbench_passes_on_a_convolutional_network(io_type, tmp_path):
-    """The vendor-facing testbench and the exact literal weights (not nnhls's integer codes), on
-    images streamed pixel by pixel, with branches and three outputs."""
+    """The vendor-facing testbench on images streamed pixel by pixel, with branches and three
+    outputs."""
     model, _ = realize(IMAGE_SEEDS[1], "Vivado", "Resource", io_type, tmp_path, "images")
     _, result = run_testbench(model)
     assert result.returncode == 0 and "64 samples, 0 outputs differ" in result.stdout

@@ -236,9 +236,11 @@ def _qdense_model(**qdense):
      r"layer 'q' \(QDense\) kernel: .*quantized_bits.* not one scale per output channel.*scale_axis"),
     (dict(kernel_quantizer=quantized_bits(4, 0, alpha="auto", qnoise_factor=0.5)), None,
      r"layer 'q' \(QDense\) kernel: quantizer quantized_bits.* qnoise_factor"),
-    # A zero weight becomes 2**-64, the smallest power of quantized_po2(8).
-    (dict(kernel_quantizer=quantized_po2(8)), [np.array([[0, 1, 1]] * 4, np.float32), np.zeros(3, np.float32)],
-     r"layer 'q' \(QDense\) kernel: the values QKeras's quantized_po2\(8\) produces need 65 bits"),
+    # A zero weight becomes 2**-64, the smallest power of quantized_po2(8); with 2**63 and a sign
+    # that is more than the 128 bits of nnhls's C simulation types.
+    (dict(kernel_quantizer=quantized_po2(8)),
+     [np.array([[0, 2.0**63, -1]] * 4, np.float32), np.zeros(3, np.float32)],
+     r"layer 'q' \(QDense\) kernel: the values QKeras's quantized_po2\(8\) produces need 129 bits"),
     (dict(kernel_quantizer=binary(alpha=1), bias_quantizer=qkeras.quantized_relu(4)), None,
      r"layer 'q' \(QDense\) bias: quantizer quantized_relu.* not supported on weights"),
 ], ids=["tanh", "stochastic-binary", "scale-axis", "qnoise", "po2-too-wide", "relu-bias"])

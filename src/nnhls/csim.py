@@ -42,7 +42,7 @@ def build_library(project_dir: Path, project_name: str) -> Path:
     for old in build_dir.glob(f"lib{project_name}_*.so"):
         old.unlink()  # a loaded library stays mapped; its file is no longer needed
     library = build_dir / f"lib{project_name}_{uuid.uuid4().hex[:12]}.so"
-    command = [compiler(), *CXXFLAGS, "-DNNHLS_TRACE", "-DNNHLS_CSIM", "-Ifirmware", "-Iap_types",
+    command = [compiler(), *CXXFLAGS, "-DNNHLS_TRACE", "-Ifirmware", "-Iap_types",
                f"firmware/{project_name}.cpp", f"{project_name}_bridge.cpp", "-o", str(library)]
     result = subprocess.run(command, cwd=project_dir, capture_output=True, text=True)
     if result.returncode != 0:

@@ -376,8 +376,9 @@ class QuantizedWeights:
     scale_type: FixedType | None = None
 
 
-# Weights become exact double literals in the written project (see passes/quantize_weights.py).
-_MAX_WEIGHT_WIDTH = 53
+# Weights become exact integer codes in the written project, of any width; nnhls's C simulation
+# types hold at most 128 bits (see passes/quantize_weights.py).
+_MAX_WEIGHT_WIDTH = 128
 
 
 def quantized_weights(quantizer, values: np.ndarray, where: str, allow_scale: bool = False

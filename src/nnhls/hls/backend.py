@@ -1,9 +1,9 @@
 """The HLS project writer shared by every backend; backends differ only by the data in `Backend`.
 
 The writer reads the lowered IR and never changes it. It emits one small piece of C++ per op
-kind (a configuration struct and a call), the weights as exact literals, the top function for
-the chosen io type, a testbench, a C-simulation bridge and the backend's build script. Files go
-to a temporary folder first and replace the output folder's nnhls-written files only on success.
+kind (a configuration struct and a call), the constants as exact integer codes, the top function
+for the chosen io type, a testbench, a C-simulation bridge and the backend's build script. Files
+go to a temporary folder first and replace the output folder's nnhls-written files only on success.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from nnhls import quantize
 from nnhls.errors import NnhlsError
 from nnhls.hls import AP_TYPES_DIR, INCLUDE_DIR, layout
 from nnhls.ir import Graph, Node, Weights, softsign_types, table_low_type
@@ -112,9 +111,26 @@ def cpp_type(t: FixedType) -> str:
             f"{t.sat_bits}>")
 
 
-def literal(codes: np.ndarray, t: FixedType) -> list[str]:
-    """Exact C++ literals of codes: each is a double that holds the value exactly (at most 53 bits)."""
-    return [repr(float(v)) for v in quantize.to_float(codes, t).reshape(-1)]
+def code_literals(codes: np.ndarray, t: FixedType) -> list[str]:
+    """C++ initializers of codes as `nnhls::rom<T>::word`s (nnhls/common.h) hold them: integer
+    literals up to 64 bits, else braced 64-bit words of the two's-complement code, least
+    significant first. Integers are exact at any width; no compiler rounds them."""
+    flat = [int(c) for c in np.asarray(codes).reshape(-1)]
+    if t.width > 64:
+        n_words = -(-t.width // 64)
+        mask = (1 << 64) - 1
+        return ["{{" + ", ".join(f"0x{(c >> (64 * k)) & mask:016x}ULL" for k in range(n_words)) + "}}"
+                for c in flat]
+    return [_integer_literal(c) for c in flat]
+
+
+def _integer_literal(code: int) -> str:
+    # Literals beyond 32 bits say they are 64-bit; -2**63 has no literal of its own.
+    if code == -(1 << 63):
+        return "(-9223372036854775807LL - 1)"
+    if code >= 1 << 63:
+        return f"{code}ULL"
+    return f"{code}LL" if abs(code) >= 1 << 31 else str(code)
 
 
 def words(t: FixedType) -> int:
@@ -333,8 +349,8 @@ class _Writer:
         return variable, (self.packet(source) if self.stream else self.type_name[source])
 
     def array(self, node: Node, name: str, alias: str, t: FixedType, codes: np.ndarray, title: str) -> str:
-        """Write the constant array `<name><k>` of exact literals whose elements have the node's
-        configuration type `alias`; returns the array's name."""
+        """Write the constant array `<name><k>` of the codes of values of the node's configuration
+        type `alias`; returns the array's name."""
         k = self.index[node.name]
         self.weight_array(f"{name}{k}", f"{alias[:-2]}{k}_t", t, codes, f"{node.name}: {title}")
         return f"{name}{k}"
@@ -543,27 +559,19 @@ class _Writer:
                 f"({arguments});")
 
     def weight_array(self, variable: str, type_name: str, t: FixedType, codes: np.ndarray, title: str) -> None:
-        """A constant array, twice: exact literals for the HLS tools, and for nnhls's C simulation
-        the integer codes, copied into the values when the library loads (a compiler turns ten
-        thousand literal constructions into far more code than one loop)."""
-        if t.width > 53:
-            raise NnhlsError(f"{title}: constants of {t} are written as exact double literals, which hold at "
-                             "most 53 bits; choose a narrower type for this layer's input or constants")
+        """A constant array of the integer codes of values of `type_name` (FixedType `t`), which
+        the kernels read through nnhls::from_code (nnhls/common.h says why: a `static const`
+        integer array needs no start-up code in any C simulation and is a ROM for the HLS tools).
+        nnhls's C simulation and the vendor's compile the very same array."""
         def table(items):
             rows = [", ".join(items[i:i + 16]) for i in range(0, len(items), 16)]
             return ",\n    ".join(rows)
-        flat = np.asarray(codes).reshape(-1)
-        n = len(flat)
+        n = np.asarray(codes).size
         self.weight_files[f"firmware/weights/{variable}.h"] = (
-            f"{self.banner()}// {title}; {t}, exact values\n"
+            f"{self.banner()}// {title}; {t}, as integer codes (value = code * 2^{-t.fractional})\n"
             f"#ifndef NNHLS_WEIGHTS_{variable.upper()}_H\n#define NNHLS_WEIGHTS_{variable.upper()}_H\n\n"
-            "#ifdef NNHLS_CSIM\n"
-            f"static const long long {variable}_codes[{n}] = {{\n    {table([str(int(c)) for c in flat])}\n}};\n"
-            f"static {type_name} {variable}[{n}];\n"
-            f"static const bool {variable}_loaded = nnhls::load_codes({variable}, {variable}_codes, {n});\n"
-            "#else\n"
-            f"static const {type_name} {variable}[{n}] = {{\n    {table(literal(codes, t))}\n}};\n"
-            "#endif\n\n#endif\n")
+            f"static const nnhls::rom<{type_name}>::word {variable}[{n}] = {{\n    {table(code_literals(codes, t))}\n}};\n"
+            "\n#endif\n")
 
     # testbench, bridge, tcl ----------------------------------------------------------------
 

@@ -9,6 +9,10 @@ from nnhls.errors import NnhlsError
 from nnhls.ir import Graph, Weights
 from nnhls.types import FixedType
 
+# Constants are written as exact integer codes of any width (hls/backend.py); nnhls's C
+# simulation types (hls/include/ap_types) hold at most 128 bits.
+MAX_CONSTANT_WIDTH = 128
+
 
 def quantize_weights(graph: Graph) -> bool:
     """Give every Weights exact codes of a FixedType. Returns whether anything changed."""
@@ -31,9 +35,9 @@ def _quantize(layer: str, role: str, weights: Weights) -> None:
             raise NnhlsError(f"layer {layer!r}: {role} precision 'auto' needs a quantized layer; "
                              f"set {role} to a type such as 'ap_fixed<16,6>'")
         weights.type = weights.quantizer
-    if weights.type.width > 53:
-        raise NnhlsError(f"layer {layer!r}: {role} type {weights.type} is wider than 53 bits; "
-                         "weights are written as exact double literals, so use at most 53 bits")
+    if weights.type.width > MAX_CONSTANT_WIDTH:
+        raise NnhlsError(f"layer {layer!r}: {role} type {weights.type} is wider than {MAX_CONSTANT_WIDTH} bits, "
+                         f"the most nnhls's C simulation types hold; use at most {MAX_CONSTANT_WIDTH} bits")
     weights.codes, n_overflow = quantize.from_float(weights.values, weights.type, count_overflow=True)
     if n_overflow:
         warnings.warn(f"layer {layer!r}: {n_overflow} of {weights.values.size} {role} values lie outside "

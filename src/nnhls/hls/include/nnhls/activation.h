@@ -77,22 +77,29 @@ res_T prelu_one(const data_T& x, const typename CONFIG_T::threshold_t& threshold
 
 template <class data_T, class res_T, class CONFIG_T>
 void prelu(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
-           const typename CONFIG_T::threshold_t threshold[1], const typename CONFIG_T::slope_t slope[CONFIG_T::n_slopes],
-           const typename CONFIG_T::max_t max_value[1], const typename CONFIG_T::min_input_t min_input[1],
-           const typename CONFIG_T::min_value_t min_value[1]) {
+           const typename rom<typename CONFIG_T::threshold_t>::word threshold[1],
+           const typename rom<typename CONFIG_T::slope_t>::word slope[CONFIG_T::n_slopes],
+           const typename rom<typename CONFIG_T::max_t>::word max_value[1],
+           const typename rom<typename CONFIG_T::min_input_t>::word min_input[1],
+           const typename rom<typename CONFIG_T::min_value_t>::word min_value[1]) {
 #pragma HLS PIPELINE
   for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
     const unsigned c = CONFIG_T::n_slopes == 1 ? 0 : i % CONFIG_T::n_channels;
-    res[i] = prelu_one<res_T, CONFIG_T>(data[i], threshold[0], slope[c], max_value[0], min_input[0], min_value[0]);
+    res[i] = prelu_one<res_T, CONFIG_T>(
+        data[i], from_code<typename CONFIG_T::threshold_t>(threshold[0]),
+        from_code<typename CONFIG_T::slope_t>(slope[c]), from_code<typename CONFIG_T::max_t>(max_value[0]),
+        from_code<typename CONFIG_T::min_input_t>(min_input[0]),
+        from_code<typename CONFIG_T::min_value_t>(min_value[0]));
   }
 }
 
 template <class in_packet_T, class out_packet_T, class CONFIG_T>
 void prelu_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
-                  const typename CONFIG_T::threshold_t threshold[1],
-                  const typename CONFIG_T::slope_t slope[CONFIG_T::n_slopes],
-                  const typename CONFIG_T::max_t max_value[1], const typename CONFIG_T::min_input_t min_input[1],
-                  const typename CONFIG_T::min_value_t min_value[1]) {
+                  const typename rom<typename CONFIG_T::threshold_t>::word threshold[1],
+                  const typename rom<typename CONFIG_T::slope_t>::word slope[CONFIG_T::n_slopes],
+                  const typename rom<typename CONFIG_T::max_t>::word max_value[1],
+                  const typename rom<typename CONFIG_T::min_input_t>::word min_input[1],
+                  const typename rom<typename CONFIG_T::min_value_t>::word min_value[1]) {
   unsigned c = 0;
   for (unsigned p = 0; p < CONFIG_T::n_in / in_packet_T::size; p++) {
 #pragma HLS PIPELINE
@@ -100,7 +107,10 @@ void prelu_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
     out_packet_T y;
     for (unsigned k = 0; k < in_packet_T::size; k++) {
       y[k] = prelu_one<typename out_packet_T::value_type, CONFIG_T>(
-          x[k], threshold[0], slope[CONFIG_T::n_slopes == 1 ? 0 : c], max_value[0], min_input[0], min_value[0]);
+          x[k], from_code<typename CONFIG_T::threshold_t>(threshold[0]),
+          from_code<typename CONFIG_T::slope_t>(slope[CONFIG_T::n_slopes == 1 ? 0 : c]),
+          from_code<typename CONFIG_T::max_t>(max_value[0]), from_code<typename CONFIG_T::min_input_t>(min_input[0]),
+          from_code<typename CONFIG_T::min_value_t>(min_value[0]));
       c = c + 1 == CONFIG_T::n_channels ? 0 : c + 1;
     }
     out.write(y);
@@ -121,20 +131,26 @@ res_T hard_sigmoid_one(const data_T& x, const typename CONFIG_T::slope_t& slope,
 
 template <class data_T, class res_T, class CONFIG_T>
 void hard_sigmoid(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
-                  const typename CONFIG_T::slope_t slope[1], const typename CONFIG_T::offset_t offset[1]) {
+                  const typename rom<typename CONFIG_T::slope_t>::word slope[1],
+                  const typename rom<typename CONFIG_T::offset_t>::word offset[1]) {
 #pragma HLS PIPELINE
-  for (unsigned i = 0; i < CONFIG_T::n_in; i++) res[i] = hard_sigmoid_one<res_T, CONFIG_T>(data[i], slope[0], offset[0]);
+  for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
+    res[i] = hard_sigmoid_one<res_T, CONFIG_T>(data[i], from_code<typename CONFIG_T::slope_t>(slope[0]),
+                                               from_code<typename CONFIG_T::offset_t>(offset[0]));
+  }
 }
 
 template <class in_packet_T, class out_packet_T, class CONFIG_T>
 void hard_sigmoid_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
-                         const typename CONFIG_T::slope_t slope[1], const typename CONFIG_T::offset_t offset[1]) {
+                         const typename rom<typename CONFIG_T::slope_t>::word slope[1],
+                         const typename rom<typename CONFIG_T::offset_t>::word offset[1]) {
   for (unsigned p = 0; p < CONFIG_T::n_in / in_packet_T::size; p++) {
 #pragma HLS PIPELINE
     in_packet_T x = in.read();
     out_packet_T y;
     for (unsigned k = 0; k < in_packet_T::size; k++) {
-      y[k] = hard_sigmoid_one<typename out_packet_T::value_type, CONFIG_T>(x[k], slope[0], offset[0]);
+      y[k] = hard_sigmoid_one<typename out_packet_T::value_type, CONFIG_T>(
+          x[k], from_code<typename CONFIG_T::slope_t>(slope[0]), from_code<typename CONFIG_T::offset_t>(offset[0]));
     }
     out.write(y);
   }
@@ -173,26 +189,28 @@ void softsign_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& ou
 // CONFIG_T provides n_in, n_thresholds, first_level, n_levels and levels_t; the thresholds are
 // values of the input type, so each comparison is exact.
 template <class res_T, class CONFIG_T, class data_T>
-res_T step_one(const data_T& x, const data_T thresholds[], const typename CONFIG_T::levels_t levels[]) {
+res_T step_one(const data_T& x, const typename rom<data_T>::word thresholds[],
+               const typename rom<typename CONFIG_T::levels_t>::word levels[]) {
 #pragma HLS INLINE
   unsigned passed = CONFIG_T::first_level;
   for (unsigned t = 0; t < CONFIG_T::n_thresholds; t++) {
-    if (x >= thresholds[t]) passed++;
+    if (x >= from_code<data_T>(thresholds[t])) passed++;
   }
-  return res_T(levels[passed]);
+  return res_T(from_code<typename CONFIG_T::levels_t>(levels[passed]));
 }
 
 template <class data_T, class res_T, class CONFIG_T>
-void step(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in], const data_T thresholds[],
-          const typename CONFIG_T::levels_t levels[CONFIG_T::n_levels]) {
+void step(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
+          const typename rom<data_T>::word thresholds[],
+          const typename rom<typename CONFIG_T::levels_t>::word levels[CONFIG_T::n_levels]) {
 #pragma HLS PIPELINE
   for (unsigned i = 0; i < CONFIG_T::n_in; i++) res[i] = step_one<res_T, CONFIG_T>(data[i], thresholds, levels);
 }
 
 template <class in_packet_T, class out_packet_T, class CONFIG_T>
 void step_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
-                 const typename in_packet_T::value_type thresholds[],
-                 const typename CONFIG_T::levels_t levels[CONFIG_T::n_levels]) {
+                 const typename rom<typename in_packet_T::value_type>::word thresholds[],
+                 const typename rom<typename CONFIG_T::levels_t>::word levels[CONFIG_T::n_levels]) {
   for (unsigned p = 0; p < CONFIG_T::n_in / in_packet_T::size; p++) {
 #pragma HLS PIPELINE
     in_packet_T x = in.read();

@@ -20,8 +20,8 @@ namespace nnhls {
 template <class data_T, class res_T, class CONFIG_T>
 void conv(const data_T data[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan],
           res_T res[CONFIG_T::n_pixels * CONFIG_T::n_out],
-          const typename CONFIG_T::weight_t weights[CONFIG_T::n_in * CONFIG_T::n_out],
-          const typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+          const typename rom<typename CONFIG_T::weight_t>::word weights[CONFIG_T::n_in * CONFIG_T::n_out],
+          const typename rom<typename CONFIG_T::bias_t>::word biases[CONFIG_T::n_out]) {
   const unsigned factor = CONFIG_T::parallelization_factor;
   unsigned y[factor], x[factor];
 #pragma HLS ARRAY_PARTITION variable=y complete
@@ -56,8 +56,8 @@ void conv(const data_T data[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan],
 // (packet of n_out channels) from each window as it comes.
 template <class in_packet_T, class out_packet_T, class CONFIG_T>
 void conv_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
-                 const typename CONFIG_T::weight_t weights[CONFIG_T::n_in * CONFIG_T::n_out],
-                 const typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+                 const typename rom<typename CONFIG_T::weight_t>::word weights[CONFIG_T::n_in * CONFIG_T::n_out],
+                 const typename rom<typename CONFIG_T::bias_t>::word biases[CONFIG_T::n_out]) {
 #pragma HLS DATAFLOW
   typedef typename in_packet_T::value_type data_T;
   typedef typename out_packet_T::value_type res_T;

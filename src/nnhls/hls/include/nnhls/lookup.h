@@ -27,33 +27,37 @@ unsigned table_index(const data_T& x) {
 // tail (ELU, SELU, softplus): has_tail, tail_from (int), tail_t (holds tail_from), has_scale and
 // scale_t: from tail_from upwards the result is x (times the scale) exactly.
 template <class res_T, class CONFIG_T, class data_T>
-res_T lookup_one(const data_T& x, const typename CONFIG_T::table_t table[CONFIG_T::index_t::size],
+res_T lookup_one(const data_T& x,
+                 const typename rom<typename CONFIG_T::table_t>::word table[CONFIG_T::index_t::size],
                  const typename CONFIG_T::scale_t& scale) {
 #pragma HLS INLINE
   if (CONFIG_T::has_tail && x >= typename CONFIG_T::tail_t(CONFIG_T::tail_from)) {
     return CONFIG_T::has_scale ? res_T(x * scale) : res_T(x);
   }
-  return res_T(table[table_index<typename CONFIG_T::index_t>(x)]);
+  return res_T(from_code<typename CONFIG_T::table_t>(table[table_index<typename CONFIG_T::index_t>(x)]));
 }
 
 template <class data_T, class res_T, class CONFIG_T>
 void lookup(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
-            const typename CONFIG_T::table_t table[CONFIG_T::index_t::size],
-            const typename CONFIG_T::scale_t scale[1]) {
+            const typename rom<typename CONFIG_T::table_t>::word table[CONFIG_T::index_t::size],
+            const typename rom<typename CONFIG_T::scale_t>::word scale[1]) {
 #pragma HLS PIPELINE
-  for (unsigned i = 0; i < CONFIG_T::n_in; i++) res[i] = lookup_one<res_T, CONFIG_T>(data[i], table, scale[0]);
+  for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
+    res[i] = lookup_one<res_T, CONFIG_T>(data[i], table, from_code<typename CONFIG_T::scale_t>(scale[0]));
+  }
 }
 
 template <class in_packet_T, class out_packet_T, class CONFIG_T>
 void lookup_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
-                   const typename CONFIG_T::table_t table[CONFIG_T::index_t::size],
-                   const typename CONFIG_T::scale_t scale[1]) {
+                   const typename rom<typename CONFIG_T::table_t>::word table[CONFIG_T::index_t::size],
+                   const typename rom<typename CONFIG_T::scale_t>::word scale[1]) {
   for (unsigned p = 0; p < CONFIG_T::n_in / in_packet_T::size; p++) {
 #pragma HLS PIPELINE
     in_packet_T x = in.read();
     out_packet_T y;
     for (unsigned c = 0; c < in_packet_T::size; c++) {
-      y[c] = lookup_one<typename out_packet_T::value_type, CONFIG_T>(x[c], table, scale[0]);
+      y[c] = lookup_one<typename out_packet_T::value_type, CONFIG_T>(
+          x[c], table, from_code<typename CONFIG_T::scale_t>(scale[0]));
     }
     out.write(y);
   }

@@ -15,8 +15,8 @@ enum softmax_implementation { softmax_stable = 0, softmax_argmax = 1 };
 
 template <class data_T, class res_T, class CONFIG_T>
 void softmax(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
-             const typename CONFIG_T::exp_t exp_table[CONFIG_T::exp_index::size],
-             const typename CONFIG_T::inv_t inv_table[CONFIG_T::inv_index::size]) {
+             const typename rom<typename CONFIG_T::exp_t>::word exp_table[CONFIG_T::exp_index::size],
+             const typename rom<typename CONFIG_T::inv_t>::word inv_table[CONFIG_T::inv_index::size]) {
 #pragma HLS PIPELINE
   data_T largest = data[0];
   unsigned at = 0;
@@ -35,17 +35,18 @@ void softmax(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
   typename CONFIG_T::sum_t total = 0;
   for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
     typename CONFIG_T::diff_t difference = data[i] - largest;
-    exps[i] = exp_table[table_index<typename CONFIG_T::exp_index>(difference)];
+    exps[i] = from_code<typename CONFIG_T::exp_t>(exp_table[table_index<typename CONFIG_T::exp_index>(difference)]);
     total += exps[i];
   }
-  typename CONFIG_T::inv_t inverse = inv_table[table_index<typename CONFIG_T::inv_index>(total)];
+  typename CONFIG_T::inv_t inverse =
+      from_code<typename CONFIG_T::inv_t>(inv_table[table_index<typename CONFIG_T::inv_index>(total)]);
   for (unsigned i = 0; i < CONFIG_T::n_in; i++) res[i] = res_T(exps[i] * inverse);
 }
 
 template <class in_packet_T, class out_packet_T, class CONFIG_T>
 void softmax_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
-                    const typename CONFIG_T::exp_t exp_table[CONFIG_T::exp_index::size],
-                    const typename CONFIG_T::inv_t inv_table[CONFIG_T::inv_index::size]) {
+                    const typename rom<typename CONFIG_T::exp_t>::word exp_table[CONFIG_T::exp_index::size],
+                    const typename rom<typename CONFIG_T::inv_t>::word inv_table[CONFIG_T::inv_index::size]) {
   typename in_packet_T::value_type data[CONFIG_T::n_in];
 #pragma HLS ARRAY_PARTITION variable=data complete
   typename out_packet_T::value_type res[CONFIG_T::n_in];
