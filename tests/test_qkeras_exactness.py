@@ -178,10 +178,16 @@ def test_a_layer_read_only_by_quantizers_keeps_its_exact_value():
     y = tf.keras.layers.BatchNormalization(name="bn")(y)
     y = QActivation(OUTPUT, name="quantized")(y)
     y = tf.keras.layers.BatchNormalization(name="bn2")(y)
-    model = tf.keras.Model(inputs, QDense(3, name="fc2", **Q6)(y))
+    y = tf.keras.layers.Activation("relu", name="relu_to_quantizer")(QDense(4, name="fc2", **Q6)(y))
+    y = QActivation(OUTPUT, name="quantized2")(y)
+    y = tf.keras.layers.Activation("relu", name="relu_to_dense")(QDense(4, name="fc3", **Q6)(y))
+    model = tf.keras.Model(inputs, QDense(3, name="fc4", **Q6)(y))
     config = nnhls.config_from_keras_model(model, granularity="name")
     assert config["LayerName"]["bn"]["Precision"]["result"] == "auto"
+    assert config["LayerName"]["relu_to_quantizer"]["Precision"]["result"] == "auto"
+    # Read by a Dense, the default precision keeps the widths of deep networks bounded.
     assert config["LayerName"]["bn2"]["Precision"]["result"] == "fixed<16,6>"
+    assert config["LayerName"]["relu_to_dense"]["Precision"]["result"] == "fixed<16,6>"
     converted = nnhls.convert_from_keras_model(model)
     scale_shift, fc = converted.graph["bn"], converted.graph["fc"]
     product = fc.result_type.fractional + scale_shift.scale.type.fractional

@@ -125,8 +125,6 @@ def _default_precision(node: Node, key: str, default: str, graph: Graph):
             return AUTO  # a quantized layer's sum is exact in the framework too
         if node.op in ("pool", "zero_pad"):
             return AUTO  # moves or averages values: exactly the input's type (see Pool for averages)
-        if node.op == "activation":
-            return AUTO  # linear and relu change no value's bits, so nothing is rounded before a quantizer
         if node.op == "scale_shift" and node.scale.quantizer is not None:
             return AUTO  # the per-channel scale of a quantized layer (QKeras alpha='auto')
         readers = _quantizers_reading(graph, node.name)
