@@ -80,6 +80,19 @@ def test_input_takes_the_type_of_the_quantizer_reading_it(mlp):
     assert model.graph["x"].result_type == FixedType(10, 4, True, "RND_CONV", "SAT")
 
 
+@pytest.mark.parametrize("granularity", ["model", "type", "name"])
+def test_every_granularity_keeps_the_framework_types(mlp, granularity):
+    """A generated configuration, at any granularity, converts to QKeras's bits: a type-wide
+    precision would replace each quantizer's type, so the types QKeras fixes get none."""
+    config = nnhls.config_from_keras_model(mlp, granularity=granularity)
+    if granularity == "type":
+        assert config["LayerType"]["InputLayer"]["Precision"] == "ap_fixed<10,4,AP_RND_CONV,AP_SAT>"
+        assert "Precision" not in config["LayerType"]["QDense"] and "Precision" not in config["LayerType"]["QActivation"]
+    model = nnhls.convert_from_keras_model(mlp, hls_config=config)
+    X = _float_inputs((5000, 16), seed=8)
+    assert np.array_equal(model.predict(X), mlp.predict(X, verbose=0))
+
+
 def test_a_relu_quantizer_reading_the_input_gives_a_signed_type_of_its_step():
     inputs = tf.keras.Input((4,), name="x")
     model = tf.keras.Model(inputs, QActivation("quantized_relu(6,2)", name="relu")(inputs))

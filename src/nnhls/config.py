@@ -80,6 +80,14 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
         for node in graph:
             config["LayerType"].setdefault(node.framework_class, {
                 "Precision": default_precision, "ReuseFactor": default_reuse_factor, "Trace": False})
+        for layer_type, entry in config["LayerType"].items():
+            framework = {str(t) for node in graph if node.framework_class == layer_type
+                         for t in _framework_types(node, graph)}
+            # A type-wide precision would replace the framework's own types (each quantizer's).
+            if layer_type == "InputLayer" and len(framework) == 1:
+                entry["Precision"] = framework.pop()
+            elif framework:
+                del entry["Precision"]
     elif granularity == "name":
         config["LayerName"] = {}
         for node in graph:
@@ -100,6 +108,15 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
                 entry.update(Implementation=node.implementation, Skip=False)
             config["LayerName"][node.name] = entry
     return config
+
+
+def _framework_types(node: Node, graph: Graph) -> list[FixedType]:
+    """The types the framework itself fixed for `node` (its quantizers; an input's rounding-once type)."""
+    if node.op == "input":
+        once = input_rounding_once(graph, node)
+        return [once] if once is not None else []
+    constants = [getattr(node, key, None) for key in ("weight", "bias")]
+    return [t for t in [node.result_quantizer] + [c.quantizer for c in constants if c is not None] if t is not None]
 
 
 def _default_precision(node: Node, key: str, default: str, graph: Graph):
