@@ -34,10 +34,11 @@ class Graph:
     def __iter__(self) -> Iterator[Node]:
         return iter(list(self._nodes.values()))
 
-    def __getitem__(self, name: str) -> Node:
+    def __getitem__(self, name: str | Node) -> Node:
+        # A loop written for an ordered dict (`for name in graph: graph[name]`) gets layers as
+        # "names"; indexing with a layer gives that layer back, so such loops still work.
         if isinstance(name, Node):
-            raise KeyError(f"a graph is indexed by layer name, got the layer {name.name!r} itself: iterating a "
-                           "graph gives its layers; use graph.keys() or graph.items() for their names")
+            name = name.name
         return self._nodes[name]
 
     def keys(self) -> list[str]:
