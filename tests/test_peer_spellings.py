@@ -259,6 +259,21 @@ def test_skip_in_lower_case_skips_the_softmax(tmp_path):
         convert(model, tmp_path, config)
 
 
+def test_a_softmax_strategy_of_stable_or_argmax_names_its_implementation(tmp_path):
+    """The field's older spelling: config['LayerName']['softmax']['Strategy'] = 'Stable'."""
+    model = softmax_model()
+    for strategy, implementation in (("Stable", "stable"), ("argmax", "argmax"), ("Latency", "stable")):
+        config = hls4ml.utils.config_from_keras_model(model, granularity="name")
+        config["LayerName"]["softmax"]["Strategy"] = strategy
+        assert convert(model, tmp_path / strategy, config).graph["softmax"].implementation == implementation
+    config["LayerName"]["softmax"]["Strategy"] = "Legacy"
+    with pytest.warns(UserWarning, match=r"\['softmax'\]\['Strategy'\] is 'Legacy': nnhls realizes softmax"):
+        assert convert(model, tmp_path / "legacy", config).graph["softmax"].implementation == "stable"
+    config["LayerName"]["dense"]["Strategy"] = "Stable"  # not a softmax: a strategy must be Latency or Resource
+    with pytest.raises(NnhlsError, match=r"\['dense'\]\['Strategy'\] is 'Stable'; valid: Latency, Resource"):
+        convert(model, tmp_path / "bad", config)
+
+
 # activations -------------------------------------------------------------------------------------
 
 def _keras_outputs(model, X):

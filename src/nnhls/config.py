@@ -329,11 +329,15 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
                     values["ParallelizationFactor"] = _reuse_factor(entry["ParallelizationFactor"], where,
                                                                     "ParallelizationFactor")
                 _conv_implementation(entry, where)
-            if "Strategy" in entry:
+            softmax_strategy = (node.op == "softmax" and "Strategy" in entry
+                                and str(entry["Strategy"]).lower() in _SOFTMAX_STRATEGIES)
+            if "Strategy" in entry and not softmax_strategy:
                 values["Strategy"] = _strategy(entry["Strategy"], where)
             if "Trace" in entry:
                 values["Trace"] = bool(entry["Trace"])
             _table_settings(node, entry, where)
+            if softmax_strategy:  # after Implementation: in one entry the field's spelling wins
+                _softmax_implementation(node, entry["Strategy"], f"{where}['Strategy']", stacklevel=4)
             if "Precision" in entry:
                 scoped = _precisions(entry["Precision"], where)
                 if "default" in scoped:  # a scope's default covers all of that scope's precisions
@@ -402,20 +406,27 @@ def _table_settings(node: Node, entry: dict, where: str) -> None:
                 raise NnhlsError(f"{where}['TableSize'] is {value!r}; use a power of two from 2 to 65536")
             node.table_size = value
         elif key == "Implementation":
-            implementation = str(value).lower()
-            if implementation in ("latency", "legacy"):
-                # Their designs index tables without subtracting the maximum, which needs an
-                # inverse table over [0, n * e**range): too coarse at any usual size.
-                warnings.warn(f"{where}['Implementation'] is {value!r}: nnhls realizes softmax "
-                              f"{node.name!r} with its 'stable' algorithm (exactly indexed tables, "
-                              "maximum subtracted first)", stacklevel=4)
-                implementation = "stable"
-            if implementation not in node.IMPLEMENTATIONS:
-                raise NnhlsError(f"{where}['Implementation'] is {value!r}; supported: "
-                                 f"{', '.join(node.IMPLEMENTATIONS)} ('latency' and 'legacy' run as 'stable')")
-            node.implementation = implementation
+            _softmax_implementation(node, value, f"{where}['Implementation']")
         else:
             node.skip = bool(value)
+
+
+# The field's older spelling names a softmax's implementation as its Strategy ('Stable').
+_SOFTMAX_STRATEGIES = ("stable", "argmax", "legacy")
+
+
+def _softmax_implementation(node: Node, value, where: str, stacklevel: int = 5) -> None:
+    implementation = str(value).lower()
+    if implementation in ("latency", "legacy"):
+        # Their designs index tables without subtracting the maximum, which needs an
+        # inverse table over [0, n * e**range): too coarse at any usual size.
+        warnings.warn(f"{where} is {value!r}: nnhls realizes softmax {node.name!r} with its 'stable' algorithm "
+                      "(exactly indexed tables, maximum subtracted first)", stacklevel=stacklevel)
+        implementation = "stable"
+    if implementation not in node.IMPLEMENTATIONS:
+        raise NnhlsError(f"{where} is {value!r}; supported: {', '.join(node.IMPLEMENTATIONS)} "
+                         "('latency' and 'legacy' run as 'stable')")
+    node.implementation = implementation
 
 
 def _set_precision(node: Node, key: str, precision) -> None:
