@@ -502,6 +502,11 @@ def test_get_layers_gives_each_layer_its_class_name_and_attributes(tmp_path):
         "fc_out": "Dense",
         "softmax": "Softmax"}
     assert [layer.name for layer in hls_model.get_layers()] == hls_model.graph.keys()
+    layers_ = hls_model.get_layers()
+    # As hls4ml keeps them: the framework's class, the input's shape, a Dense's own activation
+    assert [layers_[i].attributes["class_name"] for i in (0, 1, 2)] == ["InputLayer", "ZeroPadding2D", "Conv2D"]
+    assert layers_[0].attributes["input_shape"] == [8, 8, 2]
+    assert hls_model.graph["fc"].attributes["activation"] == "linear"
     fc = hls_model.graph["fc"]
     assert (fc.get_attr("reuse_factor"), fc.get_attr("strategy"), fc.get_attr("n_in"), fc.get_attr("n_out")) == \
         (3, "Latency", 4, 3)

@@ -625,4 +625,9 @@ def _layer_attributes(node: Node) -> dict:
         attributes.update(implementation=node.implementation, skip=node.skip)
     if node.op == "flatten":
         attributes["target_shape"] = tuple(node.shape)
+    if node.op == "input":
+        attributes["input_shape"] = list(node.shape)
+    if node.op in ("dense", "conv") and "activation" not in attributes:
+        attributes["activation"] = "linear"  # an activation of the framework layer is the next layer
+    attributes["class_name"] = node.framework_class  # the framework's class, as the field's tools keep it
     return attributes
