@@ -25,6 +25,7 @@ bench: venv
 	$(BIN)/python bench/mlp.py
 	$(BIN)/python bench/cnn.py
 	$(BIN)/python bench/vendor_compile.py
+	$(BIN)/python bench/qkeras_exactness.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
