@@ -93,7 +93,7 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
         for node in graph:
             entry = {"Trace": False}
             if node.op != "flatten":
-                keys = ("result",) + _OP_PRECISIONS.get(node.op, ())
+                keys = _precision_keys(node)
                 if node.op == "lookup" and node.FUNCTIONS[node.function][5] is None:
                     keys = tuple(key for key in keys if key != "param")  # only SELU's tail has a parameter
                 entry["Precision"] = {key: str(_default_precision(node, key, default_precision, graph))
@@ -108,6 +108,11 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
                 entry.update(Implementation=node.implementation, Skip=False)
             config["LayerName"][node.name] = entry
     return config
+
+
+def _precision_keys(node: Node) -> tuple[str, ...]:
+    """The precisions `node` has: `result` (Flatten has none of its own) and those of its op."""
+    return (() if node.op == "flatten" else ("result",)) + _OP_PRECISIONS.get(node.op, ())
 
 
 def _framework_types(node: Node, graph: Graph) -> list[FixedType]:
@@ -349,8 +354,7 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
             node.parallelization_factor = values["ParallelizationFactor"]
         node.strategy = values["Strategy"]
         node.trace = values["Trace"]
-        keys = _OP_PRECISIONS.get(node.op, ()) + (() if node.op == "flatten" else ("result",))
-        for key in keys:
+        for key in _precision_keys(node):
             chosen = precision.get(key, precision.get("default"))
             if chosen is None:
                 chosen = parse_precision(_default_precision(node, key, str(default), graph))
@@ -372,7 +376,7 @@ def _aliased_precisions(node: Node, entry: dict, where: str, applied: dict) -> d
     entry sets it on the layers of that type that have it (`applied` records whether any has).
     """
     precisions = {}
-    keys = _OP_PRECISIONS.get(node.op, ()) + (() if node.op == "flatten" else ("result",))
+    keys = _precision_keys(node)
     for alias, key in _PRECISION_ALIASES.items():
         if alias not in entry:
             continue

@@ -192,6 +192,10 @@ class Window:
         rows, columns = self.rows_and_columns()
         return (rows >= 0) & (rows < self.in_h) & (columns >= 0) & (columns < self.in_w)
 
+    def tap_counts(self) -> np.ndarray:
+        """(n_pixels,): how many taps of each output pixel read the image rather than padding."""
+        return self.inside().sum(axis=1)
+
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """Keras's 'same' padding of one axis: (before, after), the odd zero after."""
@@ -272,7 +276,7 @@ class Pool(Node):
         return IntType(max(self.window.n_taps.bit_length(), 1), signed=False)
 
     def counts_are_powers_of_two(self) -> bool:
-        counts = self.window.inside().sum(axis=1)
+        counts = self.window.tap_counts()
         return bool(np.all((counts & (counts - 1)) == 0))
 
     def average_type(self, x_type: FixedType) -> FixedType:
@@ -602,8 +606,8 @@ def _layer_attributes(node: Node) -> dict:
             attributes[key] = weights.type  # the lowered type (before lowering, the configured one)
         elif configured is not None and hasattr(node, configured):
             attributes[key] = getattr(node, configured)
-    if node.op in ("dense", "conv"):
-        attributes.update(n_in=node.n_in, n_out=node.n_out)
+    if node.op in ("dense", "conv"):  # an activation of the framework layer is the next layer
+        attributes.update(n_in=node.n_in, n_out=node.n_out, activation="linear")
     if node.op == "conv":
         window = node.window
         attributes.update(_window_attributes(window), n_chan=window.channels, n_filt=node.n_out,
@@ -627,7 +631,5 @@ def _layer_attributes(node: Node) -> dict:
         attributes["target_shape"] = tuple(node.shape)
     if node.op == "input":
         attributes["input_shape"] = list(node.shape)
-    if node.op in ("dense", "conv") and "activation" not in attributes:
-        attributes["activation"] = "linear"  # an activation of the framework layer is the next layer
     attributes["class_name"] = node.framework_class  # the framework's class, as the field's tools keep it
     return attributes
