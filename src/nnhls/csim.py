@@ -2,15 +2,24 @@
 
 Each build gets a library file of its own, so two models (or two builds of one model) in one
 process never share code or static state.
+
+simulate_dataflow runs the project's own testbench with every dataflow stage in a thread and
+every internal stream bounded by its depth (nnhls/dataflow.h), which shows a FIFO too shallow
+for the design as a deadlock.
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import operator
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +28,10 @@ from nnhls.errors import NnhlsError
 from nnhls.hls.backend import words  # how many 64-bit words the bridge writes per code
 from nnhls.types import FixedType
 
-__all__ = ["CSimLibrary", "build_library"]
+__all__ = ["CSimLibrary", "DataflowResult", "build_library", "simulate_dataflow"]
 
 CXXFLAGS = ["-std=c++17", "-O1", "-fPIC", "-shared", "-Wno-unknown-pragmas"]
+DATAFLOW_CXXFLAGS = ["-std=c++17", "-O1", "-pthread", "-DNNHLS_THREADED_DATAFLOW", "-Wno-unknown-pragmas"]
 
 
 def compiler() -> str:
@@ -44,7 +54,7 @@ def build_library(project_dir: Path, project_name: str) -> Path:
     library = build_dir / f"lib{project_name}_{uuid.uuid4().hex[:12]}.so"
     command = [compiler(), *CXXFLAGS, "-DNNHLS_TRACE", "-Ifirmware", "-Iap_types",
                f"firmware/{project_name}.cpp", f"{project_name}_bridge.cpp", "-o", str(library)]
-    result = subprocess.run(command, cwd=project_dir, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=project_dir, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise NnhlsError(f"the C simulation of {project_dir} did not compile:\n{result.stderr[-4000:]}")
     return library
@@ -99,3 +109,101 @@ def _decode(raw: np.ndarray, t: FixedType) -> np.ndarray:
         return codes
     low = raw[..., 0].astype(object) % (1 << 64)
     return low + raw[..., 1].astype(object) * (1 << 64)
+
+
+@dataclass(frozen=True)
+class DataflowResult:
+    """How a threaded run of the testbench (simulate_dataflow) ended."""
+
+    ok: bool  # ran one sample or more to the end, every output equal to tb_output_predictions.dat
+    deadlock: bool  # every stage waited on a stream or on its stages: the FIFO depths are too small
+    samples: int
+    mismatches: int
+    report: str  # the deadlock or stall report, or what the program printed when it failed
+    command: str  # the run, as a shell command in the project folder
+
+
+def simulate_dataflow(project_dir: Path, project_name: str, depths: dict[str, int] | None = None,
+                      timeout: float = 120) -> DataflowResult:
+    """Build the project's testbench with NNHLS_THREADED_DATAFLOW and run it in the project folder.
+
+    Each stage runs in its own thread and each stream declared with NNHLS_STREAM_DEPTH holds at
+    most its depth; `depths` (stream name -> depth, 0 for unbounded) overrides declared depths.
+    Raises NnhlsError when the testbench does not compile or `depths` names a stream that no
+    NNHLS_STREAM_DEPTH declares.
+    """
+    project_dir = Path(project_dir).resolve()
+    environment = dict(os.environ)
+    environment.pop("NNHLS_FIFO_DEPTHS", None)
+    run = f"cd {shlex.quote(str(project_dir))} && "
+    if depths:
+        environment["NNHLS_FIFO_DEPTHS"] = _depths_variable(depths)
+        run += f"NNHLS_FIFO_DEPTHS={shlex.quote(environment['NNHLS_FIFO_DEPTHS'])} "
+    executable = _dataflow_executable(project_dir, project_name)
+    run += executable
+    try:
+        finished = subprocess.run([str(project_dir / executable)], cwd=project_dir, env=environment,
+                                  capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return DataflowResult(False, False, 0, 0, f"the run did not finish within {timeout} s", run)
+    unused = re.search(r"nnhls dataflow: NNHLS_FIFO_DEPTHS names streams without NNHLS_STREAM_DEPTH: (.*)",
+                       finished.stderr)
+    if unused:
+        raise NnhlsError(f"depths names streams that {project_name} does not declare with "
+                         f"NNHLS_STREAM_DEPTH: {unused.group(1)} (give the names that the streams' "
+                         "constructors take)")
+    counts = re.search(r"(\d+) samples, (\d+) outputs differ", finished.stdout)
+    samples, mismatches = (int(counts.group(1)), int(counts.group(2))) if counts else (0, 0)
+    ok = finished.returncode == 0 and samples > 0 and mismatches == 0
+    start = finished.stderr.find("nnhls dataflow ")
+    stopped = finished.returncode == 3 and start >= 0  # a deadlock or a stall, reported
+    deadlock = stopped and finished.stderr.startswith("nnhls dataflow deadlock:", start)
+    if stopped:
+        report = finished.stderr[start:]
+    elif ok:
+        report = finished.stderr
+    else:
+        report = f"exit status {finished.returncode}\n{finished.stdout[-4000:]}{finished.stderr[-4000:]}"
+    return DataflowResult(ok, deadlock, samples, mismatches, report, run)
+
+
+def _depths_variable(depths: dict[str, int]) -> str:
+    """NNHLS_FIFO_DEPTHS for `depths`: name=depth,name=depth."""
+    entries = []
+    for name, depth in depths.items():
+        try:
+            packets = -1 if isinstance(depth, bool) else operator.index(depth)
+        except TypeError:
+            packets = -1
+        if not name or any(c in name for c in ",= ") or packets < 0:
+            raise NnhlsError(f"depths[{name!r}] = {depth!r}: expected a stream name without ',', '=' or "
+                             "spaces and a whole number of packets (0 for unbounded)")
+        entries.append(f"{name}={packets}")
+    return ",".join(entries)
+
+
+def _dataflow_executable(project_dir: Path, project_name: str) -> str:
+    """The threaded testbench, compiled unless an executable of the same sources and flags exists:
+    runs at several depths then share one build. Its path relative to the project folder."""
+    sources = [project_dir / f"{project_name}_test.cpp"]
+    for folder in ("firmware", "ap_types"):
+        sources += sorted(path for path in (project_dir / folder).rglob("*") if path.is_file())
+    digest = hashlib.sha256(" ".join([compiler(), *DATAFLOW_CXXFLAGS]).encode())
+    for path in sources:
+        digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes())
+    executable = f"build/{project_name}_dataflow_{digest.hexdigest()[:12]}"
+    if (project_dir / executable).exists():
+        return executable
+    build_dir = project_dir / "build"
+    build_dir.mkdir(exist_ok=True)
+    for old in build_dir.glob(f"{project_name}_dataflow_{'?' * 12}"):
+        old.unlink(missing_ok=True)
+    partial = f"{executable}.{uuid.uuid4().hex[:8]}"  # renamed when complete: never run half-written
+    command = [compiler(), *DATAFLOW_CXXFLAGS, "-Ifirmware", "-Iap_types", f"{project_name}_test.cpp",
+               f"firmware/{project_name}.cpp", "-o", partial]
+    result = subprocess.run(command, cwd=project_dir, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise NnhlsError(f"the threaded dataflow simulation of {project_dir} did not compile:\n"
+                         f"{result.stderr[-4000:]}")
+    os.replace(project_dir / partial, project_dir / executable)
+    return executable

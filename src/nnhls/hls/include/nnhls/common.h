@@ -4,6 +4,7 @@
 
 #include "ap_fixed.h"
 #include "hls_stream.h"
+#include "nnhls/dataflow.h"
 
 // Pragmas whose spelling differs between Vivado HLS and Vitis HLS are macros that each
 // project's nnhls_backend.h defines for its tool (included before this header). The two-level

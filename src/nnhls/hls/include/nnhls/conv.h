@@ -52,18 +52,14 @@ void conv(const data_T data[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan],
   }
 }
 
-// io_stream: the image's windows from a line buffer (nnhls/window.h), and one output pixel
-// (packet of n_out channels) from each window as it comes.
-template <class in_packet_T, class out_packet_T, class CONFIG_T>
-void conv_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
-                 const typename rom<typename CONFIG_T::weight_t>::word weights[CONFIG_T::n_in * CONFIG_T::n_out],
-                 const typename rom<typename CONFIG_T::bias_t>::word biases[CONFIG_T::n_out]) {
-#pragma HLS DATAFLOW
-  typedef typename in_packet_T::value_type data_T;
+// io_stream, the second stage of conv_stream: one output pixel (packet of n_out channels) from
+// each window as it comes.
+template <class window_packet_T, class out_packet_T, class CONFIG_T>
+void conv_windows(hls::stream<window_packet_T>& windows, hls::stream<out_packet_T>& out,
+                  const typename rom<typename CONFIG_T::weight_t>::word weights[CONFIG_T::n_in * CONFIG_T::n_out],
+                  const typename rom<typename CONFIG_T::bias_t>::word biases[CONFIG_T::n_out]) {
+  typedef typename window_packet_T::value_type data_T;
   typedef typename out_packet_T::value_type res_T;
-  typedef packet<data_T, CONFIG_T::n_in> window_packet_T;
-  hls::stream<window_packet_T> windows("windows");
-  stream_windows<in_packet_T, window_packet_T, CONFIG_T>(in, windows);
   for (unsigned pixel = 0; pixel < CONFIG_T::n_pixels; pixel++) {
     window_packet_T window = windows.read();
     res_T result[CONFIG_T::n_out];
@@ -73,6 +69,24 @@ void conv_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
     for (unsigned f = 0; f < CONFIG_T::n_out; f++) packet[f] = result[f];
     out.write(packet);
   }
+}
+
+// io_stream: the image's windows from a line buffer (nnhls/window.h), and conv_windows on them.
+// The windows stream keeps the depth the tools give an internal stream anyway (2, UG1399 "HLS
+// Stream Library"), written out so that the threaded C simulation (nnhls/dataflow.h) holds it.
+template <class in_packet_T, class out_packet_T, class CONFIG_T>
+void conv_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
+                 const typename rom<typename CONFIG_T::weight_t>::word weights[CONFIG_T::n_in * CONFIG_T::n_out],
+                 const typename rom<typename CONFIG_T::bias_t>::word biases[CONFIG_T::n_out]) {
+#pragma HLS DATAFLOW
+  NNHLS_DATAFLOW_REGION
+  typedef packet<typename in_packet_T::value_type, CONFIG_T::n_in> window_packet_T;
+  hls::stream<window_packet_T> windows("conv_windows");
+#pragma HLS STREAM variable=windows depth=2
+  NNHLS_STREAM_DEPTH(windows, 2)
+  NNHLS_STAGE(stream_windows<in_packet_T, window_packet_T, CONFIG_T>(in, windows))
+  NNHLS_STAGE(conv_windows<window_packet_T, out_packet_T, CONFIG_T>(windows, out, weights, biases))
+  NNHLS_DATAFLOW_END
 }
 
 }  // namespace nnhls

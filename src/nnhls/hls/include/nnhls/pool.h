@@ -52,14 +52,10 @@ void pool(const data_T data[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan],
   }
 }
 
-// io_stream: the image's windows from a line buffer (nnhls/window.h), pooled as they come.
-template <class in_packet_T, class out_packet_T, class CONFIG_T>
-void pool_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out) {
-#pragma HLS DATAFLOW
-  typedef typename in_packet_T::value_type data_T;
-  typedef packet<data_T, CONFIG_T::kernel_h * CONFIG_T::kernel_w * CONFIG_T::n_chan> window_packet_T;
-  hls::stream<window_packet_T> windows("windows");
-  stream_windows<in_packet_T, window_packet_T, CONFIG_T>(in, windows);
+// io_stream, the second stage of pool_stream: each window pooled as it comes.
+template <class window_packet_T, class out_packet_T, class CONFIG_T>
+void pool_windows(hls::stream<window_packet_T>& windows, hls::stream<out_packet_T>& out) {
+  typedef typename window_packet_T::value_type data_T;
   for (unsigned y = 0; y < CONFIG_T::out_h; y++) {
     for (unsigned x = 0; x < CONFIG_T::out_w; x++) {
 #pragma HLS PIPELINE
@@ -69,6 +65,22 @@ void pool_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out) {
       out.write(packet);
     }
   }
+}
+
+// io_stream: the image's windows from a line buffer (nnhls/window.h), and pool_windows on them.
+// The windows stream has the depth conv_stream gives its own (nnhls/conv.h).
+template <class in_packet_T, class out_packet_T, class CONFIG_T>
+void pool_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out) {
+#pragma HLS DATAFLOW
+  NNHLS_DATAFLOW_REGION
+  typedef packet<typename in_packet_T::value_type, CONFIG_T::kernel_h * CONFIG_T::kernel_w * CONFIG_T::n_chan>
+      window_packet_T;
+  hls::stream<window_packet_T> windows("pool_windows");
+#pragma HLS STREAM variable=windows depth=2
+  NNHLS_STREAM_DEPTH(windows, 2)
+  NNHLS_STAGE(stream_windows<in_packet_T, window_packet_T, CONFIG_T>(in, windows))
+  NNHLS_STAGE(pool_windows<window_packet_T, out_packet_T, CONFIG_T>(windows, out))
+  NNHLS_DATAFLOW_END
 }
 
 // io_stream, one window covering the whole image (global pooling): a running maximum or exact
