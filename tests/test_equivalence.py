@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from nnhls.hls.backend import BACKENDS, IO_TYPES, Project, get_backend
-from nnhls.ir import (OPS, Activation, Conv, Dense, Flatten, Graph, HardSigmoid, Input, Lookup, ParametricRelu, Pool,
-                      ScaleShift, Softmax, Softsign, Step, Weights, Window, ZeroPad)
+from nnhls.ir import (OPS, Activation, Concatenate, Conv, Dense, Dot, Flatten, Graph, HardSigmoid, Input, Lookup, Merge,
+                      ParametricRelu, Pool, ScaleShift, Softmax, Softsign, Step, Weights, Window, ZeroPad)
 from nnhls.types import exact_type
 from nnhls.model import HLSModel
 from nnhls.passes import lower
@@ -20,8 +20,9 @@ STRATEGIES = ("Latency", "Resource")
 # layer to a constant, which would test nothing downstream of it).
 SEEDS = (1, 15, 24)
 TABLE_SEEDS = (10, 13, 7)  # 7 draws an argmax softmax
-PIECEWISE_SEEDS = (17, 10)
-IMAGE_SEEDS = (3, 8)  # 17 draws a strict threshold, 10 a non-strict one
+PIECEWISE_SEEDS = (17, 10)  # 17 draws a strict threshold, 10 a non-strict one
+IMAGE_SEEDS = (3, 8)
+MERGE_SEEDS = (2, 5)  # the residual network's seed, then the two-input network's
 
 
 def random_type(rng, width_range=(2, 12), signed=None, modes=True) -> FixedType:
@@ -237,15 +238,85 @@ def random_signal_network(seed: int) -> Graph:
     return Graph(nodes, ["dense"])
 
 
-NETWORKS = {"ops": random_network, "tables": random_table_network, "piecewise": random_piecewise_network,
-            "images": random_image_network, "signals": random_signal_network}
-
-
-def spanning_inputs(graph: Graph, n: int, seed: int) -> np.ndarray:
-    """Values beyond each end of the input type too, so input conversion saturates and wraps."""
-    t = graph.inputs[0].result_type
+def random_residual_network(seed: int) -> Graph:
+    """Branches that reconverge: an Add around two 'same' convolutions (the skip path waits in
+    its FIFO while the line buffers fill), max and average pooling of the sum, read by every merge
+    and by concatenations along channels, rows (three inputs, one of them twice) and columns; an
+    average of three (not a power of two) and one of two, a maximum of three."""
     rng = np.random.default_rng(seed)
-    return rng.uniform(t.min_value * 1.3 - 1, t.max_value * 1.3 + 1, size=(n, *graph.inputs[0].shape))
+    h, w, c, f = 6, 6, 2, 3
+    same = Window(h, w, c, 3, 3, 1, 1, 1, 1, 1, 1)
+    inner = Window(h, w, f, 3, 3, 1, 1, 1, 1, 1, 1)
+    pool = Window(h, w, f, 2, 2, 2, 2)
+    image, pooled = (h, w, f), (pool.out_h, pool.out_w, f)
+    def merge(name, inputs, function, result=None):
+        return Merge(name, inputs, pooled, "Add", function=function,
+                     result_type=ranged_type(rng, (7, 14), 5) if result is None else result)
+    nodes = [
+        Input("x", [], (h, w, c), "InputLayer", result_type=ranged_type(rng, (6, 10), 3)),
+        conv(rng, "conv_a", "x", (h, w, c), same, f, result=ranged_type(rng, (8, 12), 5)),
+        Activation("relu", ["conv_a"], image, "Activation", function="relu",
+                   result_type=ranged_type(rng, (5, 9), 4, signed=False)),
+        conv(rng, "conv_b", "relu", image, inner, f, result=ranged_type(rng, (8, 12), 5)),
+        conv(rng, "conv_c", "conv_b", image, inner, f, result=ranged_type(rng, (8, 12), 6)),
+        Merge("add", ["relu", "conv_c"], image, "Add", function="add", result_type=ranged_type(rng, (8, 13), 6)),
+        Pool("max", ["add"], pooled, "MaxPooling2D", function="max", result_type=AUTO, window=pool, in_shape=image),
+        Pool("avg", ["add"], pooled, "AveragePooling2D", function="average", result_type=ranged_type(rng, (7, 12), 6),
+             window=pool, in_shape=image),
+        Concatenate("channels", ["max", "avg"], (3, 3, 2 * f), "Concatenate", axis=2,
+                    result_type=ranged_type(rng, (6, 12), 6)),
+        Concatenate("rows", ["max", "avg", "max"], (9, 3, f), "Concatenate", axis=0, result_type=AUTO),
+        Concatenate("columns", ["avg", "max"], (3, 6, f), "Concatenate", axis=1, result_type=AUTO),
+        merge("subtract", ["max", "avg"], "subtract"),
+        merge("multiply", ["max", "avg"], "multiply", result=ranged_type(rng, (8, 14), 8)),
+        merge("maximum", ["max", "avg", "subtract"], "maximum", result=AUTO),
+        merge("minimum", ["avg", "multiply"], "minimum"),
+        merge("average3", ["max", "avg", "minimum"], "average", result=AUTO),
+        merge("average2", ["subtract", "maximum"], "average", result=AUTO),
+        Flatten("flat", ["channels"], (9 * 2 * f,), "Flatten"),
+        Dense("dense", ["flat"], (5,), "Dense", result_type=AUTO, accum_type=AUTO,
+              weight=random_weights(rng, (9 * 2 * f, 5), FixedType(int(rng.integers(3, 6)), 1)),
+              bias=random_weights(rng, (5,), FixedType(int(rng.integers(3, 6)), 2))),
+    ]
+    return Graph(nodes, ["dense", "rows", "columns", "average3", "average2", "channels"])
+
+
+def random_two_input_network(seed: int) -> Graph:
+    """Two input vectors: a Dot of two Dense layers, an Add of three that reads one input twice,
+    a product, an exact average of two and a concatenation; inputs read by several layers."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(4, 9))
+    def dense(name, source, result=AUTO):
+        return Dense(name, [source], (n,), "Dense", result_type=result, accum_type=AUTO,
+                     weight=random_weights(rng, (n, n), FixedType(int(rng.integers(3, 6)), 1)),
+                     bias=random_weights(rng, (n,), FixedType(int(rng.integers(3, 6)), 2)))
+    nodes = [
+        Input("a", [], (n,), "InputLayer", result_type=ranged_type(rng, (6, 10), 3)),
+        Input("b", [], (n,), "InputLayer", result_type=ranged_type(rng, (6, 10), 2)),
+        dense("dense_a", "a", ranged_type(rng, (8, 12), 4)),
+        dense("dense_b", "b", ranged_type(rng, (8, 12), 4)),
+        Dot("dot", ["dense_a", "dense_b"], (1,), "Dot", result_type=AUTO, length=n),
+        Merge("sum", ["a", "b", "a"], (n,), "Add", function="add", result_type=ranged_type(rng, (6, 10), 4)),
+        Merge("product", ["dense_a", "b"], (n,), "Multiply", function="multiply", result_type=AUTO),
+        Merge("mean", ["a", "dense_b"], (n,), "Average", function="average", result_type=AUTO),
+        Concatenate("joined", ["dense_a", "b"], (2 * n,), "Concatenate", axis=0,
+                    result_type=ranged_type(rng, (6, 12), 4)),
+    ]
+    return Graph(nodes, ["dot", "sum", "product", "mean", "joined"])
+
+
+NETWORKS = {"ops": random_network, "tables": random_table_network, "piecewise": random_piecewise_network,
+            "images": random_image_network, "signals": random_signal_network, "residual": random_residual_network,
+            "two_inputs": random_two_input_network}
+
+
+def spanning_inputs(graph: Graph, n: int, seed: int):
+    """Values beyond each end of the input type too, so input conversion saturates and wraps
+    (a list of arrays for a graph of several inputs)."""
+    rng = np.random.default_rng(seed)
+    arrays = [rng.uniform(node.result_type.min_value * 1.3 - 1, node.result_type.max_value * 1.3 + 1,
+                          size=(n, *node.shape)) for node in graph.inputs]
+    return arrays[0] if len(arrays) == 1 else arrays
 
 
 def realize(seed, backend, strategy, io_type, tmp_path, network="ops") -> tuple[HLSModel, Graph]:
@@ -267,7 +338,8 @@ def test_matrix_covers_every_op():
     assert used == set(OPS), "every op the converter accepts needs a row in the equivalence matrix"
 
 
-CASES = [("images", seed) for seed in IMAGE_SEEDS] + [("signals", seed) for seed in IMAGE_SEEDS] + \
+CASES = [("residual", MERGE_SEEDS[0]), ("two_inputs", MERGE_SEEDS[1])] + \
+    [("images", seed) for seed in IMAGE_SEEDS] + [("signals", seed) for seed in IMAGE_SEEDS] + \
     [("ops", seed) for seed in SEEDS] + [("tables", seed) for seed in TABLE_SEEDS] + \
     [("piecewise", seed) for seed in PIECEWISE_SEEDS]
 

@@ -42,10 +42,6 @@ _PRECISION_OWNERS = {"result": "every layer but Flatten", "accum": "Dense and co
 _LAYER_KEYS += tuple(_PRECISION_ALIASES) + tuple(_KEY_ALIASES)
 # Slopes and scales inside activations that are not binary fractions (LeakyReLU's 0.3, SELU's scale).
 DEFAULT_PARAM = "ap_fixed<18,2,AP_RND_CONV,AP_SAT>"
-# The precisions each op has, besides `result`.
-_OP_PRECISIONS = {"dense": ("weight", "bias", "accum"), "conv": ("weight", "bias", "accum"), "batchnorm": ("scale", "bias"),
-                  "lookup": ("table", "param"), "softmax": ("exp_table", "inv_table"), "prelu": ("param",),
-                  "hard_sigmoid": ("param",)}
 _TABLE_SIZES = tuple(2**k for k in range(1, 17))
 
 
@@ -92,10 +88,8 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
         config["LayerName"] = {}
         for node in graph:
             entry = {"Trace": False}
-            if node.op != "flatten":
-                keys = _precision_keys(node)
-                if node.op == "lookup" and node.FUNCTIONS[node.function][5] is None:
-                    keys = tuple(key for key in keys if key != "param")  # only SELU's tail has a parameter
+            keys = node.precision_keys()
+            if keys:
                 entry["Precision"] = {key: str(_default_precision(node, key, default_precision, graph))
                                       for key in keys}
             if node.op in ("dense", "conv"):
@@ -108,11 +102,6 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
                 entry.update(Implementation=node.implementation, Skip=False)
             config["LayerName"][node.name] = entry
     return config
-
-
-def _precision_keys(node: Node) -> tuple[str, ...]:
-    """The precisions `node` has: `result` (Flatten has none of its own) and those of its op."""
-    return (() if node.op == "flatten" else ("result",)) + _OP_PRECISIONS.get(node.op, ())
 
 
 def _framework_types(node: Node, graph: Graph) -> list[FixedType]:
@@ -149,10 +138,25 @@ def _default_precision(node: Node, key: str, default: str, graph: Graph):
             return AUTO  # moves or averages values: exactly the input's type (see Pool for averages)
         if node.op == "scale_shift" and node.scale.quantizer is not None:
             return AUTO  # the per-channel scale of a quantized layer (QKeras alpha='auto')
+        if node.op == "concatenate" or (node.op == "merge" and node.function in ("maximum", "minimum")):
+            return AUTO  # moves or picks values: exactly the union of the inputs' types
+        if node.op in ("merge", "dot") and all(_framework_exact(graph, name) for name in node.inputs):
+            return AUTO  # of values the framework quantized, its float result is exact too
         readers = _quantizers_reading(graph, node.name)
         if readers and all(reader is not None for reader in readers) and node.name not in graph.outputs:
             return AUTO  # read only by quantizers, which then round the exact value once, as the framework does
     return default
+
+
+def _framework_exact(graph: Graph, name: str) -> bool:
+    """Whether the value `name` is exact in the framework's own arithmetic: a quantizer's output,
+    or what moves, picks or merges such values."""
+    node = graph[name]
+    if node.result_quantizer is not None:
+        return True
+    moves = node.VIEW or node.op in ("zero_pad", "concatenate", "merge", "dot") or (
+        node.op == "pool" and node.function == "max")
+    return moves and bool(node.inputs) and all(_framework_exact(graph, source) for source in node.inputs)
 
 
 # Quantized activations that are the identity or relu into their type: a float input converted
@@ -165,7 +169,7 @@ def _quantizers_reading(graph: Graph, name: str) -> list[Node]:
     which move values and change none); a reader that is none of these gives None in the list."""
     readers = []
     for consumer in graph.consumers(name):
-        if consumer.op == "flatten" or consumer.op == "zero_pad" or (consumer.op == "pool" and consumer.function == "max"):
+        if consumer.VIEW or consumer.op == "zero_pad" or (consumer.op == "pool" and consumer.function == "max"):
             readers += _quantizers_reading(graph, consumer.name)
         elif consumer.result_quantizer is not None:
             readers.append(consumer)
@@ -354,7 +358,7 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
             node.parallelization_factor = values["ParallelizationFactor"]
         node.strategy = values["Strategy"]
         node.trace = values["Trace"]
-        for key in _precision_keys(node):
+        for key in node.precision_keys():
             chosen = precision.get(key, precision.get("default"))
             if chosen is None:
                 chosen = parse_precision(_default_precision(node, key, str(default), graph))
@@ -376,7 +380,7 @@ def _aliased_precisions(node: Node, entry: dict, where: str, applied: dict) -> d
     entry sets it on the layers of that type that have it (`applied` records whether any has).
     """
     precisions = {}
-    keys = _precision_keys(node)
+    keys = node.precision_keys()
     for alias, key in _PRECISION_ALIASES.items():
         if alias not in entry:
             continue
@@ -434,17 +438,4 @@ def _softmax_implementation(node: Node, value, where: str, stacklevel: int = 5) 
 
 
 def _set_precision(node: Node, key: str, precision) -> None:
-    if key == "result":
-        node.result_type = precision
-    elif key == "accum":
-        node.accum_type = precision
-    elif key in ("weight", "bias") and node.op in ("dense", "conv"):
-        getattr(node, key).type = precision
-    elif key == "table":
-        node.table_type = precision
-    elif key == "param":
-        node.param_type = precision
-    elif key in ("exp_table", "inv_table"):
-        setattr(node, key.replace("_table", "_type"), precision)
-    else:  # batch norm scale and bias, kept until the batch norm is folded or lowered
-        node.precisions[key] = precision
+    node.set_precision(key, precision)

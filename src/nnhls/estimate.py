@@ -11,7 +11,7 @@ from math import ceil
 from typing import NamedTuple
 
 from nnhls.hls.backend import n_packets, packet_size, top_pragma
-from nnhls.ir import Graph, Node, Weights, softsign_types
+from nnhls.ir import Graph, Node, Registry, Weights, softsign_types
 from nnhls.text import table
 
 __all__ = ["NOTE", "REG", "Estimate", "EstimateRow", "bram_18k", "estimate"]
@@ -26,11 +26,7 @@ BRAM_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1
 
 # Per element-wise op: (multiplies, depth in cycles).
 ELEMENTWISE = {"activation": (False, 1), "step": (False, 2), "prelu": (True, 2), "hard_sigmoid": (True, 2),
-               "scale_shift": (True, 2), "lookup": (False, 2), "softsign": (False, 2)}
-
-# Every Weights field a node may hold (see passes/quantize_weights.py).
-_CONSTANTS = ("weight", "bias", "scale", "shift", "table", "exp_table", "inv_table", "threshold", "max_value",
-              "slope", "offset", "tail_scale", "levels", "min_input", "min_value")
+               "scale_shift": (True, 2), "lookup": (False, 2), "softsign": (False, 2), "merge": (False, 1)}
 
 
 class EstimateRow(NamedTuple):
@@ -108,10 +104,10 @@ def _bits(weights) -> int:
 
 def weight_bits(graph: Graph, node: Node) -> int:
     """Bits of the node's constant arrays (what its kernel reads; an argmax softmax reads no table)."""
-    fields = _CONSTANTS
+    constants = node.constants()
     if node.op == "softmax" and node.implementation != "stable":
-        fields = ()
-    total = sum(_bits(getattr(node, field, None)) for field in fields)
+        constants = []
+    total = sum(_bits(weights) for _, weights in constants)
     if node.op == "step":
         total += len(node.threshold_codes) * graph[node.inputs[0]].result_type.width
     return total
@@ -137,59 +133,91 @@ def _loop(trips: int, ii: int, depth: int) -> tuple[int, int]:
 
 
 def _layer(graph: Graph, node: Node, stream: bool) -> EstimateRow:
-    op = node.op
-    bits, bram = weight_bits(graph, node), 0
-    if op == "dense":
-        multipliers, interval, latency, bram = _dense(node)
-        if stream:
-            latency = n_packets(graph, node.inputs[0]) + latency + n_packets(graph, node.name)
-            interval = latency
-    elif op == "conv":
-        multipliers, ii, depth, bram = _dense(node)
-        w = node.window
-        if stream:
-            trips = w.padded_h * w.padded_w
-        else:
-            trips = w.n_pixels // node.parallelization_factor
-            multipliers *= node.parallelization_factor
-        interval, latency = _loop(trips, ii, depth)
-    elif op == "pool":
-        w, x_type = node.window, graph[node.inputs[0]].result_type
-        divider = node.dividend_type(x_type, node.result_type).width if node.function == "average" else 0
-        whole = w.n_pixels == 1 and w.kernel_h == w.in_h and w.kernel_w == w.in_w
-        if stream and whole:
-            trips, depth = w.in_h * w.in_w, 1 + divider
-        else:
-            trips = w.padded_h * w.padded_w if stream else w.n_pixels
-            depth = 1 + ceil_log2(w.n_taps) + divider
-        multipliers = 0
-        interval, latency = _loop(trips, 1, depth)
-    elif op == "zero_pad":
-        multipliers = 0
-        interval, latency = _loop(node.window.padded_h * node.window.padded_w, 1, 1)
-    elif op == "softmax":
-        n = node.n
-        if node.implementation == "stable":
-            multipliers, depth = n, 2 * ceil_log2(n) + 5
-        else:
-            multipliers, depth = 0, ceil_log2(n) + 1
-        if stream:
-            latency = n_packets(graph, node.inputs[0]) + depth + n_packets(graph, node.name)
-            interval = latency
-        else:
-            interval, latency = 1, depth
-    elif op in ELEMENTWISE:
-        multiplies, depth = ELEMENTWISE[op]
-        if op == "lookup":
-            multiplies = node.tail_scale is not None
-        if op == "softsign":
-            depth += softsign_types(graph[node.inputs[0]].result_type)[2].width
-        at_once = packet_size(graph, node.name) if stream else node.size
-        multipliers = at_once if multiplies else 0
-        interval, latency = _loop(n_packets(graph, node.name) if stream else 1, 1, depth)
+    multipliers, interval, latency, bram = ESTIMATES[node.op](graph, node, stream)
+    return EstimateRow(node.name, node.op, multipliers, interval, latency, weight_bits(graph, node), bram)
+
+
+# op -> (graph, node, io_stream?) -> (multipliers, interval, latency, BRAM_18K), by the formulas
+# of docs/estimate.md; None for an op with no hardware of its own (an input port, a view).
+ESTIMATES = Registry("the estimate (estimate.py ESTIMATES)", {"input": None, "flatten": None})
+
+
+@ESTIMATES.register("dense")
+def _dense_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
+    multipliers, interval, latency, bram = _dense(node)
+    if stream:
+        latency = n_packets(graph, node.inputs[0]) + latency + n_packets(graph, node.name)
+        interval = latency
+    return multipliers, interval, latency, bram
+
+
+@ESTIMATES.register("conv")
+def _conv_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
+    multipliers, ii, depth, bram = _dense(node)
+    w = node.window
+    if stream:
+        trips = w.padded_h * w.padded_w
     else:
-        raise ValueError(f"layer {node.name!r}: no estimate formula for op {op!r}")
-    return EstimateRow(node.name, op, multipliers, interval, latency, bits, bram)
+        trips = w.n_pixels // node.parallelization_factor
+        multipliers *= node.parallelization_factor
+    return (multipliers, *_loop(trips, ii, depth), bram)
+
+
+@ESTIMATES.register("pool")
+def _pool_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
+    w, x_type = node.window, graph[node.inputs[0]].result_type
+    divider = node.dividend_type(x_type, node.result_type).width if node.function == "average" else 0
+    whole = w.n_pixels == 1 and w.kernel_h == w.in_h and w.kernel_w == w.in_w
+    if stream and whole:
+        trips, depth = w.in_h * w.in_w, 1 + divider
+    else:
+        trips = w.padded_h * w.padded_w if stream else w.n_pixels
+        depth = 1 + ceil_log2(w.n_taps) + divider
+    return (0, *_loop(trips, 1, depth), 0)
+
+
+@ESTIMATES.register("zero_pad")
+def _zero_pad_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
+    return (0, *_loop(node.window.padded_h * node.window.padded_w, 1, 1), 0)
+
+
+@ESTIMATES.register("softmax")
+def _softmax_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
+    n = node.n
+    if node.implementation == "stable":
+        multipliers, depth = n, 2 * ceil_log2(n) + 5
+    else:
+        multipliers, depth = 0, ceil_log2(n) + 1
+    if stream:
+        latency = n_packets(graph, node.inputs[0]) + depth + n_packets(graph, node.name)
+        return multipliers, latency, latency, 0
+    return multipliers, 1, depth, 0
+
+
+@ESTIMATES.register(*ELEMENTWISE)
+def _elementwise_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
+    multiplies, depth = ELEMENTWISE[node.op]
+    if node.op == "lookup":
+        multiplies = node.tail_scale is not None
+    if node.op == "softsign":
+        depth += softsign_types(graph[node.inputs[0]].result_type)[2].width
+    if node.op == "merge":
+        multiplies = node.function == "multiply"
+        if node.function == "average":
+            depth += node.dividend_type([graph[name].result_type for name in node.inputs]).width
+    at_once = packet_size(graph, node.name) if stream else node.size
+    return (at_once if multiplies else 0, *_loop(n_packets(graph, node.name) if stream else 1, 1, depth), 0)
+
+
+@ESTIMATES.register("concatenate")
+def _concatenate_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
+    return (0, *_loop(n_packets(graph, node.name) if stream else 1, 1, 1), 0)
+
+
+@ESTIMATES.register("dot")
+def _dot_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
+    depth = 1 + ceil_log2(node.length) + REG
+    return node.length, 1 if not stream else depth + 2, depth + (2 if stream else 0), 0
 
 
 def estimate(hls_model) -> Estimate:
@@ -202,7 +230,7 @@ def estimate(hls_model) -> Estimate:
     rows, finish = [], {}
     for node in graph:
         start = max((finish[name] for name in node.inputs), default=0)
-        if node.op in ("input", "flatten"):
+        if ESTIMATES[node.op] is None:
             finish[node.name] = start
             continue
         row = _layer(graph, node, stream)

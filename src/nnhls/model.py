@@ -11,7 +11,7 @@ import numpy as np
 from nnhls import emulate, quantize
 from nnhls.csim import CSimLibrary, build_library
 from nnhls.errors import NnhlsError
-from nnhls.hls.backend import Project, write_project
+from nnhls.hls.backend import Project, fifo_depths, write_project
 from nnhls.ir import Graph
 from nnhls.progress import progress
 
@@ -38,6 +38,7 @@ class HLSModel:
         self.config = config
         self._tb_inputs = tb_inputs  # the testbench's inputs when write() is given none
         self._library: CSimLibrary | None = None
+        self._fifo_depths: dict[str, int] | None = None
 
     @property
     def backend(self) -> str:
@@ -82,7 +83,7 @@ class HLSModel:
                 self.write()
             elif step == "g++":
                 path = build_library(self.output_dir, self.project.project_name)
-                nodes = [None if node.op == "flatten" else (node.size, node.result_type) for node in self.graph]
+                nodes = [None if node.VIEW else (node.size, node.result_type) for node in self.graph]
                 self._library = CSimLibrary(
                     path, [node.size for node in self.graph.inputs],
                     [(self.graph[name].size, self.graph[name].result_type) for name in self.graph.outputs], nodes)
@@ -169,7 +170,7 @@ class HLSModel:
     def _csim_trace(self, traced) -> dict:
         per_node = {}
         for node, codes in zip(self.graph, traced):
-            if node.op == "flatten":  # moves no value, so the C simulation records nothing for it
+            if node.VIEW:  # moves no value, so the C simulation records nothing for it
                 codes = per_node[node.inputs[0]]
             per_node[node.name] = codes.reshape(len(codes), *node.shape)
         return per_node
@@ -217,6 +218,34 @@ class HLSModel:
             codes.reshape(n, -1)[:2] = [[t.min_code], [t.max_code]]
             inputs.append(quantize.to_float(codes, t))
         return inputs
+
+    @property
+    def fifo_depths(self) -> dict[str, int]:
+        """io_stream: the depth of every stream between the design's stages, by stream name, as the
+        written pragmas give them: the least that cannot deadlock, computed from each stage's
+        pattern of reads and writes (docs/ops.md). Empty for io_parallel."""
+        if self._fifo_depths is None:
+            self._fifo_depths = fifo_depths(self.project)
+        return dict(self._fifo_depths)
+
+    def simulate_dataflow(self, X=None, fifo_depths: dict[str, int] | None = None):
+        """Run the io_stream design's testbench with every dataflow stage in its own thread and
+        every stream bounded by its depth (`fifo_depths` overrides some, by name), as the
+        hardware runs it. Returns a DataflowResult: `ok`, or `deadlock` with a report of which
+        streams were full and which empty when nothing could move. `X` (else the testbench's
+        data) is written as the testbench's input first."""
+        from nnhls.csim import simulate_dataflow
+
+        if self.io_type != "io_stream":
+            raise NnhlsError("simulate_dataflow() checks the FIFOs of an io_stream design; this one is "
+                             f"{self.io_type}: convert with io_type='io_stream'")
+        unknown = sorted(set(fifo_depths or {}) - set(self.fifo_depths))
+        if unknown:
+            raise NnhlsError(f"fifo_depths names streams the design does not have: {', '.join(unknown)}; "
+                             f"its streams: {', '.join(sorted(self.fifo_depths))}")
+        if X is not None or not (self.output_dir / "tb_data").exists():
+            self.write(X)
+        return simulate_dataflow(self.output_dir, self.project.project_name, fifo_depths)
 
     def estimate(self, show: bool = True):
         """What the design would cost, from nnhls's documented formulas (docs/estimate.md), without

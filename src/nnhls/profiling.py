@@ -90,7 +90,7 @@ def numerical(model=None, hls_model=None, X=None, path=None) -> Path:
         _, traced = hls_model.trace(X)
         framework = _framework_outputs(model, hls_model, X) if model is not None else {}
         for node in graph:
-            if node.op == "flatten":
+            if node.VIEW:
                 continue
             theirs = framework.get(node.framework_output) if node.framework_output else None
             label = node.name
@@ -341,7 +341,7 @@ def _box_colour(node) -> str:
         return "#dde8f5"
     if node.op in ("dense", "conv"):
         return "#fbe3c8"
-    if node.op in ("pool", "zero_pad", "flatten"):
+    if node.VIEW or node.op in ("pool", "zero_pad", "concatenate"):
         return "#e6e6e6"
     return "#dff0d8"
 

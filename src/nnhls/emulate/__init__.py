@@ -58,7 +58,10 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False,
 
 def _run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool, overflows: list | None) -> dict[str, np.ndarray]:
     values: dict[str, np.ndarray] = {}
-    remaining = {name: len(graph.consumers(name)) for name in (node.name for node in graph)}
+    remaining = {node.name: 0 for node in graph}
+    for node in graph:
+        for name in node.inputs:
+            remaining[name] += 1
     for node in graph:
         tally = None
         if overflows is not None:

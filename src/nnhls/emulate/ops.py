@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnhls import quantize
-from nnhls.ir import Node, Window, softsign_types, table_low_type
+from nnhls.ir import Node, Registry, Weights, Window, merge_range, softsign_types, table_low_type
 from nnhls.types import FixedType, IntType, mul_type
 
-__all__ = ["EMULATORS"]
+__all__ = ["EMULATORS", "dense"]
 
 # A float64 (float32) matrix product is exact while every partial sum stays below 2**53 (2**24).
 _FLOAT_EXACT = 2**53
@@ -44,7 +44,7 @@ def emulate_input(node: Node, tally, x: np.ndarray) -> np.ndarray:
 
 def emulate_dense(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, x_type = source
-    return _dense(node, tally, x, x_type)
+    return dense(x, x_type, node.weight, node.bias, node.accum_type, node.result_type, tally)
 
 
 def emulate_conv(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
@@ -54,7 +54,8 @@ def emulate_conv(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.
         x = x.astype(np.float32)  # the window copy is then the matrix product's operand already
     windows = _windows(node.window, x, 0)
     rows = windows.reshape(-1, node.n_in)
-    return _dense(node, tally, rows, x_type).reshape(len(x), *node.shape)
+    return dense(rows, x_type, node.weight, node.bias, node.accum_type, node.result_type, tally).reshape(
+        len(x), *node.shape)
 
 
 @dataclass(frozen=True)
@@ -74,32 +75,48 @@ class _Constants:
     largest_bias: int
 
 
-def _constants(node: Node) -> _Constants:
-    sources, types = (node.weight.codes, node.bias.codes), (node.bias.type, node.accum_type)
-    facts = getattr(node, "_emulator_constants", None)
-    if (facts is not None and all(a is b for a, b in zip(facts.sources, sources)) and facts.types == types):
+# Facts about the constants of the Dense layers run lately, by the identity of their code arrays
+# (which the lowered IR never changes): a batch runs in chunks, and each chunk would otherwise
+# work them out again.
+_CONSTANTS_CACHE: dict[tuple, _Constants] = {}
+_CONSTANTS_CACHE_SIZE = 256
+
+
+def _constants(weight: Weights, bias: Weights, accum: FixedType) -> _Constants:
+    sources, types = (weight.codes, bias.codes), (bias.type, accum)
+    key = (id(weight.codes), id(bias.codes), types)
+    facts = _CONSTANTS_CACHE.get(key)
+    if facts is not None and all(a is b for a, b in zip(facts.sources, sources)):
         return facts
-    matrix = node.weight.codes.reshape(node.n_in, node.n_out)
-    bias_codes, overflowed = quantize.convert(node.bias.codes, node.bias.type, node.accum_type, count_overflow=True)
+    n_out = bias.codes.size
+    matrix = weight.codes.reshape(-1, n_out)
+    bias_codes, overflowed = quantize.convert(bias.codes, bias.type, accum, count_overflow=True)
     low, high = (int(matrix.min()), int(matrix.max())) if matrix.size else (0, 0)
     facts = _Constants(sources, types, matrix, {}, low, high, _column_bound(matrix), bias_codes, overflowed,
                        int(np.abs(bias_codes.astype(object)).max()) if bias_codes.size else 0)
-    node._emulator_constants = facts
+    if len(_CONSTANTS_CACHE) >= _CONSTANTS_CACHE_SIZE:
+        _CONSTANTS_CACHE.pop(next(iter(_CONSTANTS_CACHE)))
+    _CONSTANTS_CACHE[key] = facts
     return facts
 
 
-def _dense(node: Node, tally, x: np.ndarray, x_type: FixedType) -> np.ndarray:
-    """Rows of x times the (n_in, n_out) weight codes plus the bias, as Dense defines it."""
-    accum, constants = node.accum_type, _constants(node)
+def dense(x: np.ndarray, x_type: FixedType, weight: Weights, bias: Weights, accum: FixedType, result: FixedType,
+          tally=None) -> np.ndarray:
+    """Rows of codes `x` (of `x_type`) times the weight codes, read as an (n_in, n_out) matrix,
+    plus the bias, as Dense defines it: every product and the bias converted into `accum`, their
+    exact sum converted into `accum` once, then into `result`. Composite ops (a convolution's
+    windows, recurrent gates) call it on their own rows."""
+    constants = _constants(weight, bias, accum)
     weights, bias_codes = constants.matrix, constants.bias_codes
-    product = mul_type(x_type, node.weight.type)
+    n_in = weights.shape[0]
+    product = mul_type(x_type, weight.type)
     if tally is not None:
         tally("bias", accum, constants.bias_overflowed, bias_codes.size)
     shift = accum.fractional - product.fractional
     exact_products = shift >= 0 and _products_exact(x_type, constants, shift, accum)
     if exact_products:
         sums = _exact_matmul(x, x_type, constants)
-        if accum.width + node.n_in.bit_length() >= 62:
+        if accum.width + n_in.bit_length() >= 62:
             sums = sums.astype(object)
         if shift:
             sums = sums << shift
@@ -119,7 +136,7 @@ def _dense(node: Node, tally, x: np.ndarray, x_type: FixedType) -> np.ndarray:
     else:
         accumulated, n_overflowed = quantize.from_codes(total, accum.fractional, accum, count_overflow=True)
         tally("accumulator", accum, n_overflowed, total.size)
-    return _convert(accumulated, accum, node.result_type, tally, "result")
+    return _convert(accumulated, accum, result, tally, "result")
 
 
 def _holds_every_sum(x_type: FixedType, constants: _Constants, shift: int, accum: FixedType) -> bool:
@@ -243,7 +260,58 @@ def emulate_flatten(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> 
     return x.reshape(x.shape[0], -1)
 
 
-EMULATORS = {
+def _aligned(x: np.ndarray, t: FixedType, frac: int, width: int) -> np.ndarray:
+    """Codes of fractional bits `t.fractional` as codes of `frac` fractional bits; Python ints
+    where `width` bits might not fit in int64."""
+    if width > 62 or x.dtype == object:
+        x = x.astype(object)
+    return x << (frac - t.fractional) if frac > t.fractional else x
+
+
+def emulate_merge(node: Node, tally, *sources: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    function = node.function
+    types = [t for _, t in sources]
+    if function == "multiply":
+        value, value_type = sources[0]
+        for x, t in sources[1:]:
+            value, value_type = quantize.mul(value, value_type, x, t)
+        return _convert(value, value_type, node.result_type, tally, "result")
+    low, high, frac = merge_range("add" if function in ("maximum", "minimum", "average") else function, types)
+    width = max(abs(low), abs(high)).bit_length() + 1 + max(t.width for t in types)
+    values = [_aligned(x, t, frac, width) for x, t in sources]
+    if function == "subtract":
+        exact = values[0] - values[1]
+    elif function in ("maximum", "minimum"):
+        exact = functools.reduce(np.maximum if function == "maximum" else np.minimum, values)
+    else:
+        exact = functools.reduce(np.add, values)
+    if function != "average":
+        return _from_pieces(node, tally, (exact, frac))
+    dividend_type = node.dividend_type(types)
+    dividend = _aligned(exact, FixedType(width, width - frac), dividend_type.fractional, width + dividend_type.width)
+    quotient, quotient_type = quantize.div(dividend, dividend_type, np.array(node.count), node.count_type())
+    return _convert(quotient, quotient_type, node.result_type, tally, "result")
+
+
+def emulate_concatenate(node: Node, tally, *sources: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    converted = [quantize.convert(x, t, node.result_type, count_overflow=True) for x, t in sources]
+    parts = [part for part, _ in converted]
+    if tally is not None:
+        tally("result", node.result_type, sum(n for _, n in converted), sum(part.size for part in parts))
+    if any(part.dtype == object for part in parts):
+        parts = [part.astype(object) for part in parts]
+    return np.concatenate(parts, axis=node.axis + 1)
+
+
+def emulate_dot(node: Node, tally, a: tuple[np.ndarray, FixedType], b: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    products, product_type = quantize.mul(*a, *b)
+    wide = product_type.width + node.length.bit_length() > 62
+    total = (products.astype(object) if wide else products).sum(axis=-1, keepdims=True)
+    return _from_pieces(node, tally, (total, product_type.fractional))
+
+
+# op -> (node, tally, (codes, type) of each input) -> output codes.
+EMULATORS = Registry("the emulator (emulate/ops.py EMULATORS)", {
     "input": emulate_input,
     "dense": emulate_dense,
     "conv": emulate_conv,
@@ -252,7 +320,10 @@ EMULATORS = {
     "activation": emulate_activation,
     "scale_shift": emulate_scale_shift,
     "flatten": emulate_flatten,
-}
+    "merge": emulate_merge,
+    "concatenate": emulate_concatenate,
+    "dot": emulate_dot,
+})
 
 
 def table_index(x: np.ndarray, x_type: FixedType, low: int, span_log2: int, size: int) -> np.ndarray:

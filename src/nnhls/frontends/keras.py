@@ -19,8 +19,8 @@ import numpy as np
 from nnhls import quantize
 from nnhls.errors import NnhlsError
 from nnhls.frontends import qkeras as qk
-from nnhls.ir import (ACTIVATIONS, Activation, BatchNorm, Conv, Dense, Flatten, Graph, Input, Node,
-                      ParametricRelu, Pool, ScaleShift, Weights, Window, ZeroPad, make_activation, same_padding)
+from nnhls.ir import (ACTIVATIONS, Activation, BatchNorm, Concatenate, Conv, Dense, Dot, Flatten, Graph, Input, Merge,
+                      Node, ParametricRelu, Pool, ScaleShift, Weights, Window, ZeroPad, make_activation, same_padding)
 from nnhls.types import IntType, exact_type
 
 __all__ = ["SUPPORTED_LAYERS", "load_keras_file", "load_keras_json", "read_keras"]
@@ -311,10 +311,17 @@ class _Reader:
             raise NnhlsError(
                 f"{layer.where} is not supported; supported layers: {', '.join(SUPPORTED_LAYERS)}"
             )
-        if layer.class_name != "InputLayer" and len(layer.inputs) != 1:
-            raise NnhlsError(f"{layer.where} has {len(layer.inputs)} inputs; it must have exactly one")
-        source = self.producer[layer.inputs[0]] if layer.inputs else None
-        nodes = handler(layer, source, self.shape.get(source), self)
+        sources = [self.producer[name] for name in layer.inputs]
+        if layer.class_name in _MERGE_HANDLERS:
+            if len(sources) < 2:
+                raise NnhlsError(f"{layer.where} has {len(sources)} input; it merges two or more")
+            nodes = handler(layer, sources, [self.shape[name] for name in sources], self)
+            source = None
+        else:
+            if layer.class_name != "InputLayer" and len(sources) != 1:
+                raise NnhlsError(f"{layer.where} has {len(sources)} inputs; it must have exactly one")
+            source = sources[0] if sources else None
+            nodes = handler(layer, source, self.shape.get(source), self)
         for node in nodes:
             node.framework_class = node.framework_class or layer.class_name
             self.nodes.append(node)
@@ -825,6 +832,61 @@ def _read_batchnorm(layer: _Layer, source, in_shape, reader) -> list[Node]:
     ]
 
 
+def _read_merge(layer: _Layer, sources: list[str], in_shapes: list, reader, function: str) -> list[Node]:
+    if len(set(map(tuple, in_shapes))) != 1:
+        shapes = ", ".join(str(tuple(shape)) for shape in in_shapes)
+        raise NnhlsError(f"{layer.where} merges inputs of shapes {shapes}; nnhls merges inputs of one shape "
+                         "(no broadcasting): give every input the same shape")
+    if function == "subtract" and len(sources) != 2:
+        raise NnhlsError(f"{layer.where} has {len(sources)} inputs; Subtract takes exactly two")
+    return [Merge(layer.name, list(sources), tuple(in_shapes[0]), function=function)]
+
+
+def _read_concatenate(layer: _Layer, sources: list[str], in_shapes: list, reader) -> list[Node]:
+    ranks = {len(shape) for shape in in_shapes}
+    rank = ranks.pop() if len(ranks) == 1 else None
+    if rank is None:
+        raise NnhlsError(f"{layer.where} concatenates inputs of different ranks: "
+                         f"{', '.join(str(tuple(s)) for s in in_shapes)}")
+    axis = layer.config.get("axis", -1)
+    if not isinstance(axis, int) or not -(rank + 1) <= axis <= rank or axis % (rank + 1) == 0:
+        raise NnhlsError(f"{layer.where} has axis={axis!r}; concatenate along an axis of the samples "
+                         f"(1 to {rank}, or -1 to -{rank}), not the batch axis")
+    axis = axis % (rank + 1) - 1  # of the shapes without the batch axis
+    others = {tuple(s[:axis]) + tuple(s[axis + 1:]) for s in in_shapes}
+    if len(others) != 1:
+        raise NnhlsError(f"{layer.where}: inputs of shapes {', '.join(str(tuple(s)) for s in in_shapes)} differ "
+                         f"outside the concatenation axis {axis + 1}")
+    shape = list(in_shapes[0])
+    shape[axis] = sum(s[axis] for s in in_shapes)
+    return [Concatenate(layer.name, list(sources), tuple(shape), axis=axis)]
+
+
+def _read_dot(layer: _Layer, sources: list[str], in_shapes: list, reader) -> list[Node]:
+    if len(sources) != 2:
+        raise NnhlsError(f"{layer.where} has {len(sources)} inputs; Dot takes exactly two")
+    if any(len(shape) != 1 for shape in in_shapes) or in_shapes[0] != in_shapes[1]:
+        raise NnhlsError(f"{layer.where} multiplies inputs of shapes {tuple(in_shapes[0])} and {tuple(in_shapes[1])}; "
+                         "nnhls supports Dot of two vectors of one length (1-D tensors)")
+    axes = layer.config.get("axes", -1)
+    axes = list(axes) if isinstance(axes, (list, tuple)) else [axes, axes]
+    if any(a not in (1, -1) for a in axes):
+        raise NnhlsError(f"{layer.where} has axes={layer.config.get('axes')!r}; 1-D inputs are multiplied along "
+                         "axis 1 (axes=1 or -1)")
+    if layer.config.get("normalize"):
+        raise NnhlsError(f"{layer.where} has normalize=True (a cosine similarity), which nnhls does not support; "
+                         "use normalize=False")
+    return [Dot(layer.name, list(sources), (1,), length=int(in_shapes[0][0]))]
+
+
+# Layers of two or more inputs: (layer, input node names, their shapes, reader) -> nodes.
+_MERGE_HANDLERS = {
+    **{name: partial(_read_merge, function=name.lower()) for name in
+       ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")},
+    "Concatenate": _read_concatenate,
+    "Dot": _read_dot,
+}
+
 _HANDLERS = {
     "InputLayer": _read_input,
     "Dense": _read_dense,
@@ -857,5 +919,7 @@ _HANDLERS = {
     "ZeroPadding1D": partial(_read_zero_padding, spatial=1),
     "ZeroPadding2D": partial(_read_zero_padding, spatial=2),
 }
+
+_HANDLERS.update(_MERGE_HANDLERS)
 
 SUPPORTED_LAYERS = tuple(_HANDLERS)

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from nnhls.errors import NnhlsError
-from nnhls.hls import AP_TYPES_DIR, INCLUDE_DIR, layout
-from nnhls.ir import Graph, Node, Weights, softsign_types, table_low_type
+from nnhls.hls import AP_TYPES_DIR, INCLUDE_DIR, fifo, layout
+from nnhls.ir import Graph, Node, Registry, Weights, dot_type, softsign_types, table_low_type, union_type
 from nnhls.types import FixedType, add_type, mul_type, sub_type
 
-__all__ = ["BACKENDS", "IO_TYPES", "Backend", "Project", "get_backend", "n_packets", "packet_size", "top_pragma",
-           "value_of", "write_project"]
+__all__ = ["BACKENDS", "EMITTERS", "IO_TYPES", "STREAM_PATTERNS", "Backend", "Project", "fifo_depths", "get_backend",
+           "n_packets", "packet_size", "top_pragma", "value_of", "write_project"]
 
 IO_TYPES = ("io_parallel", "io_stream")
 MANIFEST = "nnhls_manifest.json"
@@ -72,8 +72,8 @@ class Project:
 
 
 def value_of(graph: Graph, name: str) -> str:
-    """The node whose output holds `name`'s values (a flatten moves none: it holds its input's)."""
-    while graph[name].op == "flatten":
+    """The node whose output holds `name`'s values (a view moves none: it holds its input's)."""
+    while graph[name].VIEW:
         name = graph[name].inputs[0]
     return name
 
@@ -91,7 +91,7 @@ def n_packets(graph: Graph, name: str) -> int:
 def top_pragma(graph: Graph, io_type: str) -> str:
     """DATAFLOW or PIPELINE for the top function. A pipelined top unrolls every loop inside it,
     which would undo the Resource strategy and compute every output pixel of an image at once."""
-    layers = [node for node in graph if node.op not in ("input", "flatten")]
+    layers = [node for node in graph if node.op != "input" and not node.VIEW]
     resource = any(node.strategy == "Resource" for node in layers)
     windows = any(node.op in ("conv", "pool", "zero_pad") for node in layers)
     return "DATAFLOW" if io_type == "io_stream" or resource or windows else "PIPELINE"
@@ -151,7 +151,7 @@ class _Writer:
         self.type_name: dict[str, str] = {}
         for node in self.graph:
             k = self.index[node.name]
-            if node.op == "flatten":
+            if node.VIEW:
                 source = node.inputs[0]
                 self.variable[node.name] = self.variable[source]
                 self.type_name[node.name] = self.type_name[source]
@@ -160,31 +160,30 @@ class _Writer:
                 self.type_name[node.name] = f"layer{k}_t"
         self._plan_reads()
         self.weight_files: dict[str, str] = {}
+        self.depths: dict[str, int] = {}
 
     def value_of(self, name: str) -> str:
         return value_of(self.graph, name)
 
     def _plan_reads(self) -> None:
-        """Which variable each reader of a value reads. An array can be read many times; a stream
-        only once, so in io_stream a value with several readers is copied into one stream each
-        (`clone_stream`), the output port being one of them. An output port is written, never
-        read, so in io_parallel an output that layers read too is copied into its port."""
-        self.readers: dict[str, list[str]] = {node.name: [] for node in self.graph}
+        """Which variable each read of a value reads. A read is (reader, which of its inputs), so
+        a layer reading one value twice (x + x) reads it twice. An array can be read many times; a
+        stream only once, so in io_stream a value with several reads is copied into one stream
+        each (`clone_stream`), the output port being one of them. An output port is written,
+        never read, so in io_parallel an output that layers read too is copied into its port."""
+        self.readers: dict[str, list[tuple[str, int]]] = {node.name: [] for node in self.graph}
         for node in self.graph:
-            if node.op != "flatten":
-                for source in node.inputs:
-                    self.readers[self.value_of(source)].append(node.name)
-        for name in self.graph.outputs:
-            self.readers[self.value_of(name)].append(f"output:{name}")
-        self.read_from: dict[tuple[str, str], str] = {}
+            if not node.VIEW:
+                for position, source in enumerate(node.inputs):
+                    self.readers[self.value_of(source)].append((node.name, position))
+        for o, name in enumerate(self.graph.outputs):
+            self.readers[self.value_of(name)].append((f"output:{name}", o))
+        self.read_from: dict[tuple[str, int], str] = {}
         for name, readers in self.readers.items():
             var = self.variable[name]
             for i, reader in enumerate(readers):
-                copied = len(readers) > 1 and (self.stream or reader.startswith("output:"))
-                self.read_from[(reader, name)] = f"{var}_copy{i}" if copied else var
-
-    def output_port(self, name: str) -> str:
-        return self.read_from[(f"output:{name}", self.value_of(name))]
+                copied = len(readers) > 1 and (self.stream or reader[0].startswith("output:"))
+                self.read_from[reader] = f"{var}_copy{i}" if copied else var
 
     # names -------------------------------------------------------------------------------
 
@@ -212,11 +211,11 @@ class _Writer:
         name = self.project.project_name
         calls, configs = [], []
         for node in self.graph:
-            if node.op in ("input", "flatten"):
-                continue
-            config, call = getattr(self, f"_op_{node.op}")(node)
-            configs.append(config)
-            calls.append((node, call))
+            emitted = EMITTERS[node.op](self, node)
+            if emitted is not None:
+                config, call = emitted
+                configs.append(config)
+                calls.append((node, call))
         files = {
             "firmware/defines.h": self.defines(),
             "firmware/nnhls_backend.h": self.backend_header(),
@@ -235,11 +234,11 @@ class _Writer:
                  '#include "ap_fixed.h"', '#include "ap_int.h"', '#include "hls_stream.h"',
                  '#include "nnhls_backend.h"', '#include "nnhls/common.h"', "", "// Tensor sizes"]
         for node in self.graph:
-            if node.op != "flatten":
+            if not node.VIEW:
                 lines.append(f"#define {self.size_macro(node.name)} {node.size}")
         lines += ["", "// Tensor types"]
         for node in self.graph:
-            if node.op == "flatten":
+            if node.VIEW:
                 continue
             lines.append(f"typedef {cpp_type(node.result_type)} {self.type_name[node.name]};  // {node.name}")
             if self.stream:
@@ -255,7 +254,7 @@ class _Writer:
 
     def parameters(self, configs: list[str]) -> str:
         includes = [f'#include "nnhls/{header}.h"' for header in
-                    ("activation", "conv", "dense", "lookup", "pool", "scale_shift", "softmax", "trace")]
+                    ("activation", "conv", "dense", "lookup", "merge", "pool", "scale_shift", "softmax", "trace")]
         weights = [f'#include "{path[len("firmware/"):]}"' for path in sorted(self.weight_files)]
         return "\n".join([self.banner(), "#ifndef NNHLS_PARAMETERS_H", "#define NNHLS_PARAMETERS_H", "",
                           '#include "defines.h"', *includes, "", *configs, *weights, "", "#endif", ""])
@@ -269,7 +268,7 @@ class _Writer:
     def ports(self) -> list[tuple[str, str, bool]]:
         """(node name, variable, is an input) of each port of the top function, in order."""
         ports = [(node.name, self.variable[node.name], True) for node in self.graph.inputs]
-        return ports + [(name, self.output_port(name), False) for name in self.graph.outputs]
+        return ports + [(name, self.read_from[(f"output:{name}", o)], False) for o, name in enumerate(self.graph.outputs)]
 
     def top_arguments(self) -> str:
         return ", ".join(self.port_declaration(*port) for port in self.ports())
@@ -288,6 +287,9 @@ class _Writer:
                 body.append(backend.interface.format(mode="ap_vld", port=var))
         body.append(f"#pragma HLS {top_pragma(self.graph, self.project.io_type)}")
         body.append("")
+        if self.stream:
+            self.depths = self.fifo_depths()
+            body.append("NNHLS_DATAFLOW_REGION")
         for node in self.graph.inputs:
             body.append(self.trace(node))
             body += self.copies(node, port_variables)
@@ -295,45 +297,87 @@ class _Writer:
             var = self.variable[node.name]
             if var not in port_variables:
                 body += self.declaration(node.name, var)
-            body.append(call)
+            body.append(self.stage(call))
             body.append(self.trace(node))
             body += self.copies(node, port_variables)
             body.append("")
+        if self.stream:
+            body.append("NNHLS_DATAFLOW_END")
         text = "\n".join("    " + line if line else "" for line in body).rstrip()
         return (f'{self.banner()}#include "{name}.h"\n#include "parameters.h"\n\n'
                 f"void {name}({self.top_arguments()}) {{\n{text}\n}}\n")
 
+    def stage(self, call: str) -> str:
+        """A call in the top function; in io_stream one dataflow stage, which the threaded C
+        simulation (nnhls/dataflow.h) runs in a thread of its own."""
+        return f"NNHLS_STAGE({call[:-1]})" if self.stream else call
+
     def declaration(self, name: str, var: str) -> list[str]:
         if self.stream:
-            return [f'hls::stream<{self.packet(name)}> {var}("{var}");', f"#pragma HLS STREAM variable={var} depth=1"]
+            depth = self.depths.get(var, 1)
+            return [f'hls::stream<{self.packet(name)}> {var}("{var}");', f"#pragma HLS STREAM variable={var} depth={depth}",
+                    f"NNHLS_STREAM_DEPTH({var}, {depth})"]
         return [f"{self.type_name[name]} {var}[{self.size_macro(name)}];",
                 f"#pragma HLS ARRAY_PARTITION variable={var} complete dim=0"]
 
+    def clone_chain(self, name: str) -> list[tuple[str, str, str]]:
+        """io_stream: (source, first, second) of each clone_stream that copies value `name`'s
+        stream into one stream per read, two at a time."""
+        readers = self.readers[name]
+        if len(readers) < 2:
+            return []
+        var = self.variable[name]
+        targets = [self.read_from[reader] for reader in readers]
+        chain, source = [], var
+        for i, target in enumerate(targets[:-1]):
+            rest = targets[-1] if i == len(targets) - 2 else f"{var}_rest{i + 1}"
+            chain.append((source, target, rest))
+            source = rest
+        return chain
+
     def copies(self, node: Node, port_variables: set[str]) -> list[str]:
-        """io_stream: the node's stream copied into one stream per reader, two at a time.
+        """io_stream: the node's stream copied into one stream per read, two at a time.
         io_parallel: the node's array copied into the output ports among its readers."""
         readers = self.readers[node.name]
         var = self.variable[node.name]
         if len(readers) < 2:
             return []
         if not self.stream:
-            ports = [self.read_from[(reader, node.name)] for reader in readers if reader.startswith("output:")]
+            ports = [self.read_from[reader] for reader in readers if reader[0].startswith("output:")]
             return [f"for (unsigned i = 0; i < {self.size_macro(node.name)}; i++) {port}[i] = {var}[i];"
                     for port in ports]
-        n = self.n_packets(node.name)
-        targets = [self.read_from[(reader, node.name)] for reader in readers]
         lines = []
-        for target in targets:
+        for target in [self.read_from[reader] for reader in readers]:
             if target not in port_variables:
                 lines += self.declaration(node.name, target)
-        source = var
-        for i, target in enumerate(targets[:-1]):
-            rest = targets[-1] if i == len(targets) - 2 else f"{var}_rest{i + 1}"
-            if rest != targets[-1]:
-                lines += self.declaration(node.name, rest)
-            lines.append(f"nnhls::clone_stream<{n}>({source}, {target}, {rest});")
-            source = rest
+        n = self.n_packets(node.name)
+        for source, first, second in self.clone_chain(node.name):
+            if second not in port_variables and second.startswith(f"{var}_rest"):
+                lines += self.declaration(node.name, second)
+            lines.append(self.stage(f"nnhls::clone_stream<{n}>({source}, {first}, {second});"))
         return lines
+
+    def fifo_depths(self) -> dict[str, int]:
+        """io_stream: the least depth of every stream between stages that cannot deadlock, from
+        each stage's pattern of reads and writes (hls/fifo.py)."""
+        stages, packets = [], {}
+        for node in self.graph.inputs:
+            packets[self.variable[node.name]] = self.n_packets(node.name)
+        for node in self.graph:
+            if node.VIEW:
+                continue
+            if node.op != "input":
+                pattern, params = STREAM_PATTERNS[node.op](self, node)
+                inputs = tuple(self.read_from[(node.name, position)] for position in range(len(node.inputs)))
+                stages.append(fifo.Stage(node.name, pattern, inputs, (self.variable[node.name],), params))
+                packets[self.variable[node.name]] = self.n_packets(node.name)
+            n = self.n_packets(node.name)
+            for source, first, second in self.clone_chain(node.name):
+                stages.append(fifo.Stage(f"clone of {node.name}", "clone", (source,), (first, second), {"n": n}))
+                packets[first] = packets[second] = n
+        ports = {var for _, var, _ in self.ports()}
+        inputs = {self.variable[node.name] for node in self.graph.inputs}
+        return fifo.plan_depths(stages, packets, inputs, ports - inputs)
 
     def trace(self, node: Node) -> str:
         k, var = self.index[node.name], self.variable[node.name]
@@ -343,10 +387,10 @@ class _Writer:
 
     # one method per op kind: returns (configuration struct, call in the top function) ---------
 
-    def _source(self, node: Node) -> tuple[str, str]:
-        source = node.inputs[0]
-        variable = self.read_from[(node.name, self.value_of(source))]
-        return variable, (self.packet(source) if self.stream else self.type_name[source])
+    def _sources(self, node: Node) -> list[tuple[str, str]]:
+        """(variable, C++ type) of each input the node reads, in order."""
+        return [(self.read_from[(node.name, position)], self.packet(source) if self.stream else self.type_name[source])
+                for position, source in enumerate(node.inputs)]
 
     def array(self, node: Node, name: str, alias: str, t: FixedType, codes: np.ndarray, title: str) -> str:
         """Write the constant array `<name><k>` of the codes of values of the node's configuration
@@ -550,13 +594,45 @@ class _Writer:
                     self._index_struct(f"inv_index{k}", node.sum_type, 0, node.inv_span_log2, node.table_size)))
         return config, self.call(node, "softmax", f"{exps}, {inverses}")
 
+    def _op_merge(self, node: Node) -> tuple[str, str]:
+        types = [self.graph[name].result_type for name in node.inputs]
+        members: dict = {"function": f"nnhls::merge_{node.function}"}
+        constants = {"n_in": node.size}
+        if node.function in ("maximum", "minimum"):
+            members["union_t"] = cpp_type(union_type(types))
+        if node.function == "average":
+            constants["count"] = node.count
+            members.update(dividend_t=cpp_type(node.dividend_type(types)), count_t=cpp_type(node.count_type()))
+        description = node.function if node.function != "average" else f"average of {node.count} values"
+        return self.config(node, description, constants, members), self.call(node, "merge", "")
+
+    def _op_concatenate(self, node: Node) -> tuple[str, str]:
+        shapes = [self.graph[name].shape for name in node.inputs]
+        outer, inner = node.blocks(shapes)
+        packets = [self.packet_size(name) for name in node.inputs]
+        # In io_stream a packet is a pixel (or a whole vector): along the last axis (or of
+        # vectors) each output packet joins one packet of each input; along another axis the
+        # output passes blocks of whole packets of each input in turn.
+        lockstep = len(node.shape) == 1 or node.axis == len(node.shape) - 1
+        constants = {"outer": outer, "a_inner": inner[0], "b_inner": inner[1], "lockstep": lockstep,
+                     "a_blocks": inner[0] // packets[0], "b_blocks": inner[1] // packets[1]}
+        config = self.config(node, f"concatenation along axis {node.axis} of {tuple(shapes[0])} and "
+                                   f"{tuple(shapes[1])}", constants, {})
+        return config, self.call(node, "concatenate", "")
+
+    def _op_dot(self, node: Node) -> tuple[str, str]:
+        types = [self.graph[name].result_type for name in node.inputs]
+        config = self.config(node, f"dot product of two vectors of {node.length}", {"n_in": node.length},
+                             {"accum_t": cpp_type(dot_type(node, types))})
+        return config, self.call(node, "dot", "")
+
     def call(self, node: Node, kernel: str, weights: str) -> str:
-        source_var, source_type = self._source(node)
+        sources = self._sources(node)
         out_type = self.packet(node.name) if self.stream else self.type_name[node.name]
         suffix = "_stream" if self.stream else ""
-        arguments = ", ".join(filter(None, [source_var, self.variable[node.name], weights]))
-        return (f"nnhls::{kernel}{suffix}<{source_type}, {out_type}, config{self.index[node.name]}>"
-                f"({arguments});")
+        types = ", ".join([t for _, t in sources] + [out_type, f"config{self.index[node.name]}"])
+        arguments = ", ".join(filter(None, [var for var, _ in sources] + [self.variable[node.name], weights]))
+        return f"nnhls::{kernel}{suffix}<{types}>({arguments});"
 
     def weight_array(self, variable: str, type_name: str, t: FixedType, codes: np.ndarray, title: str) -> None:
         """A constant array of the integer codes of values of `type_name` (FixedType `t`), which
@@ -715,6 +791,63 @@ class _Writer:
         return f"// Written by nnhls for {self.project.project_name} ({self.project.backend.name}, {self.project.io_type}).\n"
 
 
+def _no_call(writer: _Writer, node: Node) -> None:
+    return None  # an input is a port; a view is its input's variable
+
+
+# op -> (writer, node) -> (configuration struct, call in the top function), or None for no call.
+EMITTERS = Registry("the HLS writer (hls/backend.py EMITTERS)", {
+    "input": _no_call, "flatten": _no_call,
+    **{op: getattr(_Writer, f"_op_{op}") for op in
+       ("dense", "conv", "pool", "zero_pad", "activation", "scale_shift", "lookup", "prelu", "step", "softsign",
+        "hard_sigmoid", "softmax", "merge", "concatenate", "dot")},
+})
+
+
+def _elementwise_pattern(writer: _Writer, node: Node) -> tuple[str, dict]:
+    return "elementwise", {"n": writer.n_packets(node.name)}
+
+
+def _whole_pattern(writer: _Writer, node: Node) -> tuple[str, dict]:
+    return "whole", {"n_in": writer.n_packets(node.inputs[0]), "n_out": writer.n_packets(node.name)}
+
+
+def _window_params(w) -> dict:
+    return {"in_h": w.in_h, "in_w": w.in_w, "kernel_h": w.kernel_h, "kernel_w": w.kernel_w, "stride_h": w.stride_h,
+            "stride_w": w.stride_w, "pad_top": w.pad_top, "pad_bottom": w.pad_bottom, "pad_left": w.pad_left,
+            "pad_right": w.pad_right}
+
+
+def _windows_pattern(writer: _Writer, node: Node) -> tuple[str, dict]:
+    w = node.window
+    if node.op == "pool" and w.n_pixels == 1 and w.kernel_h == w.in_h and w.kernel_w == w.in_w:
+        return "global_pool", {"n_in": writer.n_packets(node.inputs[0])}
+    return "windows", _window_params(w)
+
+
+def _concatenate_pattern(writer: _Writer, node: Node) -> tuple[str, dict]:
+    outer, inner = node.blocks([writer.graph[name].shape for name in node.inputs])
+    if len(node.shape) == 1 or node.axis == len(node.shape) - 1:
+        return "lockstep", {"n": writer.n_packets(node.name)}
+    blocks = tuple(size // writer.packet_size(name) for size, name in zip(inner, node.inputs))
+    return "concatenate", {"outer": outer, "blocks": blocks}
+
+
+# op -> (writer, node) -> (pattern, parameters) of its io_stream kernel's reads and writes, for
+# the FIFO depths (hls/fifo.py); each mirrors the kernel's loops in include/nnhls.
+STREAM_PATTERNS = Registry("the io_stream FIFO planner (hls/backend.py STREAM_PATTERNS)", {
+    **{op: _elementwise_pattern for op in
+       ("activation", "scale_shift", "lookup", "prelu", "step", "softsign", "hard_sigmoid")},
+    "dense": _whole_pattern, "softmax": _whole_pattern,
+    "conv": _windows_pattern, "pool": _windows_pattern,
+    "zero_pad": lambda writer, node: ("zero_pad", _window_params(node.window)),
+    "merge": lambda writer, node: ("lockstep", {"n": writer.n_packets(node.name)}),
+    "dot": lambda writer, node: ("lockstep", {"n": 1}),
+    "concatenate": _concatenate_pattern,
+    "input": None, "flatten": None,  # a port; a view (no stage)
+})
+
+
 def _offsets(sizes) -> tuple[list[int], int]:
     """Where each of several arrays starts when they are laid side by side, and the total size."""
     offsets, total = [], 0
@@ -722,6 +855,12 @@ def _offsets(sizes) -> tuple[list[int], int]:
         offsets.append(total)
         total += size
     return offsets, total
+
+
+def fifo_depths(project: Project) -> dict[str, int]:
+    """The depth of every stream between the stages of an io_stream design (empty for
+    io_parallel), as the written pragmas give them."""
+    return _Writer(project).fifo_depths() if project.io_type == "io_stream" else {}
 
 
 def write_project(project: Project, output_dir: str | os.PathLike, tb_inputs: list[np.ndarray],

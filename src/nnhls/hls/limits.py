@@ -36,7 +36,7 @@ def synthesis_limits(graph: Graph, io_type: str) -> list[str]:
                     f"layer {node.name!r}: the Latency strategy partitions its {n_weights} weights completely, more "
                     f"than the tools handle well (about {PARTITION_LIMIT}); use Strategy 'Resource', which keeps them "
                     "in block RAM")
-        if io_type == "io_parallel" and node.op != "flatten" and node.size > PARTITION_LIMIT:
+        if io_type == "io_parallel" and not node.VIEW and node.size > PARTITION_LIMIT:
             messages.append(
                 f"layer {node.name!r}: io_parallel partitions its {node.size} outputs completely, more than the "
                 f"tools handle well (about {PARTITION_LIMIT}); use io_type='io_stream'")

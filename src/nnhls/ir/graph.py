@@ -28,6 +28,20 @@ class Graph:
                 raise NnhlsError(f"layer {node.name!r} reads {name!r}, which is not defined before it")
         self._nodes[node.name] = node
 
+    def insert_before(self, name: str, node: Node) -> None:
+        """Add `node` just before node `name` (it may read only nodes defined before that one)."""
+        if node.name in self._nodes:
+            raise NnhlsError(f"two layers are named {node.name!r}; layer names must be unique")
+        nodes = {}
+        for current_name, current in self._nodes.items():
+            if current_name == name:
+                for source in node.inputs:
+                    if source not in nodes:
+                        raise NnhlsError(f"layer {node.name!r} reads {source!r}, which is not defined before it")
+                nodes[node.name] = node
+            nodes[current_name] = current
+        self._nodes = nodes
+
     # Iterating gives the nodes, in order: every pass and consumer reads the graph so. It is also a
     # mapping from name to node for scripts written for the field's tools (whose graph is an
     # ordered dict of layers by name): keys(), values(), items(), get(), [name], in and len.

@@ -7,12 +7,18 @@ from typing import ClassVar
 
 import numpy as np
 
-from nnhls.types import FixedType, IntType
+from nnhls.types import FixedType, IntType, add_type
 
-__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Conv", "Dense", "Flatten", "HardSigmoid", "Input",
-           "Lookup", "Node", "ParametricRelu", "Pool", "Softsign", "Step", "ScaleShift", "Softmax", "Weights",
-           "Window", "ZeroPad", "make_activation", "same_padding", "softsign_types", "table_low_type"]
+__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Concatenate", "Conv", "Dense", "Dot", "Flatten",
+           "HardSigmoid", "Input", "Lookup", "Merge", "Node", "ParametricRelu", "Pool", "Softsign", "Step", "ScaleShift",
+           "Softmax", "Weights", "Window", "ZeroPad", "make_activation", "mean_dividend_type", "mean_type",
+           "dot_type", "merge_range", "range_type", "same_padding", "union_type", "softsign_types", "table_low_type"]
 
+
+# Configuration precision keys -> the node field holding them (keys naming a Weights field set
+# that constant's type instead).
+_PRECISION_FIELDS = {"result": "result_type", "accum": "accum_type", "table": "table_type", "param": "param_type",
+                     "exp_table": "exp_type", "inv_table": "inv_type"}
 
 # Keras's SELU constants.
 SELU_ALPHA = 1.6732632423543772
@@ -61,11 +67,38 @@ class Node:
     # such as a Dense whose activation became the next node), for per-layer comparisons.
     framework_output: str | None = None
 
+    # Facts about the op, stated once here and read by every consumer (docs/ops.md):
     op: ClassVar[str] = ""
+    # The fields that hold constants (Weights): quantized once, written as integer code arrays.
+    CONSTANTS: ClassVar[tuple[str, ...]] = ()
+    # The precisions the configuration sets (its keys under Precision).
+    PRECISIONS: ClassVar[tuple[str, ...]] = ("result",)
+    # How many inputs the op takes; None: two or more.
+    N_INPUTS: ClassVar[int | None] = 1
+    # Whether the op only views its input in another shape: no value moves or changes, so a
+    # realization gives its output the input's storage.
+    VIEW: ClassVar[bool] = False
 
     @property
     def size(self) -> int:
         return int(np.prod(self.shape))
+
+    def constants(self) -> list[tuple[str, Weights]]:
+        """(field, Weights) of each constant the node holds."""
+        return [(name, value) for name in self.CONSTANTS if isinstance(value := getattr(self, name, None), Weights)]
+
+    def precision_keys(self) -> tuple[str, ...]:
+        """The configuration's precision keys of this node."""
+        return self.PRECISIONS
+
+    def set_precision(self, key: str, precision) -> None:
+        """Set the precision that configuration key `key` names."""
+        if key in _PRECISION_FIELDS:
+            setattr(self, _PRECISION_FIELDS[key], precision)
+        elif isinstance(getattr(self, key, None), Weights):
+            getattr(self, key).type = precision
+        else:
+            raise AttributeError(f"{type(self).__name__} has no {key!r} precision")
 
     # The view scripts written for the field's tools have of a layer (hls4ml's `Layer`): the
     # name of its kind and its attributes, read from the fields (see `_layer_attributes`).
@@ -92,6 +125,7 @@ class Input(Node):
     dtype: str | None = None
 
     op: ClassVar[str] = "input"
+    N_INPUTS: ClassVar[int | None] = 0
     DTYPES: ClassVar[tuple[str, ...]] = ("float16", "float32")
 
 
@@ -108,6 +142,8 @@ class Dense(Node):
     accum_type: object = None
 
     op: ClassVar[str] = "dense"
+    CONSTANTS: ClassVar[tuple[str, ...]] = ("weight", "bias")
+    PRECISIONS: ClassVar[tuple[str, ...]] = ("result", "weight", "bias", "accum")
 
     @property
     def n_in(self) -> int:
@@ -197,6 +233,35 @@ class Window:
         return self.inside().sum(axis=1)
 
 
+# Significant bits of an inexact mean's `auto` type: float32's, so the mean is as close to the
+# exact one as the framework's own float32 mean is near the top of the values' range.
+FLOAT32_BITS = 24
+
+
+def mean_dividend_type(total: FixedType, growth: int, result_type: FixedType) -> FixedType:
+    """A sum of `total`'s type with enough fractional bits that its quotient by a count of up to
+    2**growth values is exact where the count is 2**k, and otherwise keeps one bit below the
+    result's LSB (so that rounding to nearest is exact)."""
+    fractional = max(total.fractional + growth, result_type.fractional + 1)
+    return FixedType(total.integer + fractional, total.integer, total.signed)
+
+
+def mean_type(values: FixedType, growth: int, exact: bool) -> FixedType:
+    """The `auto` type of means of up to 2**growth values, each within `values`'s range:
+
+    - where every count is 2**k (`exact`), the exact quotient's fractional bits;
+    - otherwise FLOAT32_BITS significant bits (more where the values have more), rounded to
+      nearest: the quotient, truncated one bit finer, is converted with AP_RND_INF, which for a
+      quotient of a sum by a count that is not a power of two is exactly round-to-nearest (such
+      a quotient is never a tie at that bit).
+    """
+    exact_fractional = values.fractional + growth
+    if exact:
+        return FixedType(values.integer + exact_fractional, values.integer, values.signed)
+    width = max(values.integer + exact_fractional, FLOAT32_BITS + values.signed)
+    return FixedType(width, values.integer, values.signed, rounding="RND_INF")
+
+
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """Keras's 'same' padding of one axis: (before, after), the odd zero after."""
     total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
@@ -252,9 +317,6 @@ class Pool(Node):
 
     op: ClassVar[str] = "pool"
     FUNCTIONS: ClassVar[tuple[str, ...]] = ("max", "average")
-    # Significant bits of an inexact average's `auto` type: float32's, so the mean is as close to
-    # the exact one as the framework's own float32 mean is near the top of the input's range.
-    FLOAT32_BITS: ClassVar[int] = 24
 
     @property
     def growth(self) -> int:
@@ -266,11 +328,7 @@ class Pool(Node):
         return FixedType(x_type.width + self.growth, x_type.integer + self.growth, x_type.signed)
 
     def dividend_type(self, x_type: FixedType, result_type: FixedType) -> FixedType:
-        """The sum with enough fractional bits that a quotient by a count of 2**k is exact and any
-        quotient keeps one bit below the result's LSB (so that rounding to nearest is exact)."""
-        total = self.sum_type(x_type)
-        fractional = max(x_type.fractional + self.growth, result_type.fractional + 1)
-        return FixedType(total.integer + fractional, total.integer, total.signed)
+        return mean_dividend_type(self.sum_type(x_type), self.growth, result_type)
 
     def count_type(self) -> IntType:
         return IntType(max(self.window.n_taps.bit_length(), 1), signed=False)
@@ -280,19 +338,7 @@ class Pool(Node):
         return bool(np.all((counts & (counts - 1)) == 0))
 
     def average_type(self, x_type: FixedType) -> FixedType:
-        """The `auto` type of the averages: the input's range, and
-
-        - where every window counts 2**k values, the exact quotient's fractional bits;
-        - otherwise FLOAT32_BITS significant bits (more where the input has more), rounded to
-          nearest: the quotient, truncated one bit finer, is converted with AP_RND_INF, which
-          for a quotient of a sum by a count that is not a power of two is exactly
-          round-to-nearest (such a quotient is never a tie at that bit).
-        """
-        exact_fractional = x_type.fractional + self.growth
-        if self.counts_are_powers_of_two():
-            return FixedType(x_type.integer + exact_fractional, x_type.integer, x_type.signed)
-        width = max(x_type.integer + exact_fractional, self.FLOAT32_BITS + x_type.signed)
-        return FixedType(width, x_type.integer, x_type.signed, rounding="RND_INF")
+        return mean_type(x_type, self.growth, self.counts_are_powers_of_two())
 
 
 @dataclass
@@ -338,6 +384,8 @@ class ParametricRelu(Node):
     param_type: object = None
 
     op: ClassVar[str] = "prelu"
+    CONSTANTS: ClassVar[tuple[str, ...]] = ("threshold", "max_value", "slope", "min_input", "min_value")
+    PRECISIONS: ClassVar[tuple[str, ...]] = ("result", "param")
 
 
 @dataclass
@@ -353,6 +401,8 @@ class HardSigmoid(Node):
     param_type: object = None
 
     op: ClassVar[str] = "hard_sigmoid"
+    CONSTANTS: ClassVar[tuple[str, ...]] = ("slope", "offset")
+    PRECISIONS: ClassVar[tuple[str, ...]] = ("result", "param")
 
 
 @dataclass
@@ -374,6 +424,7 @@ class Step(Node):
     first_level: int = 0
 
     op: ClassVar[str] = "step"
+    CONSTANTS: ClassVar[tuple[str, ...]] = ("levels",)
 
 
 @dataclass
@@ -404,6 +455,8 @@ class Lookup(Node):
     param_type: object = None
 
     op: ClassVar[str] = "lookup"
+    CONSTANTS: ClassVar[tuple[str, ...]] = ("table", "tail_scale")
+    PRECISIONS: ClassVar[tuple[str, ...]] = ("result", "table", "param")
     # function -> (numpy function of (x, alpha), low, log2 of the span, default table precision,
     # tail_from or None, tail scale or None). Spans reach where the function is within a
     # fraction of an LSB (of a 16-bit result) of its asymptote or of its linear tail, so the
@@ -416,6 +469,10 @@ class Lookup(Node):
                  SELU_SCALE),
         "softplus": (lambda x, a: np.logaddexp(0, x), -8, 4, "ap_ufixed<18,4,AP_RND,AP_SAT>", 8, None),
     }
+
+    def precision_keys(self) -> tuple[str, ...]:
+        # Only a function with a scaled linear tail (SELU) has a parameter.
+        return self.PRECISIONS if self.FUNCTIONS[self.function][5] is not None else ("result", "table")
 
     @property
     def tail_from(self) -> int | None:
@@ -448,6 +505,8 @@ class Softmax(Node):
     inv_table: Weights = None
 
     op: ClassVar[str] = "softmax"
+    CONSTANTS: ClassVar[tuple[str, ...]] = ("exp_table", "inv_table")
+    PRECISIONS: ClassVar[tuple[str, ...]] = ("result", "exp_table", "inv_table")
     IMPLEMENTATIONS: ClassVar[tuple[str, ...]] = ("stable", "argmax")
     EXP_LOW: ClassVar[int] = -16
     EXP_SPAN_LOG2: ClassVar[int] = 4
@@ -497,6 +556,13 @@ class BatchNorm(Node):
     precisions: dict = field(default_factory=dict)
 
     op: ClassVar[str] = "batchnorm"
+    PRECISIONS: ClassVar[tuple[str, ...]] = ("result", "scale", "bias")
+
+    def set_precision(self, key: str, precision) -> None:
+        if key == "result":
+            self.result_type = precision
+        else:  # kept until the batch norm is folded or lowered to a ScaleShift
+            self.precisions[key] = precision
 
 
 @dataclass
@@ -507,6 +573,7 @@ class ScaleShift(Node):
     shift: Weights = None
 
     op: ClassVar[str] = "scale_shift"
+    CONSTANTS: ClassVar[tuple[str, ...]] = ("scale", "shift")
 
 
 @dataclass
@@ -514,11 +581,111 @@ class Flatten(Node):
     """Reshape to one dimension; channels-last order is kept, so the values do not move."""
 
     op: ClassVar[str] = "flatten"
+    PRECISIONS: ClassVar[tuple[str, ...]] = ()
+    VIEW: ClassVar[bool] = True
+
+
+@dataclass
+class Merge(Node):
+    """An element-wise function of two or more inputs of one shape (Keras's merge layers):
+
+    add, multiply, maximum, minimum: of all inputs; subtract: input 0 - input 1;
+    average: the exact sum of the inputs, widened to `mean_dividend_type`, divided by `count` as
+    ap_fixed divides (truncated toward zero, at least one fractional bit finer than the result).
+    `count` is the number of values averaged: the inputs' number, unless input 0 is already the
+    exact sum of several of them (passes/merges.py splits a merge of n inputs into a chain of
+    two-input ones, each exact). Every other result is exact before its one conversion into
+    `result_type`.
+    """
+
+    function: str = "add"
+    count: int = 0
+
+    op: ClassVar[str] = "merge"
+    N_INPUTS: ClassVar[int | None] = None
+    FUNCTIONS: ClassVar[tuple[str, ...]] = ("add", "subtract", "multiply", "average", "maximum", "minimum")
+
+    @property
+    def growth(self) -> int:
+        """ceil(log2(count)): the bits a sum of `count` values grows by."""
+        return (max(self.count, 1) - 1).bit_length()
+
+    def count_type(self) -> IntType:
+        return IntType(max(self.count.bit_length(), 1), signed=False)
+
+    def dividend_type(self, sources: list[FixedType]) -> FixedType:
+        """An average's sum (of its two inputs, as ap_fixed adds them) ready to be divided."""
+        return mean_dividend_type(add_type(*sources), self.growth, self.result_type)
+
+
+def range_type(low: int, high: int, frac: int) -> FixedType:
+    """The narrowest type with `frac` fractional bits holding every code in [low, high]."""
+    width = max(high.bit_length(), (-low - 1).bit_length()) + 1 if low < 0 else max(high.bit_length(), 1)
+    return FixedType(width, width - frac, low < 0)
+
+
+def union_type(types: list[FixedType]) -> FixedType:
+    """The narrowest type holding every value of each of `types` exactly."""
+    frac = max(t.fractional for t in types)
+    return range_type(min(t.min_code << (frac - t.fractional) for t in types),
+                      max(t.max_code << (frac - t.fractional) for t in types), frac)
+
+
+def dot_type(node: Node, sources: list[FixedType]) -> FixedType:
+    """The exact type of a Dot's sum, which holds every partial sum too (each lies between
+    `length` times the lowest and the highest product)."""
+    low, high, frac = merge_range("multiply", sources)
+    return range_type(min(low, 0) * node.length, max(high, 0) * node.length, frac)
+
+
+def merge_range(function: str, sources: list[FixedType]) -> tuple[int, int, int]:
+    """(lowest code, highest code, fractional bits) of the exact sum, difference or product of
+    values of `sources` (in order)."""
+    if function == "multiply":
+        low, high, frac = sources[0].min_code, sources[0].max_code, sources[0].fractional
+        for t in sources[1:]:
+            corners = [a * b for a in (low, high) for b in (t.min_code, t.max_code)]
+            low, high, frac = min(corners), max(corners), frac + t.fractional
+        return low, high, frac
+    frac = max(t.fractional for t in sources)
+    lows = [t.min_code << (frac - t.fractional) for t in sources]
+    highs = [t.max_code << (frac - t.fractional) for t in sources]
+    if function == "subtract":
+        return lows[0] - highs[1], highs[0] - lows[1], frac
+    return sum(lows), sum(highs), frac
+
+
+@dataclass
+class Concatenate(Node):
+    """The inputs side by side along `axis` (of the shapes without the batch axis); every value
+    converted into `result_type`."""
+
+    axis: int = -1
+
+    op: ClassVar[str] = "concatenate"
+    N_INPUTS: ClassVar[int | None] = None
+
+    def blocks(self, shapes: list[tuple[int, ...]]) -> tuple[int, list[int]]:
+        """(outer, inner sizes): the output is `outer` times, for each input, its next `inner`
+        values, in row-major order."""
+        outer = int(np.prod(self.shape[:self.axis]))
+        return outer, [int(np.prod(shape[self.axis:])) for shape in shapes]
+
+
+@dataclass
+class Dot(Node):
+    """The dot product of two vectors of one length (Keras Dot on 1-D tensors): the exact sum of
+    the products, converted into `result_type`. The output has shape (1,)."""
+
+    length: int = 0  # of each vector
+
+    op: ClassVar[str] = "dot"
+    N_INPUTS: ClassVar[int | None] = 2
 
 
 # Every op kind the lowered IR may hold, by name. The equivalence tests compare against this.
 OPS = {cls.op: cls for cls in (Input, Dense, Conv, Pool, ZeroPad, Activation, ParametricRelu, HardSigmoid, Step, Softsign, Lookup,
-                                Softmax, ScaleShift, Flatten)}
+                                Softmax, ScaleShift, Flatten, Merge, Concatenate, Dot)}
 
 # Activation functions by name, as frameworks spell them.
 ACTIVATIONS = Activation.FUNCTIONS + tuple(Lookup.FUNCTIONS) + ("softmax", "hard_sigmoid", "softsign")
@@ -544,7 +711,7 @@ def make_activation(name: str, inputs: list[str], shape: tuple[int, ...], functi
 # The field's class names (hls4ml's) of the kinds of layer, by op; some depend on the framework
 # layer a node came from (below).
 _LAYER_CLASSES = {"input": "Input", "dense": "Dense", "hard_sigmoid": "HardActivation", "softmax": "Softmax",
-                  "batchnorm": "BatchNormalization", "flatten": "Reshape"}
+                  "batchnorm": "BatchNormalization", "flatten": "Reshape", "merge": "Merge", "dot": "Dot"}
 _PARAMETRIZED = {"PReLU": "PReLU", "LeakyReLU": "ParametrizedActivation", "ThresholdedReLU": "ParametrizedActivation",
                  "ELU": "ParametrizedActivation"}
 
@@ -561,6 +728,8 @@ def _layer_class_name(node: Node) -> str:
         return f"{'Global' if framework.startswith('Global') else ''}Pooling{dimensions}"
     if node.op == "zero_pad":
         return f"ZeroPadding{dimensions}"
+    if node.op == "concatenate":
+        return f"Concatenate{max(len(node.shape), 1)}D"
     if node.op == "scale_shift":  # a batch normalization, or the channel scales of QKeras's alpha='auto'
         return "BatchNormalization" if "BatchNormalization" in framework else "ApplyAlpha"
     if node.op in ("activation", "prelu", "step", "softsign", "lookup"):
@@ -631,5 +800,9 @@ def _layer_attributes(node: Node) -> dict:
         attributes["target_shape"] = tuple(node.shape)
     if node.op == "input":
         attributes["input_shape"] = list(node.shape)
+    if node.op == "merge":
+        attributes["op"] = node.function
+    if node.op == "concatenate":
+        attributes["axis"] = node.axis
     attributes["class_name"] = node.framework_class  # the framework's class, as the field's tools keep it
     return attributes

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from nnhls.errors import NnhlsError
-from nnhls.ir import Dense, Graph, Node, softsign_types
+from nnhls.ir import Dense, Graph, Node, Registry, dot_type, mean_type, merge_range, softsign_types
 from nnhls.types import FixedType, mul_type, sub_type
 
 # Our C simulation types stop at 128 bits.
@@ -26,67 +26,122 @@ def infer_types(graph: Graph, maximum: FixedType | None = None) -> bool:
     """Returns whether any type was inferred."""
     changed = False
     for node in graph:
-        source = graph[node.inputs[0]].result_type if node.inputs else None
+        sources = [graph[name].result_type for name in node.inputs]
         if node.op == "input":
             if not isinstance(node.result_type, FixedType):
                 raise NnhlsError(f"input {node.name!r}: its precision must be a type such as 'ap_fixed<16,6>', "
                                  f"not {node.result_type}")
             continue
-        if node.op == "flatten":
-            node.result_type = source
+        if node.VIEW:
+            node.result_type = sources[0]
             continue
         if node.op == "step":
-            _step_thresholds(node, source)
+            _step_thresholds(node, sources[0])
         if isinstance(node, Dense) and not isinstance(node.accum_type, FixedType):
-            node.accum_type = _capped(node, "accum", _dense_accumulator(node, source), maximum)
+            node.accum_type = _capped(node, "accum", _dense_accumulator(node, sources[0]), maximum)
             changed = True
         elif isinstance(node, Dense):
-            _warn_if_narrower(node, node.accum_type, _dense_accumulator(node, source))
+            _warn_if_narrower(node, node.accum_type, _dense_accumulator(node, sources[0]))
         if not isinstance(node.result_type, FixedType):
-            node.result_type = _capped(node, "result", _exact_result(node, source), maximum)
+            node.result_type = _capped(node, "result", EXACT_RESULTS[node.op](node, sources), maximum)
             changed = True
     return changed
 
 
-def _exact_result(node: Node, source: FixedType) -> FixedType:
-    if node.op in ("dense", "conv"):
-        return node.accum_type
-    if node.op == "zero_pad" or (node.op == "pool" and node.function == "max"):
-        return source  # values move, none changes
-    if node.op == "pool":
-        return node.average_type(source)
-    if node.op == "activation":
-        if node.function == "relu":  # max(x, 0): the non-negative part of the input type
-            return FixedType(max(source.width - source.signed, 1), source.integer - source.signed, False)
-        return source
-    if node.op == "lookup":
-        if node.tail_from is None:
-            return node.table.type
-        tail = source if node.tail_scale is None else mul_type(source, node.tail_scale.type)
-        return _union(node, [node.table.type, tail])
-    if node.op == "prelu":
-        below = mul_type(sub_type(source, node.threshold.type), node.slope.type)
-        bounds = [w.type for w in (node.max_value, node.min_value) if w is not None]
-        return _union(node, [source, below] + bounds)
-    if node.op == "step":
-        return node.levels.type
-    if node.op == "softsign":
-        return softsign_types(source)[2]
-    if node.op == "hard_sigmoid":  # values in [0, 1]
-        frac = max(source.fractional + node.slope.type.fractional, node.offset.type.fractional)
-        return FixedType(frac + 1, 1, False)
-    if node.op == "softmax":
-        return mul_type(node.exp_table.type, node.inv_table.type)
-    if node.op == "scale_shift":
-        scale, shift = node.scale, node.shift
-        frac = max(source.fractional + scale.type.fractional, shift.type.fractional)
-        scaled = _products(np.array([source.min_code, source.max_code], dtype=object), scale.codes.astype(object))
-        offset = _align(shift.codes, shift.type.fractional, frac)
-        shift_up = frac - source.fractional - scale.type.fractional
-        low = int((scaled.min(axis=0) * 2**shift_up + offset).min())
-        high = int((scaled.max(axis=0) * 2**shift_up + offset).max())
-        return _fitting_type(node, low, high, frac)
-    raise AssertionError(f"no exact result rule for op {node.op}")
+# op -> (node, input types) -> the exact (`auto`) result type.
+EXACT_RESULTS = Registry("type inference (passes/infer_types.py EXACT_RESULTS)")
+
+
+@EXACT_RESULTS.register("dense", "conv")
+def _dense_result(node: Node, sources: list[FixedType]) -> FixedType:
+    return node.accum_type
+
+
+@EXACT_RESULTS.register("zero_pad", "flatten", "input")
+def _moved(node: Node, sources: list[FixedType]) -> FixedType:
+    return sources[0]  # values move, none changes
+
+
+@EXACT_RESULTS.register("pool")
+def _pool_result(node: Node, sources: list[FixedType]) -> FixedType:
+    return sources[0] if node.function == "max" else node.average_type(sources[0])
+
+
+@EXACT_RESULTS.register("activation")
+def _activation_result(node: Node, sources: list[FixedType]) -> FixedType:
+    source = sources[0]
+    if node.function == "relu":  # max(x, 0): the non-negative part of the input type
+        return FixedType(max(source.width - source.signed, 1), source.integer - source.signed, False)
+    return source
+
+
+@EXACT_RESULTS.register("lookup")
+def _lookup_result(node: Node, sources: list[FixedType]) -> FixedType:
+    if node.tail_from is None:
+        return node.table.type
+    tail = sources[0] if node.tail_scale is None else mul_type(sources[0], node.tail_scale.type)
+    return _union(node, [node.table.type, tail])
+
+
+@EXACT_RESULTS.register("prelu")
+def _prelu_result(node: Node, sources: list[FixedType]) -> FixedType:
+    below = mul_type(sub_type(sources[0], node.threshold.type), node.slope.type)
+    bounds = [w.type for w in (node.max_value, node.min_value) if w is not None]
+    return _union(node, [sources[0], below] + bounds)
+
+
+@EXACT_RESULTS.register("step")
+def _step_result(node: Node, sources: list[FixedType]) -> FixedType:
+    return node.levels.type
+
+
+@EXACT_RESULTS.register("softsign")
+def _softsign_result(node: Node, sources: list[FixedType]) -> FixedType:
+    return softsign_types(sources[0])[2]
+
+
+@EXACT_RESULTS.register("hard_sigmoid")
+def _hard_sigmoid_result(node: Node, sources: list[FixedType]) -> FixedType:  # values in [0, 1]
+    frac = max(sources[0].fractional + node.slope.type.fractional, node.offset.type.fractional)
+    return FixedType(frac + 1, 1, False)
+
+
+@EXACT_RESULTS.register("softmax")
+def _softmax_result(node: Node, sources: list[FixedType]) -> FixedType:
+    return mul_type(node.exp_table.type, node.inv_table.type)
+
+
+@EXACT_RESULTS.register("scale_shift")
+def _scale_shift_result(node: Node, sources: list[FixedType]) -> FixedType:
+    source, scale, shift = sources[0], node.scale, node.shift
+    frac = max(source.fractional + scale.type.fractional, shift.type.fractional)
+    scaled = _products(np.array([source.min_code, source.max_code], dtype=object), scale.codes.astype(object))
+    offset = _align(shift.codes, shift.type.fractional, frac)
+    shift_up = frac - source.fractional - scale.type.fractional
+    low = int((scaled.min(axis=0) * 2**shift_up + offset).min())
+    high = int((scaled.max(axis=0) * 2**shift_up + offset).max())
+    return _fitting_type(node, low, high, frac)
+
+
+@EXACT_RESULTS.register("merge")
+def _merge_result(node: Node, sources: list[FixedType]) -> FixedType:
+    if node.function in ("maximum", "minimum"):
+        return _union(node, sources)
+    if node.function == "average":  # the mean lies within the inputs' range
+        return mean_type(_union(node, sources), node.growth, node.count & (node.count - 1) == 0)
+    low, high, frac = merge_range(node.function, sources)
+    return _fitting_type(node, low, high, frac)
+
+
+@EXACT_RESULTS.register("concatenate")
+def _concatenate_result(node: Node, sources: list[FixedType]) -> FixedType:
+    return _union(node, sources)
+
+
+@EXACT_RESULTS.register("dot")
+def _dot_result(node: Node, sources: list[FixedType]) -> FixedType:
+    exact = dot_type(node, sources)
+    return _fitting_type(node, exact.min_code, exact.max_code, exact.fractional)
 
 
 def _step_thresholds(node: Node, source: FixedType) -> None:

@@ -18,10 +18,8 @@ def quantize_weights(graph: Graph) -> bool:
     """Give every Weights exact codes of a FixedType. Returns whether anything changed."""
     changed = False
     for node in graph:
-        for role in ("weight", "bias", "scale", "shift", "table", "exp_table", "inv_table", "threshold",
-                     "max_value", "slope", "offset", "tail_scale", "levels", "min_input", "min_value"):
-            weights = getattr(node, role, None)
-            if isinstance(weights, Weights) and weights.codes is None:
+        for role, weights in node.constants():
+            if weights.codes is None:
                 if role in ("slope", "tail_scale") and weights.type is None and weights.quantizer is None:
                     weights.type = node.param_type
                 _quantize(node.name, role, weights)
