@@ -2,13 +2,16 @@
 
 from pathlib import Path
 
-__all__ = ["DIGITS_QCNN", "DIGITS_QMLP", "load_digits_data", "load_digits_images"]
+__all__ = ["DIGITS_QCNN", "DIGITS_QMLP", "DIGITS_RESIDUAL", "load_digits_data", "load_digits_images"]
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
 # A QKeras MLP 64-32-32-10 trained on scikit-learn's 8x8 digits (see train_digits_qmlp.py).
 DIGITS_QMLP = EXAMPLES_DIR / "digits_qmlp.h5"
 # A QKeras CNN, three conv+batchnorm blocks on the 8x8 digits (see train_digits_qcnn.py).
 DIGITS_QCNN = EXAMPLES_DIR / "digits_qcnn.h5"
+# A QKeras residual CNN: an Add around two convolutions, a Concatenate of two branches (see
+# train_digits_residual.py).
+DIGITS_RESIDUAL = EXAMPLES_DIR / "digits_residual.h5"
 
 
 def load_digits_data():
