@@ -115,11 +115,9 @@ def weight_bits(graph: Graph, node: Node) -> int:
 
 def _dense(node) -> tuple[int, int, int, int]:
     """(multipliers, interval, latency, BRAM_18K) of one Dense (a convolution's per pixel)."""
-    n_weights, rf = node.n_in * node.n_out, node.reuse_factor
-    multipliers = ceil(n_weights / rf)
+    rf, multipliers = node.reuse_factor, node.multipliers
     if node.strategy == "Resource":
-        rows_per_step = max(1, multipliers // node.n_out)
-        adders = ceil_log2(rows_per_step + 1)
+        adders = ceil_log2(node.rows_per_step + 1)
         bram = bram_18k(rf, multipliers * node.weight.type.width) if rf > 1 else 0
     else:
         adders = ceil_log2(node.n_in + 1)

@@ -465,22 +465,18 @@ class _Writer:
         # specification. With a plain wrapping accumulator the running sum wraps identically.
         guard = node.n_in.bit_length()
         sum_type = accum if wrap_accum else FixedType(accum.width + guard, accum.integer + guard, accum.signed)
-        n_weights = node.n_in * node.n_out
         resource = node.strategy == "Resource"
-        block_factor = n_weights // node.reuse_factor if resource else n_weights
         if node.op == "conv":
-            matrix = layout.conv_matrix(node.weight.codes)
             title = f"kernel, canonical (kernel_h, kernel_w, c_in, c_out) = {node.weight.shape} row-major"
         else:
-            matrix = node.weight.codes
             title = f"weight, canonical (n_in, n_out) = ({node.n_in}, {node.n_out}) row-major"
         weights = self.array(node, "w", "weight_t", node.weight.type,
-                             layout.dense_weights(matrix, node.strategy, node.reuse_factor), title)
+                             layout.dense_weights(node.weight_matrix(), node.strategy, node.reuse_factor), title)
         bias = self.array(node, "b", "bias_t", node.bias.type, node.bias.codes, "bias")
         constants = {"n_in": node.n_in, "n_out": node.n_out,
                      "strategy": f"nnhls::{'resource' if resource else 'latency'}",
-                     "reuse_factor": node.reuse_factor, "multiplier_limit": -(-n_weights // node.reuse_factor),
-                     "block_factor": block_factor, "rows_per_step": max(1, block_factor // node.n_out)}
+                     "reuse_factor": node.reuse_factor, "multiplier_limit": node.multipliers,
+                     "block_factor": node.block_factor, "rows_per_step": node.rows_per_step}
         types = {"weight_t": node.weight.type, "bias_t": node.bias.type, "accum_t": accum, "sum_t": sum_type}
         return constants, types, f"{weights}, {bias}"
 

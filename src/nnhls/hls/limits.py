@@ -22,9 +22,9 @@ def synthesis_limits(graph: Graph, io_type: str) -> list[str]:
     messages = []
     for node in graph:
         if isinstance(node, Dense):
-            n_weights = node.n_in * node.n_out
+            n_weights = node.n_weights
             copies = node.parallelization_factor if node.op == "conv" and io_type == "io_parallel" else 1
-            multipliers = copies * -(-n_weights // node.reuse_factor)
+            multipliers = copies * node.multipliers
             if node.strategy == "Latency" and multipliers > UNROLL_LIMIT:
                 at_least = -(-n_weights * copies // UNROLL_LIMIT)
                 messages.append(

@@ -153,6 +153,32 @@ class Dense(Node):
     def n_out(self) -> int:
         return self.weight.shape[1]
 
+    # The arithmetic of one Dense (a convolution's, per output pixel), worked out here once and
+    # read by the writer, the estimate and the synthesis-limit warnings.
+    @property
+    def n_weights(self) -> int:
+        return self.n_in * self.n_out
+
+    def weight_matrix(self) -> np.ndarray:
+        """The weight codes as the (n_in, n_out) matrix the arithmetic reads (a convolution's
+        canonical kernel, read row-major, is already that matrix)."""
+        return self.weight.codes.reshape(self.n_in, self.n_out)
+
+    @property
+    def multipliers(self) -> int:
+        """Multiplications built: ceil(n_weights / reuse_factor), each used reuse_factor times."""
+        return -(-self.n_weights // self.reuse_factor)
+
+    @property
+    def block_factor(self) -> int:
+        """Weights the Resource strategy reads per cycle (all of them under Latency)."""
+        return self.n_weights // self.reuse_factor if self.strategy == "Resource" else self.n_weights
+
+    @property
+    def rows_per_step(self) -> int:
+        """Whole weight rows one Resource cycle reads (1 when a cycle reads part of a row)."""
+        return max(1, self.block_factor // self.n_out)
+
     def valid_reuse_factors(self, strategy: str) -> list[int]:
         """Reuse factors this layer can be realized with under `strategy`.
 
@@ -160,7 +186,7 @@ class Dense(Node):
         handles a block of whole weight rows (the factor divides n_in) or an equal part of one
         row (n_in divides the factor, which divides n_in * n_out), so every block is full.
         """
-        n_weights = self.n_in * self.n_out
+        n_weights = self.n_weights
         if strategy == "Latency":
             return list(range(1, n_weights + 1))
         whole_rows = [f for f in range(1, self.n_in + 1) if self.n_in % f == 0]

@@ -180,7 +180,7 @@ def _dense_accumulator(node: Node, source: FixedType) -> FixedType:
     product = mul_type(source, weight.type)
     frac = max(product.fractional, bias.type.fractional)
     # A convolution's window is a Dense layer's input; its padding zeros lie within every input range.
-    codes = weight.codes.reshape(node.n_in, node.n_out).astype(object)
+    codes = node.weight_matrix().astype(object)
     terms = _products(np.array([source.min_code, source.max_code], dtype=object), codes)
     terms = terms * 2 ** (frac - product.fractional)
     bias_codes = _align(bias.codes, bias.type.fractional, frac)

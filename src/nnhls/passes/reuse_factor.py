@@ -16,7 +16,7 @@ def check_reuse_factors(graph: Graph, strict: bool = False) -> bool:
     for node in graph:
         if not isinstance(node, Dense):
             continue
-        n_weights = node.n_in * node.n_out
+        n_weights = node.n_weights
         if node.reuse_factor > n_weights:
             raise NnhlsError(f"layer {node.name!r}: reuse factor {node.reuse_factor} is larger than its "
                              f"{n_weights} multiplications ({node.n_in} inputs x {node.n_out} outputs), so no "
