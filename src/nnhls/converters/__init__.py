@@ -143,10 +143,10 @@ _C_LIBRARY = frozenset("""
 _C_LIBRARY_PATTERN = re.compile(r"u?int(_least|_fast)?(8|16|32|64)_t|u?int(max|ptr)_t"
                                 r"|U?INT(_LEAST|_FAST)?(8|16|32|64)_(MAX|MIN|C|WIDTH)"
                                 r"|U?INT(MAX|PTR)_(MAX|MIN|C|WIDTH)")
-# What the writer declares at global scope (see nnhls.hls.backend): the testbench's main, the
-# sizes N_LAYER<k>, the types layer<k>_t and layer<k>_packet_t, each layer's config<k> and index
-# structs, its constants' arrays (w<k>, b<k>, table<k>, ... with <array>_codes and _loaded) and
-# their types (weight<k>_t, ...).
+# What the writer declares at global scope (nnhls.hls.firmware, .emitters, .templates): the
+# testbench's main, the sizes N_LAYER<k>, the types layer<k>_t and layer<k>_packet_t, each layer's
+# config<k> and index structs, its constants' arrays (w<k>, b<k>, table<k>, ... with <array>_codes
+# and _loaded) and their types (weight<k>_t, ...).
 _GENERATED_PATTERN = re.compile(
     r"main|N_LAYER\d+|layer\d+_(t|packet_t)|config\d+|(exp_|inv_)?index\d+"
     r"|(w|b|s|t|exp|inv|table|scale|shift|slope|offset|threshold|thresholds|max|min_input|min_value|levels"

@@ -1,6 +1,6 @@
 """Vitis HLS: what differs from other backends, as data (UG1399)."""
 
-from nnhls.hls.backend import Backend
+from nnhls.hls.target import Backend
 
 VITIS = Backend(
     name="Vitis",

@@ -1,6 +1,6 @@
 """Vivado HLS: what differs from other backends, as data (UG902)."""
 
-from nnhls.hls.backend import Backend
+from nnhls.hls.target import Backend
 
 VIVADO = Backend(
     name="Vivado",

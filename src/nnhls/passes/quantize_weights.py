@@ -9,7 +9,7 @@ from nnhls.errors import NnhlsError
 from nnhls.ir import Graph, Weights
 from nnhls.types import FixedType
 
-# Constants are written as exact integer codes of any width (hls/backend.py); nnhls's C
+# Constants are written as exact integer codes of any width (hls/emitters.py); nnhls's C
 # simulation types (hls/include/ap_types) hold at most 128 bits.
 MAX_CONSTANT_WIDTH = 128
 
