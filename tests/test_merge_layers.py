@@ -132,3 +132,26 @@ def _inputs_of(tensor):
     """The Input tensors a functional tensor was built from."""
     node = tensor._keras_history.layer.inbound_nodes[0]
     return [t for t in tf.nest.flatten(node.input_tensors)]
+
+
+def test_merges_of_flattened_images_read_whole_vectors_in_io_stream(tmp_path):
+    """A flattened image streams one pixel per packet; a merge of 1-D tensors reads each input's
+    whole vector, whatever its packets, and the FIFOs still cannot deadlock."""
+    layers = tf.keras.layers
+    x = layers.Input((4, 4, 2), name="x")
+    q = QActivation(Q, name="q")(x)
+    flat = layers.Flatten(name="flat")(q)
+    conv = layers.Flatten(name="conv_flat")(QConv2D(2, 3, padding="same", name="conv",
+                                                    kernel_quantizer=quantized_bits(6, 0, alpha=1),
+                                                    bias_quantizer=quantized_bits(6, 0, alpha=1))(q))
+    outputs = [layers.Concatenate(name="joined")([flat, conv, flat]), layers.Add(name="sum")([flat, conv]),
+               layers.Dot(axes=1, name="dot")([flat, conv])]
+    model = tf.keras.Model(x, outputs)
+    X = np.round(np.random.default_rng(2).uniform(-7, 7, (40, 4, 4, 2)) * 16) / 16
+    expected = model.predict(X, verbose=0)
+    config = nnhls.config_from_keras_model(model, granularity="name")
+    hm = nnhls.convert_from_keras_model(model, hls_config=config, io_type="io_stream", output_dir=str(tmp_path / "p"))
+    hm.compile()
+    for want, have in zip(expected, hm.predict(X, engine="csim")):
+        assert np.array_equal(have, want.reshape(have.shape))
+    assert hm.simulate_dataflow(X[:5]).ok

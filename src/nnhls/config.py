@@ -154,7 +154,10 @@ def _framework_exact(graph: Graph, name: str) -> bool:
     node = graph[name]
     if node.result_quantizer is not None:
         return True
-    moves = node.VIEW or node.op in ("zero_pad", "concatenate", "merge", "dot") or (
+    # A quantized layer's sum of exact inputs is exact in the framework too (its result is `auto`).
+    quantized_sum = node.op in ("dense", "conv") and node.weight.quantizer is not None and (
+        node.bias is None or node.bias.quantizer is not None)
+    moves = node.VIEW or quantized_sum or node.op in ("zero_pad", "concatenate", "merge", "dot") or (
         node.op == "pool" and node.function == "max")
     return moves and bool(node.inputs) and all(_framework_exact(graph, source) for source in node.inputs)
 

@@ -321,11 +321,18 @@ def _softmax(emission: Emission, node: Node) -> tuple[str, str]:
     return struct, call(emission.plan, node, "softmax", f"{exps}, {inverses}")
 
 
+def _vector_sizes(plan, node: Node) -> dict:
+    """A two-input kernel's io_stream mode: 1-D tensors are read as whole vectors (`vector`),
+    since an input may arrive in packets of any size (a flattened image, a pixel at a time)."""
+    return {"vector": len(node.shape) == 1, "a_size": plan.graph[node.inputs[0]].size,
+            "b_size": plan.graph[node.inputs[1]].size, "out_size": node.size}
+
+
 @EMITTERS.register("merge")
 def _merge(emission: Emission, node: Node) -> tuple[str, str]:
     types = [emission.plan.graph[name].result_type for name in node.inputs]
     members: dict = {"function": f"nnhls::merge_{node.function}"}
-    constants = {"n_in": node.size}
+    constants = {"n_in": node.size, **_vector_sizes(emission.plan, node)}
     if node.function in ("maximum", "minimum"):
         members["union_t"] = cpp_type(union_type(types))
     if node.function == "average":
@@ -341,12 +348,12 @@ def _concatenate(emission: Emission, node: Node) -> tuple[str, str]:
     shapes = [plan.graph[name].shape for name in node.inputs]
     outer, inner = node.blocks(shapes)
     packets = [plan.packet_size(name) for name in node.inputs]
-    # In io_stream a packet is a pixel (or a whole vector): along the last axis (or of
-    # vectors) each output packet joins one packet of each input; along another axis the
-    # output passes blocks of whole packets of each input in turn.
-    lockstep = len(node.shape) == 1 or node.axis == len(node.shape) - 1
+    # In io_stream a packet is a pixel: along the last axis each output packet joins one packet
+    # of each input; along another axis the output passes blocks of whole packets of each input
+    # in turn. 1-D tensors are read as whole vectors.
+    lockstep = node.axis == len(node.shape) - 1
     constants = {"outer": outer, "a_inner": inner[0], "b_inner": inner[1], "lockstep": lockstep,
-                 "a_blocks": inner[0] // packets[0], "b_blocks": inner[1] // packets[1]}
+                 "a_blocks": inner[0] // packets[0], "b_blocks": inner[1] // packets[1], **_vector_sizes(plan, node)}
     struct = config(plan, node, f"concatenation along axis {node.axis} of {tuple(shapes[0])} and "
                                 f"{tuple(shapes[1])}", constants, {})
     return struct, call(plan, node, "concatenate", "")
@@ -355,6 +362,7 @@ def _concatenate(emission: Emission, node: Node) -> tuple[str, str]:
 @EMITTERS.register("dot")
 def _dot(emission: Emission, node: Node) -> tuple[str, str]:
     types = [emission.plan.graph[name].result_type for name in node.inputs]
-    struct = config(emission.plan, node, f"dot product of two vectors of {node.length}", {"n_in": node.length},
+    struct = config(emission.plan, node, f"dot product of two vectors of {node.length}",
+                    {"n_in": node.length, **_vector_sizes(emission.plan, node)},
                     {"accum_t": cpp_type(dot_type(node, types))})
     return struct, call(emission.plan, node, "dot", "")

@@ -66,6 +66,18 @@ def _whole(stage: Stage) -> Iterator[Event]:
     return _all_then_all(stage.params["n_in"], stage.params["n_out"], stage)
 
 
+def _vectors(stage: Stage) -> Iterator[Event]:
+    """Whole vectors of several inputs: all packets of input 0, then of input 1, ..., then every
+    output packet (the io_stream merges of 1-D tensors, whose inputs may arrive in packets of
+    any size, such as a flattened image's pixels)."""
+    for stream, n in zip(stage.inputs, stage.params["n_in"]):
+        for _ in range(n):
+            yield ("read", stream)
+    write = ("write", stage.outputs[0])
+    for _ in range(stage.params["n_out"]):
+        yield write
+
+
 def _global_pool(stage: Stage) -> Iterator[Event]:
     return _all_then_all(stage.params["n_in"], 1, stage)
 
@@ -134,6 +146,7 @@ PATTERNS: dict[str, Callable[[Stage], Iterator[Event]]] = {
     "elementwise": _elementwise,
     "clone": _clone,
     "whole": _whole,
+    "vectors": _vectors,
     "global_pool": _global_pool,
     "zero_pad": _zero_pad,
     # Only the line buffer; plan_depths adds the per-window loop that conv_stream and

@@ -230,9 +230,20 @@ def _windows_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
     return "windows", _window_params(w)
 
 
+def _two_inputs_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
+    """Merges, concatenations and dot products of 1-D tensors read every input's whole vector
+    (in whatever packets it arrives), then write; those of images go a packet at a time."""
+    if len(node.shape) == 1:
+        return "vectors", {"n_in": tuple(plan.n_packets(name) for name in node.inputs),
+                           "n_out": plan.n_packets(node.name)}
+    if node.op == "concatenate":
+        return _concatenate_pattern(plan, node)
+    return "lockstep", {"n": plan.n_packets(node.name)}
+
+
 def _concatenate_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
     outer, inner = node.blocks([plan.graph[name].shape for name in node.inputs])
-    if len(node.shape) == 1 or node.axis == len(node.shape) - 1:
+    if node.axis == len(node.shape) - 1:
         return "lockstep", {"n": plan.n_packets(node.name)}
     blocks = tuple(size // plan.packet_size(name) for size, name in zip(inner, node.inputs))
     return "concatenate", {"outer": outer, "blocks": blocks}
@@ -246,8 +257,6 @@ STREAM_PATTERNS = Registry("the io_stream FIFO planner (hls/plan.py STREAM_PATTE
     "dense": _whole_pattern, "softmax": _whole_pattern,
     "conv": _windows_pattern, "pool": _windows_pattern,
     "zero_pad": lambda plan, node: ("zero_pad", _window_params(node.window)),
-    "merge": lambda plan, node: ("lockstep", {"n": plan.n_packets(node.name)}),
-    "dot": lambda plan, node: ("lockstep", {"n": 1}),
-    "concatenate": _concatenate_pattern,
+    "merge": _two_inputs_pattern, "dot": _two_inputs_pattern, "concatenate": _two_inputs_pattern,
     "input": None, "flatten": None,  # a port; a view (no stage)
 })

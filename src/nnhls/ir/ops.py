@@ -737,7 +737,8 @@ def make_activation(name: str, inputs: list[str], shape: tuple[int, ...], functi
 # The field's class names (hls4ml's) of the kinds of layer, by op; some depend on the framework
 # layer a node came from (below).
 _LAYER_CLASSES = {"input": "Input", "dense": "Dense", "hard_sigmoid": "HardActivation", "softmax": "Softmax",
-                  "batchnorm": "BatchNormalization", "flatten": "Reshape", "merge": "Merge", "dot": "Dot"}
+                  "batchnorm": "BatchNormalization", "flatten": "Reshape", "merge": "Merge", "concatenate": "Concatenate",
+                  "dot": "Dot"}
 _PARAMETRIZED = {"PReLU": "PReLU", "LeakyReLU": "ParametrizedActivation", "ThresholdedReLU": "ParametrizedActivation",
                  "ELU": "ParametrizedActivation"}
 
@@ -754,8 +755,6 @@ def _layer_class_name(node: Node) -> str:
         return f"{'Global' if framework.startswith('Global') else ''}Pooling{dimensions}"
     if node.op == "zero_pad":
         return f"ZeroPadding{dimensions}"
-    if node.op == "concatenate":
-        return f"Concatenate{max(len(node.shape), 1)}D"
     if node.op == "scale_shift":  # a batch normalization, or the channel scales of QKeras's alpha='auto'
         return "BatchNormalization" if "BatchNormalization" in framework else "ApplyAlpha"
     if node.op in ("activation", "prelu", "step", "softsign", "lookup"):

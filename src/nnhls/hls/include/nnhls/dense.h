@@ -13,6 +13,7 @@
 #define NNHLS_DENSE_H
 
 #include "nnhls/common.h"
+#include "nnhls/stream.h"
 
 namespace nnhls {
 
@@ -104,18 +105,9 @@ void dense_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
 #pragma HLS ARRAY_PARTITION variable=data complete
   typename out_packet_T::value_type res[CONFIG_T::n_out];
 #pragma HLS ARRAY_PARTITION variable=res complete
-  for (unsigned p = 0; p < CONFIG_T::n_in / in_packet_T::size; p++) {
-#pragma HLS PIPELINE
-    in_packet_T packet = in.read();
-    for (unsigned c = 0; c < in_packet_T::size; c++) data[p * in_packet_T::size + c] = packet[c];
-  }
+  read_vector<in_packet_T, CONFIG_T::n_in>(in, data);
   dense<typename in_packet_T::value_type, typename out_packet_T::value_type, CONFIG_T>(data, res, weights, biases);
-  for (unsigned p = 0; p < CONFIG_T::n_out / out_packet_T::size; p++) {
-#pragma HLS PIPELINE
-    out_packet_T packet;
-    for (unsigned c = 0; c < out_packet_T::size; c++) packet[c] = res[p * out_packet_T::size + c];
-    out.write(packet);
-  }
+  write_vector<out_packet_T, CONFIG_T::n_out>(res, out);
 }
 
 }  // namespace nnhls

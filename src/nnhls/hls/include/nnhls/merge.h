@@ -6,6 +6,7 @@
 #define NNHLS_MERGE_H
 
 #include "nnhls/common.h"
+#include "nnhls/stream.h"
 
 namespace nnhls {
 
@@ -56,9 +57,44 @@ void merge(const a_T a[CONFIG_T::n_in], const b_T b[CONFIG_T::n_in], res_T res[C
   }
 }
 
-// io_stream: one packet of each input (a first), one packet out.
+// io_stream of 1-D tensors (CONFIG_T::vector): the inputs may arrive in packets of any size (a
+// flattened image's pixels), so each whole vector is read, a first, then the result written.
+template <class a_packet_T, class b_packet_T, class out_packet_T, class CONFIG_T, class KERNEL_T>
+void vector_merge_stream(hls::stream<a_packet_T>& a, hls::stream<b_packet_T>& b, hls::stream<out_packet_T>& out) {
+  typename a_packet_T::value_type x[CONFIG_T::a_size];
+  typename b_packet_T::value_type y[CONFIG_T::b_size];
+  typename out_packet_T::value_type z[CONFIG_T::out_size];
+#pragma HLS ARRAY_PARTITION variable=x complete
+#pragma HLS ARRAY_PARTITION variable=y complete
+#pragma HLS ARRAY_PARTITION variable=z complete
+  read_vector<a_packet_T, CONFIG_T::a_size>(a, x);
+  read_vector<b_packet_T, CONFIG_T::b_size>(b, y);
+  KERNEL_T::template apply<typename a_packet_T::value_type, typename b_packet_T::value_type,
+                           typename out_packet_T::value_type, CONFIG_T>(x, y, z);
+  write_vector<out_packet_T, CONFIG_T::out_size>(z, out);
+}
+
+// The array kernels below, as KERNEL_T of vector_merge_stream.
+struct merge_kernel {
+  template <class a_T, class b_T, class res_T, class CONFIG_T>
+  static void apply(const a_T* a, const b_T* b, res_T* res);
+};
+struct concatenate_kernel {
+  template <class a_T, class b_T, class res_T, class CONFIG_T>
+  static void apply(const a_T* a, const b_T* b, res_T* res);
+};
+struct dot_kernel {
+  template <class a_T, class b_T, class res_T, class CONFIG_T>
+  static void apply(const a_T* a, const b_T* b, res_T* res);
+};
+
+// io_stream of images or signals: one packet of each input (a first), one packet out.
 template <class a_packet_T, class b_packet_T, class out_packet_T, class CONFIG_T>
 void merge_stream(hls::stream<a_packet_T>& a, hls::stream<b_packet_T>& b, hls::stream<out_packet_T>& out) {
+  if (CONFIG_T::vector) {
+    vector_merge_stream<a_packet_T, b_packet_T, out_packet_T, CONFIG_T, merge_kernel>(a, b, out);
+    return;
+  }
   for (unsigned p = 0; p < CONFIG_T::n_in / a_packet_T::size; p++) {
 #pragma HLS PIPELINE
     const a_packet_T x = a.read();
@@ -93,7 +129,9 @@ void concatenate(const a_T a[CONFIG_T::outer * CONFIG_T::a_inner], const b_T b[C
 template <class a_packet_T, class b_packet_T, class out_packet_T, class CONFIG_T>
 void concatenate_stream(hls::stream<a_packet_T>& a, hls::stream<b_packet_T>& b, hls::stream<out_packet_T>& out) {
   typedef typename out_packet_T::value_type res_T;
-  if (CONFIG_T::lockstep) {
+  if (CONFIG_T::vector) {
+    vector_merge_stream<a_packet_T, b_packet_T, out_packet_T, CONFIG_T, concatenate_kernel>(a, b, out);
+  } else if (CONFIG_T::lockstep) {
     for (unsigned o = 0; o < CONFIG_T::outer; o++) {
 #pragma HLS PIPELINE
       const a_packet_T x = a.read();
@@ -135,14 +173,23 @@ void dot(const a_T a[CONFIG_T::n_in], const b_T b[CONFIG_T::n_in], res_T res[1])
 
 template <class a_packet_T, class b_packet_T, class out_packet_T, class CONFIG_T>
 void dot_stream(hls::stream<a_packet_T>& a, hls::stream<b_packet_T>& b, hls::stream<out_packet_T>& out) {
-  const a_packet_T x = a.read();
-  const b_packet_T y = b.read();
-  typename out_packet_T::value_type res[1];
-  dot<typename a_packet_T::value_type, typename b_packet_T::value_type, typename out_packet_T::value_type, CONFIG_T>(
-      x.data, y.data, res);
-  out_packet_T z;
-  z[0] = res[0];
-  out.write(z);
+  vector_merge_stream<a_packet_T, b_packet_T, out_packet_T, CONFIG_T, dot_kernel>(a, b, out);
+}
+
+template <class a_T, class b_T, class res_T, class CONFIG_T>
+void merge_kernel::apply(const a_T* a, const b_T* b, res_T* res) {
+#pragma HLS INLINE
+  merge<a_T, b_T, res_T, CONFIG_T>(a, b, res);
+}
+template <class a_T, class b_T, class res_T, class CONFIG_T>
+void concatenate_kernel::apply(const a_T* a, const b_T* b, res_T* res) {
+#pragma HLS INLINE
+  concatenate<a_T, b_T, res_T, CONFIG_T>(a, b, res);
+}
+template <class a_T, class b_T, class res_T, class CONFIG_T>
+void dot_kernel::apply(const a_T* a, const b_T* b, res_T* res) {
+#pragma HLS INLINE
+  dot<a_T, b_T, res_T, CONFIG_T>(a, b, res);
 }
 
 }  // namespace nnhls

@@ -8,6 +8,7 @@
 #define NNHLS_SOFTMAX_H
 
 #include "nnhls/lookup.h"
+#include "nnhls/stream.h"
 
 namespace nnhls {
 
@@ -51,17 +52,10 @@ void softmax_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out
 #pragma HLS ARRAY_PARTITION variable=data complete
   typename out_packet_T::value_type res[CONFIG_T::n_in];
 #pragma HLS ARRAY_PARTITION variable=res complete
-  for (unsigned p = 0; p < CONFIG_T::n_in / in_packet_T::size; p++) {
-    in_packet_T packet = in.read();
-    for (unsigned c = 0; c < in_packet_T::size; c++) data[p * in_packet_T::size + c] = packet[c];
-  }
+  read_vector<in_packet_T, CONFIG_T::n_in>(in, data);
   softmax<typename in_packet_T::value_type, typename out_packet_T::value_type, CONFIG_T>(data, res, exp_table,
                                                                                         inv_table);
-  for (unsigned p = 0; p < CONFIG_T::n_in / out_packet_T::size; p++) {
-    out_packet_T packet;
-    for (unsigned c = 0; c < out_packet_T::size; c++) packet[c] = res[p * out_packet_T::size + c];
-    out.write(packet);
-  }
+  write_vector<out_packet_T, CONFIG_T::n_in>(res, out);
 }
 
 }  // namespace nnhls
