@@ -41,19 +41,24 @@ def build():
     ], name="digits_qcnn")
 
 
-def main():
+def train_and_save(build_model, path, epochs: int, batch_size: int = BATCH_SIZE) -> None:
+    """Train the model `build_model()` makes on the digits' training split and save it to `path`."""
     tf.keras.utils.set_random_seed(1)
     X_train, y_train, X_test, y_test = load_digits_images()
-    model = build()
-    steps = EPOCHS * -(-len(X_train) // BATCH_SIZE)
+    model = build_model()
+    steps = epochs * -(-len(X_train) // batch_size)
     # a decaying rate settles the quantized weights; with a constant one the result depends on the seed
     learning_rate = tf.keras.optimizers.schedules.CosineDecay(0.005, steps)
     model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    model.fit(X_train, y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=0)
+    model.fit(X_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0)
     accuracy = model.evaluate(X_test, y_test, verbose=0)[1]
-    model.save(DIGITS_QCNN, include_optimizer=False)
-    print(f"saved {DIGITS_QCNN} ({model.count_params()} parameters, test accuracy {accuracy:.3f})")
+    model.save(path, include_optimizer=False)
+    print(f"saved {path} ({model.count_params()} parameters, test accuracy {accuracy:.3f})")
+
+
+def main():
+    train_and_save(build, DIGITS_QCNN, EPOCHS)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # QKeras builds tf.keras mode
 import tensorflow as tf  # noqa: E402
 from qkeras import QActivation, QConv2D, QDense, quantized_bits  # noqa: E402
 
-from nnhls.examples import DIGITS_RESIDUAL, load_digits_images  # noqa: E402
+from nnhls.examples import DIGITS_RESIDUAL  # noqa: E402
+from nnhls.examples.train_digits_qcnn import train_and_save  # noqa: E402
 
 EPOCHS = 40
-BATCH_SIZE = 32
 
 
 def build():
@@ -46,17 +46,7 @@ def build():
 
 
 def main():
-    tf.keras.utils.set_random_seed(1)
-    X_train, y_train, X_test, y_test = load_digits_images()
-    model = build()
-    steps = EPOCHS * -(-len(X_train) // BATCH_SIZE)
-    learning_rate = tf.keras.optimizers.schedules.CosineDecay(0.005, steps)
-    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    model.fit(X_train, y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=0)
-    accuracy = model.evaluate(X_test, y_test, verbose=0)[1]
-    model.save(DIGITS_RESIDUAL, include_optimizer=False)
-    print(f"saved {DIGITS_RESIDUAL} ({model.count_params()} parameters, test accuracy {accuracy:.3f})")
+    train_and_save(build, DIGITS_RESIDUAL, EPOCHS)
 
 
 if __name__ == "__main__":
