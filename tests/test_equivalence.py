@@ -277,8 +277,15 @@ def random_residual_network(seed: int) -> Graph:
         Dense("dense", ["flat"], (5,), "Dense", result_type=AUTO, accum_type=AUTO,
               weight=random_weights(rng, (9 * 2 * f, 5), FixedType(int(rng.integers(3, 6)), 1)),
               bias=random_weights(rng, (5,), FixedType(int(rng.integers(3, 6)), 2))),
+        # Element-wise ops after a Flatten take the flattened image's pixels as they stream.
+        Flatten("flat_avg", ["avg"], (9 * f,), "Flatten"),
+        Activation("relu_flat", ["flat_avg"], (9 * f,), "Activation", function="relu",
+                   result_type=ranged_type(rng, (5, 9), 5, signed=False)),
+        ScaleShift("scaled", ["relu_flat"], (9 * f,), "BatchNormalization", result_type=AUTO,
+                   scale=random_weights(rng, (9 * f,), FixedType(int(rng.integers(3, 8)), 1)),
+                   shift=random_weights(rng, (9 * f,), FixedType(int(rng.integers(3, 8)), 3))),
     ]
-    return Graph(nodes, ["dense", "rows", "columns", "average3", "average2", "channels"])
+    return Graph(nodes, ["dense", "rows", "columns", "average3", "average2", "channels", "scaled"])
 
 
 def random_two_input_network(seed: int) -> Graph:

@@ -28,9 +28,15 @@ def value_of(graph: Graph, name: str) -> str:
 
 
 def packet_size(graph: Graph, name: str) -> int:
-    """Values per io_stream transfer: a pixel's channels for an image or a signal, else the whole vector."""
+    """Values per io_stream transfer: a pixel's channels for an image or a signal, else the whole
+    vector; an element-wise op streams the packets its input comes in (a flattened image's
+    pixels), whatever its shape."""
     node = graph[value_of(graph, name)]
-    return node.shape[-1] if len(node.shape) > 1 else node.size
+    if len(node.shape) > 1:
+        return node.shape[-1]
+    if node.ELEMENTWISE:
+        return packet_size(graph, node.inputs[0])
+    return node.size
 
 
 def n_packets(graph: Graph, name: str) -> int:

@@ -78,6 +78,9 @@ class Node:
     # Whether the op only views its input in another shape: no value moves or changes, so a
     # realization gives its output the input's storage.
     VIEW: ClassVar[bool] = False
+    # Whether each output value depends only on the input value at its place (and its channel):
+    # such an op can take its input a packet at a time, in whatever packets it comes.
+    ELEMENTWISE: ClassVar[bool] = False
 
     @property
     def size(self) -> int:
@@ -384,6 +387,7 @@ class Activation(Node):
     function: str = "linear"
 
     op: ClassVar[str] = "activation"
+    ELEMENTWISE: ClassVar[bool] = True
     FUNCTIONS: ClassVar[tuple[str, ...]] = ("linear", "relu")
 
 
@@ -410,6 +414,7 @@ class ParametricRelu(Node):
     param_type: object = None
 
     op: ClassVar[str] = "prelu"
+    ELEMENTWISE: ClassVar[bool] = True
     CONSTANTS: ClassVar[tuple[str, ...]] = ("threshold", "max_value", "slope", "min_input", "min_value")
     PRECISIONS: ClassVar[tuple[str, ...]] = ("result", "param")
 
@@ -427,6 +432,7 @@ class HardSigmoid(Node):
     param_type: object = None
 
     op: ClassVar[str] = "hard_sigmoid"
+    ELEMENTWISE: ClassVar[bool] = True
     CONSTANTS: ClassVar[tuple[str, ...]] = ("slope", "offset")
     PRECISIONS: ClassVar[tuple[str, ...]] = ("result", "param")
 
@@ -450,6 +456,7 @@ class Step(Node):
     first_level: int = 0
 
     op: ClassVar[str] = "step"
+    ELEMENTWISE: ClassVar[bool] = True
     CONSTANTS: ClassVar[tuple[str, ...]] = ("levels",)
 
 
@@ -459,6 +466,7 @@ class Softsign(Node):
     toward zero at x's fractional bits), then converted into `result_type`."""
 
     op: ClassVar[str] = "softsign"
+    ELEMENTWISE: ClassVar[bool] = True
 
 
 @dataclass
@@ -481,6 +489,7 @@ class Lookup(Node):
     param_type: object = None
 
     op: ClassVar[str] = "lookup"
+    ELEMENTWISE: ClassVar[bool] = True
     CONSTANTS: ClassVar[tuple[str, ...]] = ("table", "tail_scale")
     PRECISIONS: ClassVar[tuple[str, ...]] = ("result", "table", "param")
     # function -> (numpy function of (x, alpha), low, log2 of the span, default table precision,
@@ -599,6 +608,7 @@ class ScaleShift(Node):
     shift: Weights = None
 
     op: ClassVar[str] = "scale_shift"
+    ELEMENTWISE: ClassVar[bool] = True
     CONSTANTS: ClassVar[tuple[str, ...]] = ("scale", "shift")
 
 
