@@ -29,6 +29,33 @@ void write_vector(const typename packet_T::value_type data[N], hls::stream<packe
   }
 }
 
+// Element-wise ops, in both io types: y = f.apply<res_T>(x, channel) for every value, where a
+// value's channel counts along the last axis (N_CHANNELS values). FUNCTION_T holds what the op
+// reads besides x (its constants, already read from their arrays), so each op writes only its
+// function, never the loops.
+template <class data_T, class res_T, unsigned N, unsigned N_CHANNELS, class FUNCTION_T>
+void elementwise(const data_T data[N], res_T res[N], const FUNCTION_T& f) {
+#pragma HLS INLINE
+  for (unsigned i = 0; i < N; i++) res[i] = f.template apply<res_T>(data[i], i % N_CHANNELS);
+}
+
+// io_stream: the packets as they come (a pixel's channels, or a flattened image's pixel by
+// pixel), the channel counted across them, one packet out per packet in.
+template <class in_packet_T, class out_packet_T, unsigned N, unsigned N_CHANNELS, class FUNCTION_T>
+void elementwise_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out, const FUNCTION_T& f) {
+  unsigned channel = 0;
+  for (unsigned p = 0; p < N / in_packet_T::size; p++) {
+#pragma HLS PIPELINE
+    const in_packet_T x = in.read();
+    out_packet_T y;
+    for (unsigned k = 0; k < in_packet_T::size; k++) {
+      y[k] = f.template apply<typename out_packet_T::value_type>(x[k], channel);
+      channel = channel + 1 == N_CHANNELS ? 0 : channel + 1;
+    }
+    out.write(y);
+  }
+}
+
 }  // namespace nnhls
 
 #endif  // NNHLS_STREAM_H
