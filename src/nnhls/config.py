@@ -157,9 +157,13 @@ def _framework_exact(graph: Graph, name: str) -> bool:
     # A quantized layer's sum of exact inputs is exact in the framework too (its result is `auto`).
     quantized_sum = node.op in ("dense", "conv") and node.weight.quantizer is not None and (
         node.bias is None or node.bias.quantizer is not None)
-    moves = node.VIEW or quantized_sum or node.op in ("zero_pad", "concatenate", "merge", "dot") or (
-        node.op == "pool" and node.function == "max")
-    return moves and bool(node.inputs) and all(_framework_exact(graph, source) for source in node.inputs)
+    exact_of_exact = _moves_values(node) or quantized_sum or node.op in ("concatenate", "merge", "dot")
+    return exact_of_exact and bool(node.inputs) and all(_framework_exact(graph, source) for source in node.inputs)
+
+
+def _moves_values(node: Node) -> bool:
+    """Whether `node` only moves its input's values (or picks among them), changing none."""
+    return node.VIEW or node.op == "zero_pad" or (node.op == "pool" and node.function == "max")
 
 
 # Quantized activations that are the identity or relu into their type: a float input converted
@@ -172,7 +176,7 @@ def _quantizers_reading(graph: Graph, name: str) -> list[Node]:
     which move values and change none); a reader that is none of these gives None in the list."""
     readers = []
     for consumer in graph.consumers(name):
-        if consumer.VIEW or consumer.op == "zero_pad" or (consumer.op == "pool" and consumer.function == "max"):
+        if _moves_values(consumer):
             readers += _quantizers_reading(graph, consumer.name)
         elif consumer.result_quantizer is not None:
             readers.append(consumer)

@@ -165,8 +165,7 @@ def _conv_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, 
 def _pool_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
     w, x_type = node.window, graph[node.inputs[0]].result_type
     divider = node.dividend_type(x_type, node.result_type).width if node.function == "average" else 0
-    whole = w.n_pixels == 1 and w.kernel_h == w.in_h and w.kernel_w == w.in_w
-    if stream and whole:
+    if stream and w.covers_image:
         trips, depth = w.in_h * w.in_w, 1 + divider
     else:
         trips = w.padded_h * w.padded_w if stream else w.n_pixels

@@ -260,12 +260,12 @@ def emulate_flatten(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> 
     return x.reshape(x.shape[0], -1)
 
 
-def _aligned(x: np.ndarray, t: FixedType, frac: int, width: int) -> np.ndarray:
-    """Codes of fractional bits `t.fractional` as codes of `frac` fractional bits; Python ints
-    where `width` bits might not fit in int64."""
+def _aligned(x: np.ndarray, from_frac: int, frac: int, width: int) -> np.ndarray:
+    """Codes of `from_frac` fractional bits as codes of `frac` (no fewer) fractional bits, which
+    take `width` bits; Python ints where those might not fit in int64."""
     if width > 62 or x.dtype == object:
         x = x.astype(object)
-    return x << (frac - t.fractional) if frac > t.fractional else x
+    return x << (frac - from_frac) if frac > from_frac else x
 
 
 def emulate_merge(node: Node, tally, *sources: tuple[np.ndarray, FixedType]) -> np.ndarray:
@@ -277,8 +277,10 @@ def emulate_merge(node: Node, tally, *sources: tuple[np.ndarray, FixedType]) -> 
             value, value_type = quantize.mul(value, value_type, x, t)
         return _convert(value, value_type, node.result_type, tally, "result")
     low, high, frac = merge_range("add" if function in ("maximum", "minimum", "average") else function, types)
-    width = max(abs(low), abs(high)).bit_length() + 1 + max(t.width for t in types)
-    values = [_aligned(x, t, frac, width) for x, t in sources]
+    # Every input and every partial result lies within the exact range of the sum of all of
+    # them (each input range holds 0).
+    width = max(abs(low), abs(high)).bit_length() + 1
+    values = [_aligned(x, t.fractional, frac, width) for x, t in sources]
     if function == "subtract":
         exact = values[0] - values[1]
     elif function in ("maximum", "minimum"):
@@ -288,7 +290,7 @@ def emulate_merge(node: Node, tally, *sources: tuple[np.ndarray, FixedType]) -> 
     if function != "average":
         return _from_pieces(node, tally, (exact, frac))
     dividend_type = node.dividend_type(types)
-    dividend = _aligned(exact, FixedType(width, width - frac), dividend_type.fractional, width + dividend_type.width)
+    dividend = _aligned(exact, frac, dividend_type.fractional, dividend_type.width)
     quotient, quotient_type = quantize.div(dividend, dividend_type, np.array(node.count), node.count_type())
     return _convert(quotient, quotient_type, node.result_type, tally, "result")
 

@@ -193,11 +193,9 @@ def _pool(emission: Emission, node: Node) -> tuple[str, str]:
     types = {"sum_t": cpp_type(node.sum_type(x_type)),
              "dividend_t": cpp_type(node.dividend_type(x_type, node.result_type)),
              "count_t": cpp_type(node.count_type())}
-    whole = w.n_pixels == 1 and w.kernel_h == w.in_h and w.kernel_w == w.in_w
     struct = config(emission.plan, node, f"{node.function} pooling {w.kernel_h}x{w.kernel_w}, stride "
                                          f"{w.stride_h}x{w.stride_w}", constants, types)
-    # A window covering the whole image needs no line buffer as tall as the image.
-    kernel = "global_pool" if emission.plan.stream and whole else "pool"
+    kernel = "global_pool" if emission.plan.stream and w.covers_image else "pool"
     return struct, call(emission.plan, node, kernel, "")
 
 
@@ -347,13 +345,12 @@ def _concatenate(emission: Emission, node: Node) -> tuple[str, str]:
     plan = emission.plan
     shapes = [plan.graph[name].shape for name in node.inputs]
     outer, inner = node.blocks(shapes)
-    packets = [plan.packet_size(name) for name in node.inputs]
-    # In io_stream a packet is a pixel: along the last axis each output packet joins one packet
-    # of each input; along another axis the output passes blocks of whole packets of each input
-    # in turn. 1-D tensors are read as whole vectors.
-    lockstep = node.axis == len(node.shape) - 1
-    constants = {"outer": outer, "a_inner": inner[0], "b_inner": inner[1], "lockstep": lockstep,
-                 "a_blocks": inner[0] // packets[0], "b_blocks": inner[1] // packets[1], **_vector_sizes(plan, node)}
+    # io_stream: along the last axis each output packet joins one packet of each input; along
+    # another axis the output passes blocks of whole packets of each input in turn; 1-D tensors
+    # are read as whole vectors.
+    blocks = plan.packet_blocks(node)
+    constants = {"outer": outer, "a_inner": inner[0], "b_inner": inner[1], "lockstep": node.along_last_axis,
+                 "a_blocks": blocks[0], "b_blocks": blocks[1], **_vector_sizes(plan, node)}
     struct = config(plan, node, f"concatenation along axis {node.axis} of {tuple(shapes[0])} and "
                                 f"{tuple(shapes[1])}", constants, {})
     return struct, call(plan, node, "concatenate", "")

@@ -8,6 +8,7 @@ come from each stage's pattern of reads and writes (`STREAM_PATTERNS`, run by hl
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -163,6 +164,11 @@ class Plan:
     def size_macro(self, name: str) -> str:
         return f"N_{self.type_name[name][:-2].upper()}"
 
+    def packet_blocks(self, node: Node) -> tuple[int, ...]:
+        """A concatenation's packets of each input per outer step (along an axis other than the last)."""
+        _, inner = node.blocks([self.graph[name].shape for name in node.inputs])
+        return tuple(size // self.packet_size(name) for size, name in zip(inner, node.inputs))
+
     def kernel_type(self, name: str) -> str:
         """What a kernel's template argument for value `name` is: its packet in io_stream, its
         element type in io_parallel."""
@@ -223,17 +229,10 @@ def _whole_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
     return "whole", {"n_in": plan.n_packets(node.inputs[0]), "n_out": plan.n_packets(node.name)}
 
 
-def _window_params(w) -> dict:
-    return {"in_h": w.in_h, "in_w": w.in_w, "kernel_h": w.kernel_h, "kernel_w": w.kernel_w, "stride_h": w.stride_h,
-            "stride_w": w.stride_w, "pad_top": w.pad_top, "pad_bottom": w.pad_bottom, "pad_left": w.pad_left,
-            "pad_right": w.pad_right}
-
-
 def _windows_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
-    w = node.window
-    if node.op == "pool" and w.n_pixels == 1 and w.kernel_h == w.in_h and w.kernel_w == w.in_w:
+    if node.op == "pool" and node.window.covers_image:
         return "global_pool", {"n_in": plan.n_packets(node.inputs[0])}
-    return "windows", _window_params(w)
+    return "windows", dataclasses.asdict(node.window)
 
 
 def _two_inputs_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
@@ -248,11 +247,10 @@ def _two_inputs_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
 
 
 def _concatenate_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
-    outer, inner = node.blocks([plan.graph[name].shape for name in node.inputs])
-    if node.axis == len(node.shape) - 1:
+    if node.along_last_axis:
         return "lockstep", {"n": plan.n_packets(node.name)}
-    blocks = tuple(size // plan.packet_size(name) for size, name in zip(inner, node.inputs))
-    return "concatenate", {"outer": outer, "blocks": blocks}
+    outer, _ = node.blocks([plan.graph[name].shape for name in node.inputs])
+    return "concatenate", {"outer": outer, "blocks": plan.packet_blocks(node)}
 
 
 # op -> (plan, node) -> (pattern, parameters) of its io_stream kernel's reads and writes, for
@@ -262,7 +260,7 @@ STREAM_PATTERNS = Registry("the io_stream FIFO planner (hls/plan.py STREAM_PATTE
        ("activation", "scale_shift", "lookup", "prelu", "step", "softsign", "hard_sigmoid")},
     "dense": _whole_pattern, "softmax": _whole_pattern,
     "conv": _windows_pattern, "pool": _windows_pattern,
-    "zero_pad": lambda plan, node: ("zero_pad", _window_params(node.window)),
+    "zero_pad": lambda plan, node: ("zero_pad", dataclasses.asdict(node.window)),
     "merge": _two_inputs_pattern, "dot": _two_inputs_pattern, "concatenate": _two_inputs_pattern,
     "input": None, "flatten": None,  # a port; a view (no stage)
 })

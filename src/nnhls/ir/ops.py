@@ -243,6 +243,12 @@ class Window:
     def n_taps(self) -> int:
         return self.kernel_h * self.kernel_w
 
+    @property
+    def covers_image(self) -> bool:
+        """One window over the whole image (global pooling): io_stream needs no line buffer as
+        tall as the image."""
+        return self.n_pixels == 1 and self.kernel_h == self.in_h and self.kernel_w == self.in_w
+
     def rows_and_columns(self) -> tuple[np.ndarray, np.ndarray]:
         """(n_pixels, n_taps) arrays: the unpadded row and column each tap of each output pixel
         reads (outside the image where it reads padding); pixels and taps in row-major order."""
@@ -700,6 +706,12 @@ class Concatenate(Node):
 
     op: ClassVar[str] = "concatenate"
     N_INPUTS: ClassVar[int | None] = None
+
+    @property
+    def along_last_axis(self) -> bool:
+        """Along the last axis of an image or a signal: in io_stream each output packet (a pixel)
+        joins one packet of each input."""
+        return len(self.shape) > 1 and self.axis == len(self.shape) - 1
 
     def blocks(self, shapes: list[tuple[int, ...]]) -> tuple[int, list[int]]:
         """(outer, inner sizes): the output is `outer` times, for each input, its next `inner`
