@@ -63,3 +63,32 @@ def _train(model, seed: int, epochs: int):
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(X, y, epochs=epochs, batch_size=64, verbose=0)
     return model
+
+
+def load_example(path):
+    """A model that ships in nnhls.examples (tf.keras warns about QKeras layers as it loads them)."""
+    import warnings
+
+    from nnhls.frontends.keras import load_keras_file
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_keras_file(path)
+
+
+def convert_example(model, backend, strategy, io_type, folder, project_name, reuse_factor=1, **config_options):
+    """`model` converted with a per-layer configuration, `strategy` and every layer's reuse factor
+    set (warnings of reuse factors moved to valid ones silenced)."""
+    import warnings
+
+    import nnhls
+
+    config = nnhls.config_from_keras_model(model, granularity="name", backend=backend, **config_options)
+    config["Model"]["Strategy"] = strategy
+    for entry in config["LayerName"].values():
+        if "ReuseFactor" in entry:
+            entry["ReuseFactor"] = reuse_factor
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return nnhls.convert_from_keras_model(model, hls_config=config, backend=backend, io_type=io_type,
+                                              output_dir=folder, project_name=project_name)

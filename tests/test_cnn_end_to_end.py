@@ -2,10 +2,9 @@
 softmax) in every backend x strategy x io type at reuse factors 1 and 4: the same bits everywhere,
 equal to the emulator, at QKeras's accuracy."""
 
-import tests.keras_models  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from tests.keras_models import convert_example, load_example  # sets TF_USE_LEGACY_KERAS before TensorFlow loads
 
 import itertools
-import warnings
 
 import numpy as np
 import pytest
@@ -20,11 +19,7 @@ STRATEGIES = ("Latency", "Resource")
 
 @pytest.fixture(scope="module")
 def qcnn():
-    from nnhls.frontends.keras import load_keras_file
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return load_keras_file(DIGITS_QCNN)
+    return load_example(DIGITS_QCNN)
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +39,8 @@ def keras_outputs(qcnn, digits):
 
 
 def convert(model, backend, strategy, io_type, reuse_factor, folder, **config_options):
-    config = nnhls.config_from_keras_model(model, granularity="name", backend=backend, **config_options)
-    config["Model"]["Strategy"] = strategy
-    for entry in config["LayerName"].values():
-        if "ReuseFactor" in entry:
-            entry["ReuseFactor"] = reuse_factor
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # conv1 (9 inputs) takes 3 for 4 under Resource, with a warning
-        return nnhls.convert_from_keras_model(model, hls_config=config, backend=backend, io_type=io_type,
-                                              output_dir=folder, project_name="digits")
+    # conv1 (9 inputs) takes 3 for 4 under Resource, with a warning
+    return convert_example(model, backend, strategy, io_type, folder, "digits", reuse_factor, **config_options)
 
 
 def test_sixteen_cells_give_the_same_bits_at_qkeras_accuracy(qcnn, digits, keras_outputs, tmp_path):

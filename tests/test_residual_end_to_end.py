@@ -3,15 +3,13 @@
 everywhere, equal to the emulator, at QKeras's accuracy; and its io_stream FIFOs, computed from
 the stages' patterns, checked by the threaded C simulation with every stream bounded."""
 
-import tests.keras_models  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from tests.keras_models import convert_example, load_example  # sets TF_USE_LEGACY_KERAS before TensorFlow loads
 
 import itertools
-import warnings
 
 import numpy as np
 import pytest
 
-import nnhls
 from nnhls.examples import DIGITS_RESIDUAL, load_digits_images
 from nnhls.hls.backend import BACKENDS, IO_TYPES
 
@@ -20,11 +18,7 @@ STRATEGIES = ("Latency", "Resource")
 
 @pytest.fixture(scope="module")
 def residual():
-    from nnhls.frontends.keras import load_keras_file
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return load_keras_file(DIGITS_RESIDUAL)
+    return load_example(DIGITS_RESIDUAL)
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +28,7 @@ def digits():
 
 
 def convert(model, backend, strategy, io_type, folder):
-    config = nnhls.config_from_keras_model(model, granularity="name", backend=backend)
-    config["Model"]["Strategy"] = strategy
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return nnhls.convert_from_keras_model(model, hls_config=config, backend=backend, io_type=io_type,
-                                              output_dir=folder, project_name="residual")
+    return convert_example(model, backend, strategy, io_type, folder, "residual")
 
 
 def test_eight_cells_give_the_same_bits_at_qkeras_accuracy(residual, digits, tmp_path):
