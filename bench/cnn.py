@@ -6,16 +6,12 @@ Run: .venv/bin/python bench/cnn.py
 """
 
 import json
-import os
-import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # QKeras builds tf.keras models
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import prelude  # noqa: F401  first: it sets up TensorFlow's environment
 
 import numpy as np  # noqa: E402
 from mlp import engine_figures  # noqa: E402

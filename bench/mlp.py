@@ -5,17 +5,13 @@ Run: .venv/bin/python bench/mlp.py
 """
 
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
+import prelude  # noqa: F401  first: it sets up TensorFlow's environment
 
 import keras_models  # noqa: E402  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-import numpy as np  # noqa: E402
 from quantize import machine  # noqa: E402
 
 import nnhls  # noqa: E402

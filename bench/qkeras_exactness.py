@@ -8,15 +8,8 @@ Run: .venv/bin/python bench/qkeras_exactness.py   (or `make bench`)
 """
 
 import json
-import os
-import sys
-from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # QKeras builds tf.keras models
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "tests"))
+from prelude import ROOT  # first: it sets up TensorFlow's environment
 
 import numpy as np  # noqa: E402
 

@@ -11,7 +11,6 @@ Run: .venv/bin/python bench/vendor_compile.py   (or `make bench`)
 """
 
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -20,11 +19,7 @@ import time
 import warnings
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # QKeras builds tf.keras models
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "tests"))
+import prelude  # noqa: F401  first: it sets up TensorFlow's environment
 
 import pytest  # noqa: E402  vendor_headers reports a failed download as a pytest outcome
 from quantize import machine  # noqa: E402
