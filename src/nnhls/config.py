@@ -25,7 +25,7 @@ _LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "Trace", "TableSize", "Im
 # How io_stream convolutions and poolings see their windows; the only one nnhls has.
 CONV_IMPLEMENTATIONS = ("LineBuffer",)
 PRECISION_KEYS = ("default", "maximum", "result", "accum", "weight", "bias", "scale", "table", "exp_table",
-                  "inv_table", "param")
+                  "inv_table", "param", "depthwise", "pointwise")
 # The field's own spellings of layer keys: a precision as `<key>_t` directly in a layer's entry
 # (config['LayerName']['softmax']['exp_table_t'] = 'ap_fixed<18,8>' sets Precision exp_table),
 # and `skip` for `Skip`. Such scripts edit a configuration generated with nnhls's spellings, so in
@@ -35,6 +35,8 @@ _KEY_ALIASES = {"skip": "Skip"}
 # Which layers have each precision, for messages.
 _PRECISION_OWNERS = {"result": "every layer but Flatten", "accum": "Dense and convolution layers",
                      "weight": "Dense and convolution layers",
+                     "depthwise": "the depthwise parts of separable convolutions",
+                     "pointwise": "the pointwise parts of separable convolutions",
                      "bias": "Dense, convolution and batch normalization layers", "scale": "batch normalization layers",
                      "table": "table-driven activations (sigmoid, tanh, elu, selu, softplus)",
                      "exp_table": "softmax layers", "inv_table": "softmax layers",
@@ -118,6 +120,8 @@ def _default_precision(node: Node, key: str, default: str, graph: Graph):
     if node.op == "input":
         rounding_once = input_rounding_once(graph, node)
         return rounding_once if rounding_once is not None else default
+    if node.op == "conv" and key == node.weight_key:
+        key = "weight"
     if key in ("weight", "bias") and node.op in ("dense", "conv"):
         quantizer = getattr(node, key).quantizer
         return quantizer if quantizer is not None else default
@@ -366,7 +370,9 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
         node.strategy = values["Strategy"]
         node.trace = values["Trace"]
         for key in node.precision_keys():
-            chosen = precision.get(key, precision.get("default"))
+            # A part of a separable convolution takes a type-wide 'weight' for its own kernel key.
+            chosen = precision.get(key, precision.get("weight") if key in ("depthwise", "pointwise") else None)
+            chosen = precision.get("default") if chosen is None else chosen
             if chosen is None:
                 chosen = parse_precision(_default_precision(node, key, str(default), graph))
             _set_precision(node, key, chosen)

@@ -33,7 +33,7 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False,
     on a terminal if `show_progress`).
     """
     batch = len(next(iter(inputs.values()))) if inputs else 0
-    widest = max([node.size for node in graph] + [node.window.n_pixels * node.n_in for node in graph
+    widest = max([node.size for node in graph] + [node.window.n_pixels * node.window.n_taps * node.window.channels for node in graph
                                                   if node.op == "conv"])
     step = max(1, _CHUNK_VALUES // max(widest, 1))
     if batch <= step:

@@ -52,10 +52,52 @@ def emulate_conv(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.
     x, x_type = source
     if max(-x_type.min_code, x_type.max_code) < _FLOAT32_EXACT and x.dtype != object:
         x = x.astype(np.float32)  # the window copy is then the matrix product's operand already
-    windows = _windows(node.window, x, 0)
-    rows = windows.reshape(-1, node.n_in)
-    return dense(rows, x_type, node.weight, node.bias, node.accum_type, node.result_type, tally).reshape(
-        len(x), *node.shape)
+    if node.pointwise:  # each pixel is its window
+        rows = x.reshape(-1, node.n_in)
+    else:
+        rows = _windows(node.window, x, 0).reshape(-1, node.n_in * node.groups)
+    if node.groups == 1:
+        out = dense(rows, x_type, node.weight, node.bias, node.accum_type, node.result_type, tally)
+        return out.reshape(len(x), *node.shape)
+    # Each group's Dense on its channels of every window; the events of all groups are told at once.
+    taps, group_in = node.window.n_taps, node.n_in // node.window.n_taps
+    rows = rows.reshape(len(rows), taps, node.groups, group_in)
+    events: dict = {}
+    def group_tally(point, to_type, n_overflowed, n_values):
+        total = events.setdefault((point, to_type), [0, 0])
+        total[0] += n_overflowed
+        total[1] += n_values
+    parts = [dense(np.ascontiguousarray(rows[:, :, g]).reshape(len(rows), node.n_in), x_type, weight, bias,
+                   node.accum_type, node.result_type, group_tally if tally is not None else None)
+             for g, (weight, bias) in enumerate(_group_constants(node))]
+    for (point, to_type), (n_overflowed, n_values) in events.items():
+        tally(point, to_type, n_overflowed, n_values)
+    out = np.concatenate(parts, axis=1) if parts[0].dtype != object else np.concatenate(
+        [part.astype(object) for part in parts], axis=1)
+    return out.reshape(len(x), *node.shape)
+
+
+# Each grouped convolution's constants split by group, by the identity of its code arrays (held,
+# so the identity stays theirs): dense() caches its facts by the identity of the arrays it gets.
+_GROUP_CACHE: dict[tuple, tuple] = {}
+
+
+def _group_constants(node: Node) -> list[tuple[Weights, Weights]]:
+    weight, bias = node.weight, node.bias
+    key = (id(weight.codes), id(bias.codes), node.groups)
+    cached = _GROUP_CACHE.get(key)
+    if cached is not None and cached[0] is weight.codes and cached[1] is bias.codes:
+        return cached[2]
+    matrix, width = node.weight_matrix(), node.group_out
+    groups = [(Weights(matrix[:, g * width:(g + 1) * width], type=weight.type,
+                       codes=np.ascontiguousarray(matrix[:, g * width:(g + 1) * width])),
+               Weights(bias.codes[g * width:(g + 1) * width], type=bias.type,
+                       codes=np.ascontiguousarray(bias.codes[g * width:(g + 1) * width])))
+              for g in range(node.groups)]
+    if len(_GROUP_CACHE) >= _CONSTANTS_CACHE_SIZE:
+        _GROUP_CACHE.pop(next(iter(_GROUP_CACHE)))
+    _GROUP_CACHE[key] = (weight.codes, bias.codes, groups)
+    return groups
 
 
 @dataclass(frozen=True)
@@ -150,7 +192,8 @@ def _padded(window: Window, x: np.ndarray, fill) -> np.ndarray:
     image = x.reshape(len(x), window.in_h, window.in_w, window.channels)
     padded = np.full((len(x), window.padded_h, window.padded_w, window.channels), fill,
                      dtype=x.dtype if x.dtype in (object, np.float32) else np.int64)
-    padded[:, window.pad_top:window.pad_top + window.in_h, window.pad_left:window.pad_left + window.in_w] = image
+    padded[:, window.pad_top:window.pad_top + window.spread_in_h:window.spread_h,
+           window.pad_left:window.pad_left + window.spread_in_w:window.spread_w] = image
     return padded
 
 

@@ -149,7 +149,7 @@ def _h5_mentions_qkeras(path: Path) -> bool:
 
 # Class names that only QKeras defines; their presence in a saved config means QKeras is needed.
 _QKERAS_LAYERS = ("QDense", "QActivation", "QConv1D", "QConv2D", "QBatchNormalization", "QConv2DBatchnorm",
-                  "QDenseBatchnorm")
+                  "QDenseBatchnorm", "QDepthwiseConv2D", "QSeparableConv1D", "QSeparableConv2D", "QConv2DTranspose")
 
 
 def _load_dot_keras(path: Path):
@@ -382,16 +382,7 @@ def _check_weights(layer: _Layer, weights: list, expected: int, names: str) -> N
         )
 
 
-def _require_flat(layer: _Layer, in_shape) -> None:
-    if len(in_shape) != 1:
-        raise NnhlsError(
-            f"{layer.where} is applied to an input of shape {in_shape}; Keras then applies it to the "
-            "last axis only, which nnhls does not support: add a Flatten layer before it"
-        )
-
-
 def _dense_kernel(layer: _Layer, in_shape) -> tuple[np.ndarray, np.ndarray]:
-    _require_flat(layer, in_shape)
     use_bias = bool(layer.config.get("use_bias", True))
     weights = layer.layer.get_weights()
     _check_weights(layer, weights, 1 + use_bias, "kernel and bias" if use_bias else "kernel")
@@ -431,9 +422,7 @@ def _activation_function(name, layer: _Layer) -> tuple[str, dict, str]:
 
 def _read_dense(layer: _Layer, source, in_shape, reader) -> list[Node]:
     kernel, bias = _dense_kernel(layer, in_shape)
-    dense = Dense(
-        layer.name, [source], (kernel.shape[1],), weight=Weights(kernel), bias=Weights(bias)
-    )
+    dense = _dense_node(layer, source, in_shape, Weights(kernel), Weights(bias))
     function, fields, label = _activation_function(layer.config.get("activation"), layer)
     return _activation_node(layer, dense, function, None, reader, label, **fields)
 
@@ -455,15 +444,26 @@ def _read_qdense(layer: _Layer, source, in_shape, reader) -> list[Node]:
     kernel, bias = _dense_kernel(layer, in_shape)
     use_bias = bool(layer.config.get("use_bias", True))
     bias_quantizer = layer.layer.bias_quantizer_internal if use_bias else None
-    return _qkeras_layer(layer, kernel, bias, bias_quantizer, partial(_dense_node, layer, source), reader)
+    return _qkeras_layer(layer, kernel, bias, bias_quantizer, partial(_dense_node, layer, source, in_shape), reader)
 
 
-def _dense_node(layer: _Layer, source, weight: Weights, bias: Weights) -> Dense:
-    return Dense(layer.name, [source], (weight.shape[1],), weight=weight, bias=bias)
+def _dense_node(layer: _Layer, source, in_shape, weight: Weights, bias: Weights) -> Dense:
+    """A Dense node; on an input of rank > 1, Keras applies the same Dense to the last axis at every
+    position, which is a Conv of 1x1 windows over the positions (a pointwise convolution)."""
+    n_in, n_out = weight.shape
+    if in_shape[-1] != n_in:
+        raise NnhlsError(f"{layer.where} has a kernel of shape {weight.shape} for an input of shape {tuple(in_shape)}; "
+                         "please report this with the model")
+    if len(in_shape) == 1:
+        return Dense(layer.name, [source], (n_out,), weight=weight, bias=bias)
+    positions = int(np.prod(in_shape[:-1]))
+    weight = replace(weight, values=weight.values.reshape(1, 1, n_in, n_out))
+    return Conv(layer.name, [source], (*in_shape[:-1], n_out), weight=weight, bias=bias,
+                window=Window(1, positions, n_in), in_shape=tuple(in_shape))
 
 
 def _qkeras_layer(layer: _Layer, kernel: np.ndarray, bias: np.ndarray | None, bias_quantizer, make_node,
-                  reader) -> list[Node]:
+                  reader, kernel_quantizer=None, what: str = "kernel") -> list[Node]:
     """A QKeras QDense or QConv computing with the kernel and bias QKeras computes with, then its activation.
 
     `make_node(weight, bias)` builds the Dense or Conv node from the quantized values; `bias` None
@@ -471,8 +471,8 @@ def _qkeras_layer(layer: _Layer, kernel: np.ndarray, bias: np.ndarray | None, bi
     (alpha='auto') becomes the node on the exact grid followed by a ScaleShift.
     """
     qlayer = layer.layer
-    kernel_quantizer = qlayer.kernel_quantizer_internal
-    weight, scale = _quantized_weights(layer, kernel, kernel_quantizer, "kernel", allow_scale=True)
+    kernel_quantizer = kernel_quantizer or qlayer.kernel_quantizer_internal
+    weight, scale = _quantized_weights(layer, kernel, kernel_quantizer, what, allow_scale=True)
     if bias is None:
         bias_weights = _zero_bias(kernel.shape[-1])
     else:
@@ -573,46 +573,50 @@ def _padding_mode(layer: _Layer, supported: tuple[str, ...]) -> str:
 
 
 def _sliding_window(layer: _Layer, image: tuple[int, int, int], kernel: tuple[int, int],
-                    strides: tuple[int, int], padding: str) -> Window:
-    """Keras's window: 'valid' pads nothing, 'same' pads as `same_padding`, 'causal' (Conv1D) pads
-    kernel_w - 1 columns on the left. Refuses a window that does not fit in the padded input."""
+                    strides: tuple[int, int], padding: str, dilation: tuple[int, int] = (1, 1)) -> Window:
+    """Keras's window: 'valid' pads nothing, 'same' pads as `same_padding` (of the dilated
+    kernel's span), 'causal' (Conv1D) pads span_w - 1 columns on the left. Refuses a window that
+    does not fit in the padded input."""
     in_h, in_w, channels = image
+    span = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
     if padding == "same":
-        (top, bottom) = same_padding(in_h, kernel[0], strides[0])
-        (left, right) = same_padding(in_w, kernel[1], strides[1])
+        (top, bottom) = same_padding(in_h, span[0], strides[0])
+        (left, right) = same_padding(in_w, span[1], strides[1])
     elif padding == "causal":
-        (top, bottom), (left, right) = (0, 0), (kernel[1] - 1, 0)
+        (top, bottom), (left, right) = (0, 0), (span[1] - 1, 0)
     else:
         (top, bottom), (left, right) = (0, 0), (0, 0)
-    window = Window(in_h, in_w, channels, *kernel, *strides, top, bottom, left, right)
-    if window.padded_h < window.kernel_h or window.padded_w < window.kernel_w:
+    window = Window(in_h, in_w, channels, *kernel, *strides, top, bottom, left, right, *dilation)
+    if window.padded_h < window.span_h or window.padded_w < window.span_w:
         raise NnhlsError(
-            f"{layer.where}: its window {kernel[0]}x{kernel[1]} does not fit in its padded input "
+            f"{layer.where}: its window {span[0]}x{span[1]} does not fit in its padded input "
             f"{window.padded_h}x{window.padded_w}, so the output would be empty: use a smaller kernel or "
             "pool size, padding='same', or a larger input"
         )
     return window
 
 
-def _conv_window(layer: _Layer, in_shape, spatial: int) -> Window:
-    """The Window of a Conv1D/Conv2D (or a QKeras one), after refusing what nnhls does not compute."""
+def _conv_window(layer: _Layer, in_shape, spatial: int, kernel: tuple[int, int] | None = None) -> Window:
+    """The Window of a convolution (Conv, DepthwiseConv, SeparableConv, or a QKeras one), after
+    refusing what nnhls does not compute; `kernel` (height, width) where the config has no kernel_size."""
     _channels_last(layer)
-    config = layer.config
     dilation = _per_axis(layer, "dilation_rate", spatial, 1)
-    if dilation != (1, 1):
-        raise NnhlsError(
-            f"{layer.where} has dilation_rate={config.get('dilation_rate')!r}; dilated convolutions are not "
-            "supported: use dilation_rate=1"
-        )
-    groups = config.get("groups", 1)
-    if groups not in (None, 1):
-        raise NnhlsError(
-            f"{layer.where} has groups={groups!r}; grouped convolutions are not supported: use groups=1"
-        )
     padding = _padding_mode(layer, ("valid", "same", "causal") if spatial == 1 else ("valid", "same"))
     image = _image(layer, in_shape, spatial)
-    kernel, strides = _per_axis(layer, "kernel_size", spatial), _per_axis(layer, "strides", spatial, 1)
-    return _sliding_window(layer, image, kernel, strides, padding)
+    kernel = kernel or _per_axis(layer, "kernel_size", spatial)
+    strides = _per_axis(layer, "strides", spatial, 1)
+    return _sliding_window(layer, image, kernel, strides, padding, dilation)
+
+
+def _groups(layer: _Layer, window: Window, filters: int) -> int:
+    """Keras's `groups` of a Conv1D/Conv2D: the channels and the filters form that many groups."""
+    groups = layer.config.get("groups", 1) or 1
+    if not isinstance(groups, int) or groups < 1 or window.channels % groups or filters % groups:
+        raise NnhlsError(
+            f"{layer.where} has groups={groups!r}; it must be a positive int dividing its {window.channels} input "
+            f"channels and its {filters} filters"
+        )
+    return groups
 
 
 def _conv_weights(layer: _Layer) -> tuple[np.ndarray, np.ndarray | None]:
@@ -625,25 +629,30 @@ def _conv_weights(layer: _Layer) -> tuple[np.ndarray, np.ndarray | None]:
     return kernel, bias
 
 
-def _conv_node(layer: _Layer, source, in_shape, window: Window, weight: Weights, bias: Weights) -> Conv:
-    """The Conv node; `weight` is the Keras kernel, made canonical (kernel_h, kernel_w, c_in, c_out)."""
-    canonical = (window.kernel_h, window.kernel_w, window.channels, weight.shape[-1])
+def _conv_node(layer: _Layer, source, in_shape, window: Window, weight: Weights, bias: Weights, groups: int = 1,
+               filters: int | None = None, name: str | None = None, weight_key: str = "weight") -> Conv:
+    """The Conv node; `weight` is the Keras kernel, made canonical (kernel_h, kernel_w, c_in /
+    groups, filters) by reshaping, which keeps Keras's order (a depthwise kernel (kh, kw, c, m)
+    reshapes to (kh, kw, 1, c * m), output channel c * m + j as Keras orders it)."""
+    filters = filters or weight.shape[-1]
+    canonical = (window.kernel_h, window.kernel_w, window.channels // groups, filters)
     if int(np.prod(weight.shape)) != int(np.prod(canonical)):
         raise NnhlsError(
             f"{layer.where} has a kernel of shape {weight.shape}, which does not match its kernel size and "
             f"its input's {window.channels} channels; please report this with the model"
         )
     weight = replace(weight, values=weight.values.reshape(canonical))
-    shape = _image_shape(window, len(in_shape) - 1, canonical[-1])
-    return Conv(layer.name, [source], shape, weight=weight, bias=bias, window=window,
-                in_shape=tuple(in_shape))
+    shape = _image_shape(window, len(in_shape) - 1, filters)
+    return Conv(name or layer.name, [source], shape, weight=weight, bias=bias, window=window,
+                in_shape=tuple(in_shape), groups=groups, weight_key=weight_key)
 
 
 def _read_conv(layer: _Layer, source, in_shape, reader, spatial: int) -> list[Node]:
     window = _conv_window(layer, in_shape, spatial)
     kernel, bias = _conv_weights(layer)
     bias = _zero_bias(kernel.shape[-1]) if bias is None else Weights(bias)
-    conv = _conv_node(layer, source, in_shape, window, Weights(kernel), bias)
+    conv = _conv_node(layer, source, in_shape, window, Weights(kernel), bias,
+                      groups=_groups(layer, window, kernel.shape[-1]))
     function, fields, label = _activation_function(layer.config.get("activation"), layer)
     return _activation_node(layer, conv, function, None, reader, label, **fields)
 
@@ -652,8 +661,89 @@ def _read_qconv(layer: _Layer, source, in_shape, reader, spatial: int) -> list[N
     # The kernel is quantized in the shape QKeras quantizes it in, and made canonical after.
     window = _conv_window(layer, in_shape, spatial)
     kernel, bias = _conv_weights(layer)
-    make_node = partial(_conv_node, layer, source, in_shape, window)
+    make_node = partial(_conv_node, layer, source, in_shape, window, groups=_groups(layer, window, kernel.shape[-1]))
     return _qkeras_layer(layer, kernel, bias, layer.layer.bias_quantizer_internal, make_node, reader)
+
+
+def _depth_multiplier(layer: _Layer) -> int:
+    multiplier = layer.config.get("depth_multiplier", 1)
+    if not isinstance(multiplier, int) or multiplier < 1:
+        raise NnhlsError(f"{layer.where} has depth_multiplier={multiplier!r}; it must be a positive int")
+    return multiplier
+
+
+def _depthwise_part(layer: _Layer, source, in_shape, kernel: np.ndarray, make_bias, quantizer, reader,
+                    name: str | None = None, weight_key: str = "depthwise") -> list[Node]:
+    """The depthwise convolution of a DepthwiseConv or SeparableConv layer: a Conv of c_in groups,
+    one per channel, each of depth_multiplier filters (`kernel` is Keras's (kh, kw, c, m), or (kw,
+    c, m) in 1-D). `make_bias(n_out)` gives its bias; `quantizer` is QKeras's, or None. A QKeras
+    scale per multiplier (alpha='auto') follows as a ScaleShift, channel c * m + j taking scale j."""
+    spatial = len(in_shape) - 1
+    window = _conv_window(layer, in_shape, spatial, kernel=(1, kernel.shape[0]) if spatial == 1 else kernel.shape[:2])
+    channels, multiplier = kernel.shape[-2], kernel.shape[-1]
+    if channels != window.channels or multiplier != _depth_multiplier(layer):
+        raise NnhlsError(f"{layer.where} has a depthwise kernel of shape {kernel.shape}, which does not match its "
+                         f"input's {window.channels} channels and its depth_multiplier; please report this with the model")
+    weight, scale = _quantized_weights(layer, kernel, quantizer, "depthwise kernel", allow_scale=True)
+    n_out = channels * multiplier
+    conv = _conv_node(layer, source, in_shape, window, weight, make_bias(n_out), groups=channels, filters=n_out,
+                      name=name, weight_key=weight_key)
+    if scale is None:
+        return [conv]
+    scale = replace(scale, values=np.tile(scale.values, channels))
+    return _scaled_qdense(layer, conv, scale, reader)
+
+
+def _read_depthwise(layer: _Layer, source, in_shape, reader, spatial: int, quantized: bool = False) -> list[Node]:
+    """DepthwiseConv1D/2D (and QKeras's QDepthwiseConv2D): each channel convolved with its own
+    depth_multiplier filters; the bias after, then the activation."""
+    _image(layer, in_shape, spatial)
+    use_bias = bool(layer.config.get("use_bias", True))
+    weights = layer.layer.get_weights()
+    _check_weights(layer, weights, 1 + use_bias, "depthwise kernel and bias" if use_bias else "depthwise kernel")
+    kernel = np.asarray(weights[0], dtype=np.float64)
+    qlayer = layer.layer if quantized else None
+    def make_bias(n_out):
+        if not use_bias:
+            return _zero_bias(n_out)
+        values = np.asarray(weights[1], dtype=np.float64)
+        return _quantized_weights(layer, values, qlayer.bias_quantizer_internal, "bias")[0] if quantized \
+            else Weights(values)
+    nodes = _depthwise_part(layer, source, in_shape, kernel, make_bias,
+                            qlayer.depthwise_quantizer_internal if quantized else None, reader, weight_key="weight")
+    if quantized:
+        function, quantizer, fields = qk.activation_of(qlayer.activation, layer.where)
+        return nodes[:-1] + _activation_node(layer, nodes[-1], function, quantizer, reader, **fields)
+    function, fields, label = _activation_function(layer.config.get("activation"), layer)
+    return nodes[:-1] + _activation_node(layer, nodes[-1], function, None, reader, label, **fields)
+
+
+def _read_separable(layer: _Layer, source, in_shape, reader, spatial: int, quantized: bool = False) -> list[Node]:
+    """SeparableConv1D/2D (and QKeras's): the depthwise convolution (node `<layer>_depthwise`,
+    its exact sums kept at full precision where the kernels are quantized, as the framework's
+    float32 keeps them), then the pointwise convolution (node `<layer>`, a Dense on each pixel)
+    with the bias, then the activation."""
+    _image(layer, in_shape, spatial)
+    use_bias = bool(layer.config.get("use_bias", True))
+    weights = layer.layer.get_weights()
+    _check_weights(layer, weights, 2 + use_bias, "depthwise kernel, pointwise kernel and bias" if use_bias
+                   else "depthwise and pointwise kernels")
+    depthwise, pointwise = (np.asarray(w, dtype=np.float64) for w in weights[:2])
+    qlayer = layer.layer if quantized else None
+    nodes = _depthwise_part(layer, source, in_shape, depthwise, _zero_bias,
+                            qlayer.depthwise_quantizer_internal if quantized else None, reader,
+                            name=reader.fresh_name(f"{layer.name}_depthwise"))
+    middle = nodes[-1]  # the depthwise Conv, or the ScaleShift after it
+    window = Window(nodes[0].window.out_h, nodes[0].window.out_w, middle.shape[-1])
+    bias = np.asarray(weights[2], dtype=np.float64) if use_bias else None
+    make_node = partial(_conv_node, layer, middle.name, middle.shape, window, weight_key="pointwise")
+    if quantized:
+        return nodes + _qkeras_layer(layer, pointwise, bias, qlayer.bias_quantizer_internal if use_bias else None,
+                                     make_node, reader, kernel_quantizer=qlayer.pointwise_quantizer_internal,
+                                     what="pointwise kernel")
+    conv = make_node(Weights(pointwise), _zero_bias(pointwise.shape[-1]) if bias is None else Weights(bias))
+    function, fields, label = _activation_function(layer.config.get("activation"), layer)
+    return nodes + _activation_node(layer, conv, function, None, reader, label, **fields)
 
 
 def _read_folded_batchnorm(layer: _Layer, source, in_shape, reader, spatial: int) -> list[Node]:
@@ -663,8 +753,11 @@ def _read_folded_batchnorm(layer: _Layer, source, in_shape, reader, spatial: int
         window = _conv_window(layer, in_shape, spatial)
         make_node = partial(_conv_node, layer, source, in_shape, window)
     else:
-        _require_flat(layer, in_shape)
-        make_node = partial(_dense_node, layer, source)
+        if len(in_shape) != 1:
+            raise NnhlsError(
+                f"{layer.where} is applied to an input of shape {tuple(in_shape)}; nnhls folds QDenseBatchnorm "
+                "on 1-D inputs only: add a Flatten layer before it, or use QDense and BatchNormalization")
+        make_node = partial(_dense_node, layer, source, in_shape)
     kernel, bias = qk.folded_batchnorm(layer.layer, layer.where)
     # QKeras quantizes the folded bias whether or not the layer has a bias of its own.
     return _qkeras_layer(layer, kernel, bias, layer.layer.bias_quantizer_internal, make_node, reader)
@@ -904,6 +997,13 @@ _HANDLERS = {
     "BatchNormalization": _read_batchnorm,
     "Conv1D": partial(_read_conv, spatial=1),
     "Conv2D": partial(_read_conv, spatial=2),
+    "DepthwiseConv1D": partial(_read_depthwise, spatial=1),
+    "DepthwiseConv2D": partial(_read_depthwise, spatial=2),
+    "QDepthwiseConv2D": partial(_read_depthwise, spatial=2, quantized=True),
+    "SeparableConv1D": partial(_read_separable, spatial=1),
+    "SeparableConv2D": partial(_read_separable, spatial=2),
+    "QSeparableConv1D": partial(_read_separable, spatial=1, quantized=True),
+    "QSeparableConv2D": partial(_read_separable, spatial=2, quantized=True),
     "QConv1D": partial(_read_qconv, spatial=1),
     "QConv2D": partial(_read_qconv, spatial=2),
     "QConv2DBatchnorm": partial(_read_folded_batchnorm, spatial=2),

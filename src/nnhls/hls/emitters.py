@@ -146,19 +146,25 @@ def _dense(emission: Emission, node: Node) -> tuple[str, str]:
 def _conv(emission: Emission, node: Node) -> tuple[str, str]:
     constants, types, arrays = _dense_parts(emission, node)
     w = node.window
-    constants.update(_geometry(w), n_pixels=w.n_pixels, parallelization_factor=node.parallelization_factor)
+    constants.update(_geometry(w), n_pixels=w.n_pixels, parallelization_factor=node.parallelization_factor,
+                     groups=node.groups, group_in=w.channels // node.groups, n_filt=node.n_out)
     kernel = f"{w.kernel_h}x{w.kernel_w}" if len(node.in_shape) == 3 else f"{w.kernel_w}"
+    grouping = f", {node.groups} groups" if node.groups > 1 else ""
+    dilation = f", dilation {w.dilation_h}x{w.dilation_w}" if w.span_h > w.kernel_h or w.span_w > w.kernel_w else ""
     struct = config(
         emission.plan, node,
-        f"Conv {kernel}, {w.channels} -> {node.n_out} channels, stride {w.stride_h}x{w.stride_w}, "
-        f"{node.strategy}, reuse factor {node.reuse_factor}, parallelization factor "
+        f"Conv {kernel}, {w.channels} -> {node.n_out} channels{grouping}, stride {w.stride_h}x{w.stride_w}"
+        f"{dilation}, {node.strategy}, reuse factor {node.reuse_factor}, parallelization factor "
         f"{node.parallelization_factor}", constants, types)
-    return struct, call(emission.plan, node, "conv", arrays)
+    kernel = "pointwise" if emission.plan.stream and node.pointwise else "conv"
+    return struct, call(emission.plan, node, kernel, arrays)
 
 
 def _geometry(w) -> dict:
     return {"in_h": w.in_h, "in_w": w.in_w, "n_chan": w.channels, "kernel_h": w.kernel_h, "kernel_w": w.kernel_w,
-            "stride_h": w.stride_h, "stride_w": w.stride_w, "pad_top": w.pad_top, "pad_left": w.pad_left,
+            "stride_h": w.stride_h, "stride_w": w.stride_w, "dilation_h": w.dilation_h, "dilation_w": w.dilation_w,
+            "span_h": w.span_h, "span_w": w.span_w, "spread_h": w.spread_h, "spread_w": w.spread_w,
+            "spread_in_h": w.spread_in_h, "spread_in_w": w.spread_in_w, "pad_top": w.pad_top, "pad_left": w.pad_left,
             "padded_h": w.padded_h, "padded_w": w.padded_w, "out_h": w.out_h, "out_w": w.out_w}
 
 
@@ -175,10 +181,13 @@ def _dense_parts(emission: Emission, node: Node) -> tuple[dict, dict, str]:
         title = f"kernel, canonical (kernel_h, kernel_w, c_in, c_out) = {node.weight.shape} row-major"
     else:
         title = f"weight, canonical (n_in, n_out) = ({node.n_in}, {node.n_out}) row-major"
+    if node.groups > 1:
+        title += f", {node.groups} groups of {node.group_out} columns, each in its own order"
     weights = constant_array(emission, node, "w", "weight_t", node.weight.type,
-                             layout.dense_weights(node.weight_matrix(), node.strategy, node.reuse_factor), title)
+                             layout.grouped_weights(node.weight_matrix(), node.groups, node.strategy,
+                                                    node.reuse_factor), title)
     bias = constant_array(emission, node, "b", "bias_t", node.bias.type, node.bias.codes, "bias")
-    constants = {"n_in": node.n_in, "n_out": node.n_out,
+    constants = {"n_in": node.n_in, "n_out": node.group_out,
                  "strategy": f"nnhls::{'resource' if resource else 'latency'}",
                  "reuse_factor": node.reuse_factor, "multiplier_limit": node.multipliers,
                  "block_factor": node.block_factor, "rows_per_step": node.rows_per_step}

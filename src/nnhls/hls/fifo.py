@@ -82,38 +82,52 @@ def _global_pool(stage: Stage) -> Iterator[Event]:
     return _all_then_all(stage.params["n_in"], 1, stage)
 
 
+def _on_image(p: dict) -> tuple[list[bool], list[bool]]:
+    """Which padded rows and which padded columns hold the image's pixels (on_image in window.h):
+    those inside the padding, `spread` apart."""
+    def axis(before, size, after, spread):
+        extent = (size - 1) * spread + 1
+        return [before <= i < before + extent and (i - before) % spread == 0 for i in range(before + extent + after)]
+    return (axis(p["pad_top"], p["in_h"], p["pad_bottom"], p.get("spread_h", 1)),
+            axis(p["pad_left"], p["in_w"], p["pad_right"], p.get("spread_w", 1)))
+
+
 def _zero_pad(stage: Stage) -> Iterator[Event]:
-    p = stage.params
-    top, left, in_h, in_w = p["pad_top"], p["pad_left"], p["in_h"], p["in_w"]
+    rows, columns = _on_image(stage.params)
     read, write = ("read", stage.inputs[0]), ("write", stage.outputs[0])
-    for row in range(top + in_h + p["pad_bottom"]):
-        row_inside = top <= row < top + in_h
-        for column in range(left + in_w + p["pad_right"]):
-            if row_inside and left <= column < left + in_w:
+    for row_inside in rows:
+        for column_inside in columns:
+            if row_inside and column_inside:
                 yield read
             yield write
 
 
+def _spans(p: dict) -> tuple[int, int]:
+    """Padded rows and columns one window spans (its taps are `dilation` apart)."""
+    return ((p["kernel_h"] - 1) * p.get("dilation_h", 1) + 1, (p["kernel_w"] - 1) * p.get("dilation_w", 1) + 1)
+
+
 def _window_outputs(p: dict) -> tuple[int, int]:
-    padded_h = p["in_h"] + p["pad_top"] + p["pad_bottom"]
-    padded_w = p["in_w"] + p["pad_left"] + p["pad_right"]
-    return (padded_h - p["kernel_h"]) // p["stride_h"] + 1, (padded_w - p["kernel_w"]) // p["stride_w"] + 1
+    rows, columns = _on_image(p)
+    padded_h, padded_w = len(rows), len(columns)
+    span_h, span_w = _spans(p)
+    return (padded_h - span_h) // p["stride_h"] + 1, (padded_w - span_w) // p["stride_w"] + 1
 
 
 def _windows(stage: Stage) -> Iterator[Event]:
     """stream_windows of window.h: one window written as each padded pixel completes one."""
     p = stage.params
-    top, left, in_h, in_w = p["pad_top"], p["pad_left"], p["in_h"], p["in_w"]
-    stride_h, stride_w, kernel_w = p["stride_h"], p["stride_w"], p["kernel_w"]
+    stride_h, stride_w = p["stride_h"], p["stride_w"]
+    span_h, span_w = _spans(p)
     out_h, out_w = _window_outputs(p)
+    rows, columns = _on_image(p)
     read, write = ("read", stage.inputs[0]), ("write", stage.outputs[0])
-    y, next_row = 0, p["kernel_h"] - 1
-    for row in range(top + in_h + p["pad_bottom"]):
-        row_inside = top <= row < top + in_h
+    y, next_row = 0, span_h - 1
+    for row, row_inside in enumerate(rows):
         completes = row == next_row and y < out_h
-        x, next_column = 0, kernel_w - 1
-        for column in range(left + in_w + p["pad_right"]):
-            if row_inside and left <= column < left + in_w:
+        x, next_column = 0, span_w - 1
+        for column, column_inside in enumerate(columns):
+            if row_inside and column_inside:
                 yield read
             if completes and column == next_column and x < out_w:
                 yield write

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["conv_from_matrix", "conv_matrix", "dense_blocks", "dense_flat", "dense_from_blocks", "dense_from_flat",
-           "dense_weights"]
+           "dense_weights", "grouped_from_weights", "grouped_weights"]
 
 
 def dense_weights(weight: np.ndarray, strategy: str, reuse_factor: int) -> np.ndarray:
@@ -21,6 +21,18 @@ def dense_weights(weight: np.ndarray, strategy: str, reuse_factor: int) -> np.nd
     if strategy == "Resource":
         return dense_blocks(weight, reuse_factor).reshape(-1)
     return dense_flat(weight)
+
+
+def grouped_weights(weight: np.ndarray, groups: int, strategy: str, reuse_factor: int) -> np.ndarray:
+    """A grouped convolution's weight array: each group's (n_in, n_out / groups) columns in turn,
+    each in the order its group's Dense reads it."""
+    parts = np.split(np.asarray(weight), groups, axis=1)
+    return np.concatenate([dense_weights(part, strategy, reuse_factor) for part in parts])
+
+
+def grouped_from_weights(flat: np.ndarray, n_in: int, n_out: int, groups: int) -> np.ndarray:
+    parts = np.split(np.asarray(flat), groups)
+    return np.concatenate([part.reshape(n_in, n_out // groups) for part in parts], axis=1)
 
 
 def dense_flat(weight: np.ndarray) -> np.ndarray:

@@ -232,6 +232,8 @@ def _whole_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
 def _windows_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
     if node.op == "pool" and node.window.covers_image:
         return "global_pool", {"n_in": plan.n_packets(node.inputs[0])}
+    if node.op == "conv" and node.pointwise:  # pointwise_stream: one pixel in, one out
+        return "elementwise", {"n": plan.n_packets(node.name)}
     return "windows", dataclasses.asdict(node.window)
 
 

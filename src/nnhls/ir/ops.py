@@ -157,43 +157,58 @@ class Dense(Node):
         return self.weight.shape[1]
 
     # The arithmetic of one Dense (a convolution's, per output pixel), worked out here once and
-    # read by the writer, the estimate and the synthesis-limit warnings.
+    # read by the writer, the estimate and the synthesis-limit warnings. A grouped convolution
+    # (`groups` > 1, a depthwise one) is `groups` such Dense layers side by side, each of n_in
+    # inputs and `group_out` outputs, all at the same reuse factor.
+    groups: ClassVar[int] = 1
+
+    @property
+    def group_out(self) -> int:
+        """Outputs of each group's Dense."""
+        return self.n_out // self.groups
+
+    @property
+    def group_weights(self) -> int:
+        """Weights (multiplications) of each group's Dense."""
+        return self.n_in * self.group_out
+
     @property
     def n_weights(self) -> int:
         return self.n_in * self.n_out
 
     def weight_matrix(self) -> np.ndarray:
         """The weight codes as the (n_in, n_out) matrix the arithmetic reads (a convolution's
-        canonical kernel, read row-major, is already that matrix)."""
+        canonical kernel, read row-major, is already that matrix; output column o of a grouped
+        one reads the inputs of group o // group_out)."""
         return self.weight.codes.reshape(self.n_in, self.n_out)
 
     @property
     def multipliers(self) -> int:
-        """Multiplications built: ceil(n_weights / reuse_factor), each used reuse_factor times."""
-        return -(-self.n_weights // self.reuse_factor)
+        """Multiplications built: ceil(group_weights / reuse_factor) per group, each used
+        reuse_factor times."""
+        return self.groups * -(-self.group_weights // self.reuse_factor)
 
     @property
     def block_factor(self) -> int:
-        """Weights the Resource strategy reads per cycle (all of them under Latency)."""
-        return self.n_weights // self.reuse_factor if self.strategy == "Resource" else self.n_weights
+        """Weights of one group the Resource strategy reads per cycle (all of them under Latency)."""
+        return self.group_weights // self.reuse_factor if self.strategy == "Resource" else self.group_weights
 
     @property
     def rows_per_step(self) -> int:
         """Whole weight rows one Resource cycle reads (1 when a cycle reads part of a row)."""
-        return max(1, self.block_factor // self.n_out)
+        return max(1, self.block_factor // self.group_out)
 
     def valid_reuse_factors(self, strategy: str) -> list[int]:
         """Reuse factors this layer can be realized with under `strategy`.
 
         Latency: any number of cycles up to one multiplication per cycle. Resource: each cycle
         handles a block of whole weight rows (the factor divides n_in) or an equal part of one
-        row (n_in divides the factor, which divides n_in * n_out), so every block is full.
+        row (n_in divides the factor, which divides n_in * group_out), so every block is full.
         """
-        n_weights = self.n_weights
         if strategy == "Latency":
-            return list(range(1, n_weights + 1))
+            return list(range(1, self.group_weights + 1))
         whole_rows = [f for f in range(1, self.n_in + 1) if self.n_in % f == 0]
-        row_parts = [self.n_in * m for m in range(2, self.n_out + 1) if self.n_out % m == 0]
+        row_parts = [self.n_in * m for m in range(2, self.group_out + 1) if self.group_out % m == 0]
         return whole_rows + row_parts
 
 
@@ -202,9 +217,12 @@ class Window:
     """Where a sliding window goes over a channels-last image of (in_h, in_w, channels); a 1-D
     signal is an image of height 1.
 
-    The image is first surrounded by zeros (pad_top rows above, ... pad_right columns right);
-    output pixel (y, x) then covers padded rows y * stride_h ... y * stride_h + kernel_h - 1 and
-    likewise columns. Padded places count as zeros in a convolution and are left out of a pooling.
+    The image's pixels are first spread `spread_h` rows and `spread_w` columns apart, zeros
+    between them (a transposed convolution's input; 1 spreads nothing), then surrounded by zeros
+    (pad_top rows above, ... pad_right columns right). Output pixel (y, x) then reads padded rows
+    y * stride_h + ky * dilation_h for ky = 0 ... kernel_h - 1, spanning `span_h` rows, and
+    likewise columns. Padded and spread-in places count as zeros in a convolution and are left
+    out of a pooling.
     """
 
     in_h: int
@@ -218,22 +236,44 @@ class Window:
     pad_bottom: int = 0
     pad_left: int = 0
     pad_right: int = 0
+    dilation_h: int = 1
+    dilation_w: int = 1
+    spread_h: int = 1
+    spread_w: int = 1
+
+    @property
+    def spread_in_h(self) -> int:
+        """Rows of the image once its pixels are spread apart."""
+        return (self.in_h - 1) * self.spread_h + 1
+
+    @property
+    def spread_in_w(self) -> int:
+        return (self.in_w - 1) * self.spread_w + 1
+
+    @property
+    def span_h(self) -> int:
+        """Padded rows one window spans: its taps are dilation_h rows apart."""
+        return (self.kernel_h - 1) * self.dilation_h + 1
+
+    @property
+    def span_w(self) -> int:
+        return (self.kernel_w - 1) * self.dilation_w + 1
 
     @property
     def padded_h(self) -> int:
-        return self.in_h + self.pad_top + self.pad_bottom
+        return self.spread_in_h + self.pad_top + self.pad_bottom
 
     @property
     def padded_w(self) -> int:
-        return self.in_w + self.pad_left + self.pad_right
+        return self.spread_in_w + self.pad_left + self.pad_right
 
     @property
     def out_h(self) -> int:
-        return (self.padded_h - self.kernel_h) // self.stride_h + 1
+        return (self.padded_h - self.span_h) // self.stride_h + 1
 
     @property
     def out_w(self) -> int:
-        return (self.padded_w - self.kernel_w) // self.stride_w + 1
+        return (self.padded_w - self.span_w) // self.stride_w + 1
 
     @property
     def n_pixels(self) -> int:
@@ -250,18 +290,19 @@ class Window:
         return self.n_pixels == 1 and self.kernel_h == self.in_h and self.kernel_w == self.in_w
 
     def rows_and_columns(self) -> tuple[np.ndarray, np.ndarray]:
-        """(n_pixels, n_taps) arrays: the unpadded row and column each tap of each output pixel
-        reads (outside the image where it reads padding); pixels and taps in row-major order."""
+        """(n_pixels, n_taps) arrays: the row and column of the spread image each tap of each
+        output pixel reads (outside it where it reads padding); pixels and taps in row-major order."""
         y, x = np.divmod(np.arange(self.n_pixels), self.out_w)
         ky, kx = np.divmod(np.arange(self.n_taps), self.kernel_w)
-        rows = y[:, None] * self.stride_h + ky[None] - self.pad_top
-        columns = x[:, None] * self.stride_w + kx[None] - self.pad_left
+        rows = y[:, None] * self.stride_h + ky[None] * self.dilation_h - self.pad_top
+        columns = x[:, None] * self.stride_w + kx[None] * self.dilation_w - self.pad_left
         return rows, columns
 
     def inside(self) -> np.ndarray:
-        """(n_pixels, n_taps): whether each tap reads the image rather than padding."""
+        """(n_pixels, n_taps): whether each tap reads a pixel of the image rather than a zero."""
         rows, columns = self.rows_and_columns()
-        return (rows >= 0) & (rows < self.in_h) & (columns >= 0) & (columns < self.in_w)
+        return ((rows >= 0) & (rows < self.spread_in_h) & (rows % self.spread_h == 0) & (columns >= 0)
+                & (columns < self.spread_in_w) & (columns % self.spread_w == 0))
 
     def tap_counts(self) -> np.ndarray:
         """(n_pixels,): how many taps of each output pixel read the image rather than padding."""
@@ -308,15 +349,40 @@ class Conv(Dense):
     """A convolution (1-D or 2-D, channels-last): on each output pixel, a Dense layer whose
     inputs are the window's values in (row, column, channel) order, zeros where it reads padding.
 
-    `weight` is canonical (kernel_h, kernel_w, c_in, c_out), so its row-major flattening is the
-    (n_in, n_out) matrix of that Dense, and the numerics are exactly Dense's. `in_shape` is the
-    input's shape as the framework gives it ((w, c) for 1-D). `parallelization_factor` output
-    pixels are computed at once in io_parallel.
+    `weight` is canonical (kernel_h, kernel_w, c_in / groups, c_out), so its row-major flattening
+    is the (n_in, n_out) matrix of that Dense, and the numerics are exactly Dense's. With `groups`
+    > 1 the channels form that many groups: output channel o reads only the window's channels of
+    group o // (c_out / groups), in order (a depthwise convolution of depth multiplier m has
+    groups = c_in and c_out = c_in * m, output channel c * m + j reading channel c). `in_shape`
+    is the input's shape as the framework gives it ((w, c) for 1-D). `parallelization_factor`
+    output pixels are computed at once in io_parallel.
+
+    A Dense applied to the last axis of an input of rank > 1 is a Conv of 1x1 windows over the
+    positions (its window an image of height 1 and one pixel per position), so the two share
+    their numerics and their per-pixel kernels.
     """
 
     window: Window = None
     in_shape: tuple[int, ...] = ()
     parallelization_factor: int = 1
+    groups: int = 1
+    # The configuration's name of the kernel's precision: 'weight', or as the field names the
+    # parts of a separable convolution, 'depthwise' and 'pointwise'.
+    weight_key: str = "weight"
+
+    def precision_keys(self) -> tuple[str, ...]:
+        return tuple(self.weight_key if key == "weight" else key for key in self.PRECISIONS)
+
+    def set_precision(self, key: str, precision) -> None:
+        super().set_precision("weight" if key == self.weight_key else key, precision)
+
+    @property
+    def pointwise(self) -> bool:
+        """A 1x1 window on every pixel, no stride or padding, one group: each output pixel is the
+        Dense of one input pixel, so no window needs gathering or a line buffer."""
+        w = self.window
+        return (w.n_taps == 1 and w.stride_h == w.stride_w == 1 and w.padded_h == w.in_h and w.padded_w == w.in_w
+                and self.groups == 1)
 
     op: ClassVar[str] = "conv"
 
@@ -770,7 +836,15 @@ def _layer_class_name(node: Node) -> str:
     framework = node.framework_class
     dimensions = f"{len(node.in_shape) - 1}D" if node.op in ("conv", "pool", "zero_pad") else ""
     if node.op == "conv":
-        return "Conv2DBatchnorm" if framework == "QConv2DBatchnorm" else f"Conv{dimensions}"
+        if framework in ("Dense", "QDense"):  # applied to the last axis of a tensor of rank > 1
+            return "Dense"
+        if framework == "QConv2DBatchnorm":
+            return "Conv2DBatchnorm"
+        if node.weight_key == "pointwise":
+            return f"PointwiseConv{dimensions}"
+        if node.groups > 1 and node.groups == node.window.channels:
+            return f"DepthwiseConv{dimensions}"
+        return f"Conv{dimensions}Transpose" if framework.endswith("Transpose") else f"Conv{dimensions}"
     if node.op == "dense" and framework == "QDenseBatchnorm":
         return "DenseBatchnorm"
     if node.op == "pool":

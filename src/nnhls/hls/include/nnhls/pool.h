@@ -120,12 +120,11 @@ void zero_pad(const data_T data[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_ch
   for (unsigned row = 0; row < CONFIG_T::padded_h; row++) {
     for (unsigned column = 0; column < CONFIG_T::padded_w; column++) {
 #pragma HLS PIPELINE
-      const bool inside = tap_inside<CONFIG_T>(row, column, 0, 0);
+      const bool inside = on_image<CONFIG_T>(row, column);
+      const unsigned pixel = inside ? image_pixel<CONFIG_T>(row, column) : 0;
       for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
         res[(row * CONFIG_T::padded_w + column) * CONFIG_T::n_chan + c] =
-            inside ? res_T(data[((row - CONFIG_T::pad_top) * CONFIG_T::in_w + column - CONFIG_T::pad_left) *
-                                    CONFIG_T::n_chan + c])
-                   : res_T(0);
+            inside ? res_T(data[pixel * CONFIG_T::n_chan + c]) : res_T(0);
       }
     }
   }
@@ -137,7 +136,7 @@ void zero_pad_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& ou
     for (unsigned column = 0; column < CONFIG_T::padded_w; column++) {
 #pragma HLS PIPELINE
       out_packet_T packet;
-      if (tap_inside<CONFIG_T>(row, column, 0, 0)) {
+      if (on_image<CONFIG_T>(row, column)) {
         const in_packet_T pixel = in.read();
         for (unsigned c = 0; c < CONFIG_T::n_chan; c++) packet[c] = typename out_packet_T::value_type(pixel[c]);
       } else {
