@@ -149,7 +149,7 @@ def _h5_mentions_qkeras(path: Path) -> bool:
 
 # Class names that only QKeras defines; their presence in a saved config means QKeras is needed.
 _QKERAS_LAYERS = ("QDense", "QActivation", "QConv1D", "QConv2D", "QBatchNormalization", "QConv2DBatchnorm",
-                  "QDenseBatchnorm", "QDepthwiseConv2D", "QSeparableConv1D", "QSeparableConv2D", "QConv2DTranspose")
+                  "QDenseBatchnorm", "QDepthwiseConv2D", "QSeparableConv1D", "QSeparableConv2D")
 
 
 def _load_dot_keras(path: Path):
@@ -548,7 +548,7 @@ def _image_shape(window: Window, spatial: int, channels: int) -> tuple[int, ...]
     return (window.out_w, channels) if spatial == 1 else (window.out_h, window.out_w, channels)
 
 
-def _per_axis(layer: _Layer, key: str, spatial: int, default=None) -> tuple[int, int] | None:
+def _per_axis(layer: _Layer, key: str, spatial: int, default=None, minimum: int = 1) -> tuple[int, int] | None:
     """A per-axis argument (kernel_size, strides...) as (height, width): Keras stores one int per
     axis, or one int for all; a 1-D layer's height is 1. None stays None."""
     value = layer.config.get(key, default)
@@ -557,8 +557,9 @@ def _per_axis(layer: _Layer, key: str, spatial: int, default=None) -> tuple[int,
     if isinstance(value, int):
         value = [value] * spatial
     values = list(value) if isinstance(value, (list, tuple)) else []
-    if len(values) != spatial or not all(isinstance(v, int) and v >= 1 for v in values):
-        raise NnhlsError(f"{layer.where}: {key}={value!r} must be a positive int or {spatial} positive ints")
+    if len(values) != spatial or not all(isinstance(v, int) and v >= minimum for v in values):
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise NnhlsError(f"{layer.where}: {key}={value!r} must be a {kind} int or {spatial} {kind} ints")
     return (1, values[0]) if spatial == 1 else (values[0], values[1])
 
 
@@ -663,6 +664,61 @@ def _read_qconv(layer: _Layer, source, in_shape, reader, spatial: int) -> list[N
     kernel, bias = _conv_weights(layer)
     make_node = partial(_conv_node, layer, source, in_shape, window, groups=_groups(layer, window, kernel.shape[-1]))
     return _qkeras_layer(layer, kernel, bias, layer.layer.bias_quantizer_internal, make_node, reader)
+
+
+def _transposed_axis(layer: _Layer, size: int, kernel: int, stride: int, dilation: int, padding: str,
+                     output_padding: int | None) -> tuple[int, int, int]:
+    """(length, pad before, pad after) of one axis of a transposed convolution as the convolution
+    of the input spread `stride` apart (zeros between) with the flipped kernel.
+
+    Keras's output length is the input's of the convolution this one transposes, which reads
+    output place o + before (before: what that convolution pads, 0 for 'valid') at input place i
+    and tap k where o + before = i * stride + k * dilation; the spread input padded by span - 1 -
+    before reads the same places with the flipped kernel."""
+    span = (kernel - 1) * dilation + 1
+    if output_padding is None:
+        length = size * stride + max(span - stride, 0) if padding == "valid" else size * stride
+    else:
+        if not 0 <= output_padding < stride:
+            raise NnhlsError(f"{layer.where} has output_padding={layer.config.get('output_padding')!r}; each must be "
+                             "at least 0 and below the stride")
+        length = (size - 1) * stride + span - 2 * (span // 2 if padding == "same" else 0) + output_padding
+    before = max((-(-length // stride) - 1) * stride + span - length, 0) // 2 if padding == "same" else 0
+    pad_before = span - 1 - before
+    pad_after = length + span - 1 - ((size - 1) * stride + 1) - pad_before
+    if pad_before < 0 or pad_after < 0:
+        raise NnhlsError(f"{layer.where}: its output does not cover the spread input this way; please report this "
+                         "with the model")
+    return length, pad_before, pad_after
+
+
+def _read_conv_transpose(layer: _Layer, source, in_shape, reader, spatial: int) -> list[Node]:
+    """Conv1DTranspose / Conv2DTranspose: a Conv of stride 1 over
+    the input's pixels spread `strides` apart with zeros between (Window.spread), with the kernel
+    flipped and its channel axes swapped. The products of the spread-in zeros are exact zeros, so
+    the numerics are Dense's on the taps that read the input, as the framework sums them."""
+    _channels_last(layer)
+    in_h, in_w, channels = _image(layer, in_shape, spatial)
+    kernel_size = _per_axis(layer, "kernel_size", spatial)
+    strides = _per_axis(layer, "strides", spatial, 1)
+    dilation = _per_axis(layer, "dilation_rate", spatial, 1)
+    padding = _padding_mode(layer, ("valid", "same"))
+    output_padding = _per_axis(layer, "output_padding", spatial, None, minimum=0)
+    if output_padding is None or spatial == 1:  # a signal's height is not transposed
+        output_padding = (None, None if output_padding is None else output_padding[1])
+    axes = [_transposed_axis(layer, *arguments, padding, extra) for arguments, extra in
+            zip(zip((in_h, in_w), kernel_size, strides, dilation), output_padding)]
+    (_, top, bottom), (_, left, right) = axes
+    window = Window(in_h, in_w, channels, *kernel_size, 1, 1, top, bottom, left, right, *dilation, *strides)
+    kernel, bias = _conv_weights(layer)
+    filters = kernel.shape[-2]
+    def make_node(weight: Weights, bias: Weights) -> Conv:
+        flipped = np.flip(weight.values.reshape(*kernel_size, filters, channels), axis=(0, 1)).transpose(0, 1, 3, 2)
+        return _conv_node(layer, source, in_shape, window, replace(weight, values=np.ascontiguousarray(flipped)),
+                          bias)
+    conv = make_node(Weights(kernel), _zero_bias(filters) if bias is None else Weights(bias))
+    function, fields, label = _activation_function(layer.config.get("activation"), layer)
+    return _activation_node(layer, conv, function, None, reader, label, **fields)
 
 
 def _depth_multiplier(layer: _Layer) -> int:
@@ -997,6 +1053,8 @@ _HANDLERS = {
     "BatchNormalization": _read_batchnorm,
     "Conv1D": partial(_read_conv, spatial=1),
     "Conv2D": partial(_read_conv, spatial=2),
+    "Conv1DTranspose": partial(_read_conv_transpose, spatial=1),
+    "Conv2DTranspose": partial(_read_conv_transpose, spatial=2),
     "DepthwiseConv1D": partial(_read_depthwise, spatial=1),
     "DepthwiseConv2D": partial(_read_depthwise, spatial=2),
     "QDepthwiseConv2D": partial(_read_depthwise, spatial=2, quantized=True),
