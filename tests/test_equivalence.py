@@ -23,6 +23,7 @@ TABLE_SEEDS = (10, 13, 7)  # 7 draws an argmax softmax
 PIECEWISE_SEEDS = (17, 10)  # 17 draws a strict threshold, 10 a non-strict one
 IMAGE_SEEDS = (3, 8)
 MERGE_SEEDS = (2, 5)  # the residual network's seed, then the two-input network's
+CONVOLUTION_SEED = 4
 
 
 def random_type(rng, width_range=(2, 12), signed=None, modes=True) -> FixedType:
@@ -238,6 +239,49 @@ def random_signal_network(seed: int) -> Graph:
     return Graph(nodes, ["dense"])
 
 
+def grouped_conv(rng, name, source, in_shape, window: Window, filters: int, groups: int, framework: str,
+                 result=AUTO, shape=None) -> Conv:
+    """A convolution of `groups` groups (a depthwise one when groups = channels) with random codes."""
+    kernel = random_weights(rng, (window.kernel_h, window.kernel_w, window.channels // groups, filters),
+                            FixedType(int(rng.integers(3, 8)), 1))
+    return Conv(name, [source], shape or (window.out_h, window.out_w, filters), framework, result_type=result,
+                accum_type=AUTO, weight=kernel, bias=random_weights(rng, (filters,), FixedType(int(rng.integers(3, 8)), 2)),
+                window=window, in_shape=in_shape, groups=groups,
+                parallelization_factor=int(rng.choice([1, window.n_pixels])))
+
+
+def random_convolution_network(seed: int) -> Graph:
+    """The convolutions beyond the plain one: a dilated 'same' convolution, a depthwise one of
+    depth multiplier 2 with strides, a pointwise one (a Dense on each pixel), a transposed one (its
+    input's pixels spread apart), a Dense on the last axis of an image, and a grouped convolution
+    on a branch."""
+    rng = np.random.default_rng(seed)
+    h, w, c = int(rng.integers(5, 8)), int(rng.integers(5, 8)), 3
+    dilated = Window(h, w, c, 3, 3, 1, 1, 2, 2, 2, 2, dilation_h=2, dilation_w=2)
+    f1 = 4
+    depthwise = Window(h, w, f1, 3, 3, 2, 1, 1, 1, 1, 1)
+    pointwise = Window(depthwise.out_h, depthwise.out_w, 2 * f1)
+    f2 = 3
+    # 'same' with stride 2: the spread input padded 2 before and 1 after (frontends/keras.py).
+    transposed = Window(pointwise.out_h, pointwise.out_w, f2, 3, 3, 1, 1, 2, 1, 2, 1, spread_h=2, spread_w=2)
+    grouped = Window(h, w, f1, 2, 2)
+    image = (transposed.out_h, transposed.out_w)
+    nodes = [
+        Input("x", [], (h, w, c), "InputLayer", result_type=ranged_type(rng, (6, 10), 3)),
+        grouped_conv(rng, "dilated", "x", (h, w, c), dilated, f1, 1, "Conv2D", result=ranged_type(rng, (8, 12), 5)),
+        grouped_conv(rng, "depthwise", "dilated", (h, w, f1), depthwise, 2 * f1, f1, "DepthwiseConv2D",
+                     result=ranged_type(rng, (8, 12), 6)),
+        grouped_conv(rng, "pointwise", "depthwise", (depthwise.out_h, depthwise.out_w, 2 * f1), pointwise, f2, 1,
+                     "Conv2D", result=ranged_type(rng, (8, 12), 7)),
+        grouped_conv(rng, "transposed", "pointwise", (pointwise.out_h, pointwise.out_w, f2), transposed, f2, 1,
+                     "Conv2DTranspose", result=ranged_type(rng, (8, 12), 7)),
+        grouped_conv(rng, "dense", "transposed", (*image, f2), Window(1, image[0] * image[1], f2), 4, 1, "Dense",
+                     result=ranged_type(rng, (8, 14), 8), shape=(*image, 4)),
+        grouped_conv(rng, "grouped", "dilated", (h, w, f1), grouped, 4, 2, "Conv2D", result=AUTO),
+    ]
+    return Graph(nodes, ["dense", "grouped"])
+
+
 def random_residual_network(seed: int) -> Graph:
     """Branches that reconverge: an Add around two 'same' convolutions (the skip path waits in
     its FIFO while the line buffers fill), max and average pooling of the sum, read by every merge
@@ -314,7 +358,7 @@ def random_two_input_network(seed: int) -> Graph:
 
 NETWORKS = {"ops": random_network, "tables": random_table_network, "piecewise": random_piecewise_network,
             "images": random_image_network, "signals": random_signal_network, "residual": random_residual_network,
-            "two_inputs": random_two_input_network}
+            "two_inputs": random_two_input_network, "convolutions": random_convolution_network}
 
 
 def spanning_inputs(graph: Graph, n: int, seed: int):
@@ -345,7 +389,7 @@ def test_matrix_covers_every_op():
     assert used == set(OPS), "every op the converter accepts needs a row in the equivalence matrix"
 
 
-CASES = [("residual", MERGE_SEEDS[0]), ("two_inputs", MERGE_SEEDS[1])] + \
+CASES = [("residual", MERGE_SEEDS[0]), ("two_inputs", MERGE_SEEDS[1]), ("convolutions", CONVOLUTION_SEED)] + \
     [("images", seed) for seed in IMAGE_SEEDS] + [("signals", seed) for seed in IMAGE_SEEDS] + \
     [("ops", seed) for seed in SEEDS] + [("tables", seed) for seed in TABLE_SEEDS] + \
     [("piecewise", seed) for seed in PIECEWISE_SEEDS]
