@@ -119,6 +119,7 @@ def test_nodes_of_the_new_convolutions(tmp_path):
     assert dense.op == "conv" and dense.pointwise and dense.shape == (9, 9, 3)
     assert [node.class_name for node in (dw, sep_dw, sep, up, dense)] == [
         "DepthwiseConv2D", "DepthwiseConv2D", "PointwiseConv2D", "Conv2DTranspose", "Dense"]
+    assert (dw.get_attr("depth_multiplier"), sep_dw.get_attr("depth_multiplier")) == (2, 1)
 
 
 def test_separable_parts_have_the_fields_precision_keys(tmp_path):
@@ -135,6 +136,8 @@ def test_separable_parts_have_the_fields_precision_keys(tmp_path):
     assert graph["sep_depthwise"].weight.type == FixedType(6, 2)
     assert graph["sep"].weight.type == FixedType(7, 2)
     assert (graph["sep_depthwise"].reuse_factor, graph["sep"].reuse_factor) == (1, 4)
+    assert graph["sep"].get_attr("pointwise_t") == FixedType(7, 2)
+    assert graph["sep_depthwise"].get_attr("depthwise_t") == FixedType(6, 2)
 
 
 # --- QKeras -------------------------------------------------------------------------------------

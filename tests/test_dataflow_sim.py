@@ -83,6 +83,8 @@ POOL_CONFIG = f"""
 struct pool_config {{
   static const unsigned in_h = {IMAGE_H}, in_w = {IMAGE_W}, n_chan = 2;
   static const unsigned kernel_h = 3, kernel_w = 3, stride_h = 1, stride_w = 1, pad_top = 1, pad_left = 1;
+  static const unsigned dilation_h = 1, dilation_w = 1, span_h = 3, span_w = 3;
+  static const unsigned spread_h = 1, spread_w = 1, spread_in_h = {IMAGE_H}, spread_in_w = {IMAGE_W};
   static const unsigned padded_h = {IMAGE_H + 2}, padded_w = {IMAGE_W + 2};
   static const unsigned out_h = {IMAGE_H}, out_w = {IMAGE_W};
   static const unsigned n_pixels = {IMAGE_H * IMAGE_W};

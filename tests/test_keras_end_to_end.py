@@ -191,10 +191,10 @@ def test_invalid_reuse_factor_moves_to_the_nearest_valid_one(qmlp, tmp_path):
 def test_unsupported_layer_names_itself_and_the_supported_ones(tmp_path):
     import tensorflow as tf
 
-    model = tf.keras.Sequential([tf.keras.layers.InputLayer(input_shape=(8, 8, 1)),
-                                 tf.keras.layers.DepthwiseConv2D(3, name="depthwise"), tf.keras.layers.Flatten(),
+    model = tf.keras.Sequential([tf.keras.layers.InputLayer(input_shape=(8, 8, 8, 1)),
+                                 tf.keras.layers.Conv3D(2, 3, name="conv3d"), tf.keras.layers.Flatten(),
                                  tf.keras.layers.Dense(2)])
-    with pytest.raises(NnhlsError, match=r"layer 'depthwise' \(DepthwiseConv2D\) is not supported.*Dense"):
+    with pytest.raises(NnhlsError, match=r"layer 'conv3d' \(Conv3D\) is not supported.*Dense"):
         nnhls.convert_from_keras_model(model, output_dir=tmp_path / "prj")
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-__all__ = ["DIGITS_QCNN", "DIGITS_QMLP", "DIGITS_RESIDUAL", "load_digits_data", "load_digits_images"]
+__all__ = ["DIGITS_MOBILE", "DIGITS_QCNN", "DIGITS_QMLP", "DIGITS_RESIDUAL", "load_digits_data", "load_digits_images"]
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
 # A QKeras MLP 64-32-32-10 trained on scikit-learn's 8x8 digits (see train_digits_qmlp.py).
@@ -12,6 +12,9 @@ DIGITS_QCNN = EXAMPLES_DIR / "digits_qcnn.h5"
 # A QKeras residual CNN: an Add around two convolutions, a Concatenate of two branches (see
 # train_digits_residual.py).
 DIGITS_RESIDUAL = EXAMPLES_DIR / "digits_residual.h5"
+# A QKeras mobile-style CNN: depthwise, pointwise and separable convolutions, upsampling and global
+# average pooling (see train_digits_mobile.py).
+DIGITS_MOBILE = EXAMPLES_DIR / "digits_mobile.h5"
 
 
 def load_digits_data():

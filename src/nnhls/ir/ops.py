@@ -902,7 +902,12 @@ def _layer_attributes(node: Node) -> dict:
         window = node.window
         attributes.update(_window_attributes(window), n_chan=window.channels, n_filt=node.n_out,
                           filt_height=window.kernel_h, filt_width=window.kernel_w,
-                          parallelization_factor=node.parallelization_factor)
+                          parallelization_factor=node.parallelization_factor, groups=node.groups,
+                          dilation_height=window.dilation_h, dilation_width=window.dilation_w)
+        if node.groups > 1 and node.groups == window.channels:
+            attributes["depth_multiplier"] = node.n_out // node.groups
+        if node.weight_key != "weight" and "weight_t" in attributes:  # a separable convolution's part
+            attributes[f"{node.weight_key}_t"] = attributes["weight_t"]
     elif node.op in ("pool", "zero_pad"):
         attributes.update(_window_attributes(node.window), n_chan=node.window.channels, n_filt=node.window.channels)
         if node.op == "pool":
