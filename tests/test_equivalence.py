@@ -10,6 +10,7 @@ import pytest
 from nnhls.hls.backend import BACKENDS, IO_TYPES, Project, get_backend
 from nnhls.ir import (OPS, Activation, Concatenate, Conv, Dense, Dot, Flatten, Graph, HardSigmoid, Input, Lookup, Merge,
                       ParametricRelu, Pool, ScaleShift, Softmax, Softsign, Step, Weights, Window, ZeroPad)
+from nnhls.ir import LayerNorm
 from nnhls.types import exact_type
 from nnhls.model import HLSModel
 from nnhls.passes import lower
@@ -24,6 +25,7 @@ PIECEWISE_SEEDS = (17, 10)  # 17 draws a strict threshold, 10 a non-strict one
 IMAGE_SEEDS = (3, 8)
 MERGE_SEEDS = (2, 5)  # the residual network's seed, then the two-input network's
 CONVOLUTION_SEED = 4
+LAYERNORM_SEED = 9  # an unsigned input; the last variance is 68 bits wide
 
 
 def random_type(rng, width_range=(2, 12), signed=None, modes=True) -> FixedType:
@@ -356,9 +358,41 @@ def random_two_input_network(seed: int) -> Graph:
     return Graph(nodes, ["dot", "sum", "product", "mean", "joined"])
 
 
+def random_layernorm_network(seed: int) -> Graph:
+    """Layer normalizations over the last axis of a (positions, channels) input and of 1-D
+    vectors, with random types, table sizes and epsilons: one with gamma and beta, one without
+    gamma and with an exact (`auto`) normalized difference over a flattened input (which streams a
+    position at a time), one without beta on a wide exact Dense sum."""
+    rng = np.random.default_rng(seed)
+    positions, channels, outputs = int(rng.integers(2, 5)), int(rng.integers(3, 9)), int(rng.integers(3, 7))
+    flat = positions * channels
+    def weights(n, integer):
+        return random_weights(rng, (n,), FixedType(int(rng.integers(4, 12)), integer))
+    def norm(name, source, shape, scale, bias, accum):
+        node = LayerNorm(name, [source], shape, "LayerNormalization", scale=scale, bias=bias, accum_type=accum,
+                         epsilon=float(rng.choice([1e-5, 1e-3, 0.1])), table_size=int(rng.choice([16, 64, 256, 1024])),
+                         result_type=ranged_type(rng, (8, 16), 3))
+        node.table_type = FixedType(int(rng.integers(8, 19)), node.table_integer_bits() + int(rng.integers(0, 2)),
+                                    False, str(rng.choice(ROUNDING_MODES)), "SAT")
+        return node
+    nodes = [
+        Input("x", [], (positions, channels), "InputLayer",
+              result_type=ranged_type(rng, (6, 14), 4, signed=bool(rng.random() < 0.6))),
+        norm("norm", "x", (positions, channels), weights(channels, 2), weights(channels, 2),
+             ranged_type(rng, (8, 20), 2)),
+        Flatten("flat", ["norm"], (flat,), "Flatten"),
+        norm("norm_flat", "flat", (flat,), None, weights(flat, 1), AUTO),
+        Dense("dense", ["norm_flat"], (outputs,), "Dense", result_type=AUTO, accum_type=AUTO,
+              weight=random_weights(rng, (flat, outputs), FixedType(int(rng.integers(10, 17)), 1)),
+              bias=random_weights(rng, (outputs,), FixedType(int(rng.integers(4, 9)), 2))),
+        norm("norm_dense", "dense", (outputs,), weights(outputs, 2), None, ranged_type(rng, (8, 20), 2)),
+    ]
+    return Graph(nodes, ["norm", "norm_dense"])
+
 NETWORKS = {"ops": random_network, "tables": random_table_network, "piecewise": random_piecewise_network,
             "images": random_image_network, "signals": random_signal_network, "residual": random_residual_network,
-            "two_inputs": random_two_input_network, "convolutions": random_convolution_network}
+            "two_inputs": random_two_input_network, "convolutions": random_convolution_network,
+            "layernorm": random_layernorm_network}
 
 
 def spanning_inputs(graph: Graph, n: int, seed: int):
@@ -392,7 +426,7 @@ def test_matrix_covers_every_op():
 CASES = [("residual", MERGE_SEEDS[0]), ("two_inputs", MERGE_SEEDS[1]), ("convolutions", CONVOLUTION_SEED)] + \
     [("images", seed) for seed in IMAGE_SEEDS] + [("signals", seed) for seed in IMAGE_SEEDS] + \
     [("ops", seed) for seed in SEEDS] + [("tables", seed) for seed in TABLE_SEEDS] + \
-    [("piecewise", seed) for seed in PIECEWISE_SEEDS]
+    [("piecewise", seed) for seed in PIECEWISE_SEEDS] + [("layernorm", LAYERNORM_SEED)]
 
 
 @pytest.mark.parametrize("network, seed", CASES)

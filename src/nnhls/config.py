@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import warnings
 
+import numpy as np
+
 from nnhls.errors import NnhlsError
 from nnhls.ir import Graph, Node
 from nnhls.types import AUTO, FixedType, parse_precision
@@ -33,15 +35,19 @@ PRECISION_KEYS = ("default", "maximum", "result", "accum", "weight", "bias", "sc
 _PRECISION_ALIASES = {f"{key}_t": key for key in PRECISION_KEYS if key not in ("default", "maximum")}
 _KEY_ALIASES = {"skip": "Skip"}
 # Which layers have each precision, for messages.
-_PRECISION_OWNERS = {"result": "every layer but Flatten", "accum": "Dense and convolution layers",
+_PRECISION_OWNERS = {"result": "every layer but Flatten", "accum": "Dense, convolution and layer normalization layers",
                      "weight": "Dense and convolution layers",
                      "depthwise": "the depthwise parts of separable convolutions",
                      "pointwise": "the pointwise parts of separable convolutions",
-                     "bias": "Dense, convolution and batch normalization layers", "scale": "batch normalization layers",
-                     "table": "table-driven activations (sigmoid, tanh, elu, selu, softplus)",
+                     "bias": "Dense, convolution, batch and layer normalization layers",
+                     "scale": "batch and layer normalization layers",
+                     "table": "table-driven activations (sigmoid, tanh, elu, selu, softplus) and layer normalizations",
                      "exp_table": "softmax layers", "inv_table": "softmax layers",
                      "param": "the ReLU family, hard sigmoid and table-driven activations"}
-_LAYER_KEYS += tuple(_PRECISION_ALIASES) + tuple(_KEY_ALIASES)
+# The field's range of a layer normalization's table (2**TableRangePower2), which nnhls's has no
+# need of: its index normalizes the variance by its leading one (docs/fixed_point.md).
+_TABLE_RANGE_KEYS = ("TableRangePower2", "table_range_power2")
+_LAYER_KEYS += tuple(_PRECISION_ALIASES) + tuple(_KEY_ALIASES) + _TABLE_RANGE_KEYS
 # Slopes and scales inside activations that are not binary fractions (LeakyReLU's 0.3, SELU's scale).
 DEFAULT_PARAM = "ap_fixed<18,2,AP_RND_CONV,AP_SAT>"
 _TABLE_SIZES = tuple(2**k for k in range(1, 17))
@@ -98,7 +104,7 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
                 entry["ReuseFactor"] = default_reuse_factor
             if node.op == "conv":
                 entry.update(ParallelizationFactor=1, ConvImplementation="LineBuffer")
-            if node.op in ("lookup", "softmax"):
+            if node.op in ("lookup", "softmax", "layernorm"):
                 entry["TableSize"] = node.table_size
             if node.op == "softmax":
                 entry.update(Implementation=node.implementation, Skip=False)
@@ -122,6 +128,8 @@ def _default_precision(node: Node, key: str, default: str, graph: Graph):
         return rounding_once if rounding_once is not None else default
     if node.op == "conv" and key == node.weight_key:
         key = "weight"
+    if node.op == "layernorm" and key != "result":
+        return _layernorm_precision(node, key)
     if key in ("weight", "bias") and node.op in ("dense", "conv"):
         quantizer = getattr(node, key).quantizer
         return quantizer if quantizer is not None else default
@@ -150,6 +158,18 @@ def _default_precision(node: Node, key: str, default: str, graph: Graph):
         if readers and all(reader is not None for reader in readers) and node.name not in graph.outputs:
             return AUTO  # read only by quantizers, which then round the exact value once, as the framework does
     return default
+
+
+def _layernorm_precision(node: Node, key: str) -> str:
+    """A LayerNorm's table and normalized differences keep about 18 significant bits; gamma and
+    beta 18 bits sized to their values: a few output LSBs from the framework (docs/fixed_point.md)."""
+    if key == "table":
+        return f"ap_ufixed<18,{node.table_integer_bits()},AP_RND,AP_SAT>"
+    if key == "accum":
+        return node.DEFAULT_ACCUM
+    largest = float(np.abs(getattr(node, key).values).max(initial=0))
+    integer = max(int(np.floor(np.log2(largest))) + 2, 1) if largest > 0 else 1
+    return f"ap_fixed<18,{integer},AP_RND_CONV,AP_SAT>"
 
 
 def _framework_exact(graph: Graph, name: str) -> bool:
@@ -414,10 +434,15 @@ def _aliased_precisions(node: Node, entry: dict, where: str, applied: dict) -> d
 
 def _table_settings(node: Node, entry: dict, where: str) -> None:
     """TableSize, Implementation and Skip (or `skip`), which only table-driven activations have."""
+    for key in _TABLE_RANGE_KEYS:
+        if key in entry:
+            raise NnhlsError(f"{where}['{key}']: nnhls's layer normalization table needs no range: it is indexed "
+                             "by the variance's leading bits, so it covers every variance with the same relative "
+                             "resolution; remove the key (TableSize sets the resolution)")
     for key in ("TableSize", "Implementation", "Skip", *_KEY_ALIASES):
         if key not in entry:
             continue
-        valid_op = ("lookup", "softmax") if key == "TableSize" else ("softmax",)
+        valid_op = ("lookup", "softmax", "layernorm") if key == "TableSize" else ("softmax",)
         if node.op not in valid_op:
             raise NnhlsError(f"{where}['{key}'] applies to {' and '.join(valid_op)} layers; "
                              f"{node.name!r} is a {node.op} layer")
@@ -425,6 +450,9 @@ def _table_settings(node: Node, entry: dict, where: str) -> None:
         if key == "TableSize":
             if value not in _TABLE_SIZES:
                 raise NnhlsError(f"{where}['TableSize'] is {value!r}; use a power of two from 2 to 65536")
+            if node.op == "layernorm" and value < node.MIN_TABLE_SIZE:
+                raise NnhlsError(f"{where}['TableSize'] is {value!r}; a layer normalization's table has half its "
+                                 f"bins per octave, so it needs at least {node.MIN_TABLE_SIZE}")
             node.table_size = value
         elif key == "Implementation":
             _softmax_implementation(node, value, f"{where}['Implementation']")

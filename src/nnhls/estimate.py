@@ -110,6 +110,8 @@ def weight_bits(graph: Graph, node: Node) -> int:
     total = sum(_bits(weights) for _, weights in constants)
     if node.op == "step":
         total += len(node.threshold_codes) * graph[node.inputs[0]].result_type.width
+    if node.op == "layernorm":  # n**3 * epsilon, at the variance's width
+        total += node.statistics(graph[node.inputs[0]].result_type).variance.width
     return total
 
 
@@ -190,6 +192,19 @@ def _softmax_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, in
         return multipliers, latency, latency, 0
     return multipliers, 1, depth, 0
 
+
+@ESTIMATES.register("layernorm")
+def _layernorm_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
+    """Per position: sum tree, n * x - S, squares, sum tree, + epsilon and the leading one, the
+    table, the shift, the products (docs/estimate.md)."""
+    per_value = 2 + (node.scale is not None)  # d * d, a * table, and * gamma
+    depth = 2 * ceil_log2(node.n) + 7
+    if not stream:
+        return node.size * per_value, 1, depth, 0
+    if len(node.shape) == 1:
+        latency = n_packets(graph, node.inputs[0]) + depth + 1
+        return node.n * per_value, latency, latency, 0
+    return (node.n * per_value, *_loop(node.positions, 1, depth), 0)
 
 @ESTIMATES.register(*ELEMENTWISE)
 def _elementwise_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:

@@ -463,6 +463,39 @@ def emulate_softmax(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> 
     return _convert(product, product_type, node.result_type, tally, "result")
 
 
+def _leading_one(codes: np.ndarray, width: int) -> np.ndarray:
+    """The position of each non-negative code's highest set bit (-1 for 0), exactly at any width."""
+    lead = np.full(codes.shape, -1, dtype=np.int64)
+    for bit in range(width):
+        lead[(codes >> bit) != 0] = bit
+    return lead
+
+
+def emulate_layernorm(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    x, x_type = source
+    n, types = node.n, node.statistics(x_type)
+    bits = node.mantissa_bits
+    wide = max(types.square_sum.width, types.variance.width + bits,
+               types.difference.width + types.shift.fractional + types.guard) > 62
+    rows = x.reshape(-1, n).astype(object if wide or x.dtype == object else np.int64)
+    differences = rows * n - rows.sum(axis=1, keepdims=True)
+    variance = (differences * differences).sum(axis=1) * 4**types.guard + types.epsilon_code
+    lead = _leading_one(variance, types.variance.width)
+    at = np.maximum(lead, 0)
+    shifts = at.astype(object) if wide else at
+    top = (variance << bits) >> shifts  # the leading one (where V > 0) and the `bits` bits below it
+    index = ((at & 1) << bits) | (top & ((1 << bits) - 1)).astype(np.int64)
+    # a = d * 2**(guard - j), j = at // 2: d's code moved to the shift type's fractional bits, exactly.
+    shifted = differences << (types.shift.fractional + types.guard - (shifts >> 1))[:, None]
+    normalized = _convert(shifted, types.shift, node.accum_type, tally, "accum")
+    value, value_type = quantize.mul(normalized, node.accum_type, node.table.codes[index][:, None], node.table.type)
+    if node.scale is not None:
+        value, value_type = quantize.mul(value, value_type, node.scale.codes, node.scale.type)
+    if node.bias is not None:
+        value, value_type = quantize.add(value, value_type, node.bias.codes, node.bias.type)
+    return _convert(value, value_type, node.result_type, tally, "result").reshape(len(x), *node.shape)
+
+
 def emulate_step(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, _ = source
     passed = np.zeros(x.shape, dtype=np.int64)
@@ -481,5 +514,6 @@ def emulate_softsign(node: Node, tally, source: tuple[np.ndarray, FixedType]) ->
     return _convert(quotient, quotient_type, node.result_type, tally, "result")
 
 
+EMULATORS["layernorm"] = emulate_layernorm
 EMULATORS.update({"softsign": emulate_softsign, "step": emulate_step, "lookup": emulate_lookup, "softmax": emulate_softmax, "prelu": emulate_prelu,
                   "hard_sigmoid": emulate_hard_sigmoid})

@@ -21,6 +21,7 @@ from nnhls.errors import NnhlsError
 from nnhls.frontends import qkeras as qk
 from nnhls.ir import (ACTIVATIONS, Activation, BatchNorm, Concatenate, Conv, Dense, Dot, Flatten, Graph, Input, Merge,
                       Node, ParametricRelu, Pool, ScaleShift, Weights, Window, ZeroPad, make_activation, same_padding)
+from nnhls.ir import LayerNorm
 from nnhls.types import IntType, exact_type
 
 __all__ = ["SUPPORTED_LAYERS", "load_keras_file", "load_keras_json", "read_keras"]
@@ -981,6 +982,25 @@ def _read_batchnorm(layer: _Layer, source, in_shape, reader) -> list[Node]:
     ]
 
 
+def _read_layernorm(layer: _Layer, source, in_shape, reader) -> list[Node]:
+    """Keras LayerNormalization (Keras 2 and 3) over the last axis, with or without gamma and beta."""
+    config = layer.config
+    axes = config.get("axis", -1)
+    axes = [axes] if isinstance(axes, int) else list(axes)  # tf.keras stores a list once built
+    rank = len(in_shape) + 1  # Keras counts the batch axis
+    if sorted({int(a) % rank for a in axes}) != [rank - 1]:
+        raise NnhlsError(f"{layer.where} normalizes over axis {config.get('axis')!r}; nnhls normalizes over the "
+                         "last axis only (axis=-1)")
+    if config.get("rms_scaling"):
+        raise NnhlsError(f"{layer.where} has rms_scaling=True, which nnhls does not support; use rms_scaling=False")
+    scale, center = bool(config.get("scale", True)), bool(config.get("center", True))
+    weights = [np.asarray(w, dtype=np.float64).reshape(-1) for w in layer.layer.get_weights()]
+    _check_weights(layer, weights, scale + center, "gamma and beta as configured")
+    gamma = Weights(weights.pop(0)) if scale else None
+    beta = Weights(weights.pop(0)) if center else None
+    return [LayerNorm(layer.name, [source], tuple(in_shape), scale=gamma, bias=beta,
+                      epsilon=float(config.get("epsilon", 1e-3)))]
+
 def _read_merge(layer: _Layer, sources: list[str], in_shapes: list, reader, function: str) -> list[Node]:
     if len(set(map(tuple, in_shapes))) != 1:
         shapes = ", ".join(str(tuple(shape)) for shape in in_shapes)
@@ -1051,6 +1071,7 @@ _HANDLERS = {
     "Dropout": _read_dropout,
     "Flatten": _read_flatten,
     "BatchNormalization": _read_batchnorm,
+    "LayerNormalization": _read_layernorm,
     "Conv1D": partial(_read_conv, spatial=1),
     "Conv2D": partial(_read_conv, spatial=2),
     "Conv1DTranspose": partial(_read_conv_transpose, spatial=1),

@@ -328,6 +328,28 @@ def _softmax(emission: Emission, node: Node) -> tuple[str, str]:
     return struct, call(emission.plan, node, "softmax", f"{exps}, {inverses}")
 
 
+@EMITTERS.register("layernorm")
+def _layernorm(emission: Emission, node: Node) -> tuple[str, str]:
+    types = node.statistics(_input_type(emission, node))
+    one = Weights(np.ones(1), type=FixedType(2, 2), codes=np.ones(1, dtype=np.int64))  # an unused gamma or beta
+    scale, bias = node.scale or one, node.bias or one
+    table = constant_array(emission, node, "table", "table_t", node.table.type, node.table.codes,
+                           f"sqrt({node.n} / m) at the centres of {node.table_size // 2} bins over [1, 2) "
+                           f"and as many over [2, 4)")
+    epsilon = constant_array(emission, node, "epsilon", "variance_t", types.variance,
+                             np.array([types.epsilon_code], dtype=object), f"{node.n}**3 * epsilon ({node.epsilon:g})")
+    gamma = constant_array(emission, node, "gamma", "scale_t", scale.type, scale.codes, "gamma")
+    beta = constant_array(emission, node, "beta", "bias_t", bias.type, bias.codes, "beta")
+    struct = config(
+        emission.plan, node, f"layer normalization over the last axis of {node.n} values",
+        {"n_in": node.size, "n": node.n, "n_positions": node.positions, "table_size": node.table_size,
+         "mantissa_bits": node.mantissa_bits, "shift_base": types.shift_base,
+         "has_scale": node.scale is not None, "has_bias": node.bias is not None},
+        {"sum_t": cpp_type(types.total), "count_t": cpp_type(types.count), "diff_t": cpp_type(types.difference),
+         "square_sum_t": cpp_type(types.square_sum), "variance_t": types.variance, "shift_t": cpp_type(types.shift),
+         "accum_t": node.accum_type, "table_t": node.table.type, "scale_t": scale.type, "bias_t": bias.type})
+    return struct, call(emission.plan, node, "layernorm", f"{table}, {epsilon}, {gamma}, {beta}")
+
 def _vector_sizes(plan, node: Node) -> dict:
     """A two-input kernel's io_stream mode: 1-D tensors are read as whole vectors (`vector`),
     since an input may arrive in packets of any size (a flattened image, a pixel at a time)."""

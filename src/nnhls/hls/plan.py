@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 
+from nnhls.errors import NnhlsError
 from nnhls.hls import fifo
 from nnhls.ir import Graph, Node, Registry
 from nnhls.types import FixedType
@@ -255,12 +256,23 @@ def _concatenate_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
     return "concatenate", {"outer": outer, "blocks": plan.packet_blocks(node)}
 
 
+def _layernorm_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
+    """A 1-D tensor is read whole (in whatever packets it comes), then written; otherwise each
+    position's packet (its last axis) is read and its normalized packet written."""
+    if len(node.shape) == 1:
+        return _whole_pattern(plan, node)
+    if plan.packet_size(node.inputs[0]) != node.n:
+        raise NnhlsError(f"layer {node.name!r}: in io_stream a layer normalization reads packets of its last axis "
+                         f"({node.n} values), but its input comes in packets of "
+                         f"{plan.packet_size(node.inputs[0])}; use io_parallel")
+    return "elementwise", {"n": plan.n_packets(node.name)}
+
 # op -> (plan, node) -> (pattern, parameters) of its io_stream kernel's reads and writes, for
 # the FIFO depths (hls/fifo.py); each mirrors the kernel's loops in include/nnhls.
 STREAM_PATTERNS = Registry("the io_stream FIFO planner (hls/plan.py STREAM_PATTERNS)", {
     **{op: _elementwise_pattern for op in
        ("activation", "scale_shift", "lookup", "prelu", "step", "softsign", "hard_sigmoid")},
-    "dense": _whole_pattern, "softmax": _whole_pattern,
+    "dense": _whole_pattern, "softmax": _whole_pattern, "layernorm": _layernorm_pattern,
     "conv": _windows_pattern, "pool": _windows_pattern,
     "zero_pad": lambda plan, node: ("zero_pad", dataclasses.asdict(node.window)),
     "merge": _two_inputs_pattern, "dot": _two_inputs_pattern, "concatenate": _two_inputs_pattern,

@@ -12,6 +12,7 @@ from nnhls.ir.ops import (ACTIVATIONS, OPS, Activation, BatchNorm, Concatenate, 
                           Input, Lookup, Merge, Node, ParametricRelu, Pool, ScaleShift, Softmax, Softsign, Step, Weights,
                           Window, ZeroPad, dot_type, make_activation, mean_dividend_type, mean_type, merge_range,
                           range_type, same_padding, softsign_types, table_low_type, union_type)
+from nnhls.ir.ops import LayerNorm, LayerNormTypes
 from nnhls.ir.registry import Registry
 
 __all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Concatenate", "Conv", "Dense", "Dot", "Flatten", "Graph",
@@ -19,3 +20,4 @@ __all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Concatenate", "Conv
            "Softmax", "Softsign", "Step", "Weights", "Window", "ZeroPad", "dot_type", "make_activation",
            "mean_dividend_type", "mean_type", "merge_range", "range_type", "same_padding", "softsign_types",
            "table_low_type", "union_type"]
+__all__ += ["LayerNorm", "LayerNormTypes"]

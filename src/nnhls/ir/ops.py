@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -684,6 +685,117 @@ class ScaleShift(Node):
     CONSTANTS: ClassVar[tuple[str, ...]] = ("scale", "shift")
 
 
+__all__ += ["LayerNorm", "LayerNormTypes"]
+
+
+@dataclass(frozen=True)
+class LayerNormTypes:
+    """The exact types and constants of one LayerNorm's statistics for one input type (see
+    `LayerNorm.statistics`); every realization reads these, none works them out again."""
+
+    total: FixedType  # S = the sum of the n values of a position
+    count: IntType  # holds n
+    difference: FixedType  # d = n * x - S
+    square_sum: FixedType  # Q = the sum of d**2
+    variance: FixedType  # V = Q + n**3 * epsilon, with `guard` more pairs of fractional bits than Q
+    guard: int
+    epsilon_code: int  # n**3 * epsilon as a code of `variance`, rounded to nearest
+    shift: FixedType  # holds d and every d * 2**(shift_base - j) exactly
+    shift_base: int  # d's fractional bits plus `guard`: d is shifted left by shift_base - j
+
+
+@dataclass
+class LayerNorm(Node):
+    """Keras LayerNormalization over the last axis, n values per position. In codes (x's with F
+    fractional bits, V's with 2F + 2 * guard; docs/fixed_point.md):
+
+        S = sum(x);  d = n * x - S;  Q = sum(d**2)                    exact (no mean, no division)
+        V = Q + n**3 * epsilon        epsilon's code rounded to nearest, V's LSB fine enough that
+                                      this moves no V with Q > 0 by 2**-24 of itself
+        V = m * 4**j, m in [1, 4)     j and the bin of m from V's leading one, exactly
+        a = d * 2**(guard - j)        |a| < 2, converted into `accum_type`
+        y = a * table[bin] * scale + bias, exact, converted into `result_type` once.
+
+    (x - mean) / sqrt(var + epsilon) = d * sqrt(n) / sqrt(V) = a * sqrt(n / m), so the table holds
+    sqrt(n / m) at the centre of each of its bins, half of them over [1, 2) and half over [2, 4):
+    every variance gets the same relative resolution, with no declared range. `scale` (gamma)
+    and `bias` (beta) are None where the layer has none (scale=False, center=False).
+    """
+
+    scale: Weights | None = None
+    bias: Weights | None = None
+    epsilon: float = 1e-3
+    table_size: int = 1024
+    table_type: object = None
+    accum_type: object = None
+    table: Weights = None
+
+    op: ClassVar[str] = "layernorm"
+    CONSTANTS: ClassVar[tuple[str, ...]] = ("table", "scale", "bias")
+    PRECISIONS: ClassVar[tuple[str, ...]] = ("result", "table", "accum", "scale", "bias")
+    DEFAULT_ACCUM: ClassVar[str] = "ap_fixed<20,2,AP_RND_CONV,AP_SAT>"
+    MIN_TABLE_SIZE: ClassVar[int] = 4
+
+    @property
+    def n(self) -> int:
+        return self.shape[-1]
+
+    @property
+    def positions(self) -> int:
+        return self.size // self.n
+
+    @property
+    def mantissa_bits(self) -> int:
+        """Bits of m below its leading one that pick a bin (half the table per octave of m)."""
+        return self.table_size.bit_length() - 2
+
+    def precision_keys(self) -> tuple[str, ...]:
+        return tuple(key for key in self.PRECISIONS if key not in ("scale", "bias") or getattr(self, key) is not None)
+
+    def table_integer_bits(self) -> int:
+        """Integer bits of an unsigned type holding every table value, sqrt(n / m) < sqrt(n)."""
+        return ((self.n - 1).bit_length() + 1) // 2
+
+    def table_values(self) -> np.ndarray:
+        """sqrt(n / m) at the centre of each bin: [1, 2) then [2, 4), table_size / 2 bins each."""
+        half = self.table_size // 2
+        centres = 1 + (np.arange(half) + 0.5) / half
+        return np.sqrt(self.n / np.concatenate([centres, 2 * centres]))
+
+    def statistics(self, x_type: FixedType) -> LayerNormTypes:
+        return _layernorm_types(self.n, float(np.float32(self.epsilon)), x_type)
+
+
+@functools.lru_cache(maxsize=256)
+def _layernorm_types(n: int, epsilon: float, x_type: FixedType) -> LayerNormTypes:
+    """The statistics' exact types for n values of `x_type` (epsilon as the framework's float32)."""
+    from fractions import Fraction
+
+    frac, spread = x_type.fractional, x_type.max_code - x_type.min_code
+    difference = range_type(-(n - 1) * spread, (n - 1) * spread, frac)
+    # Q = n * sum over pairs of (x_i - x_j)**2: at most n * floor(n**2 / 4) * spread**2, and at
+    # least n * (n - 1) codes where the values are not all equal.
+    square_max = n * (n * n // 4) * spread * spread
+    two = Fraction(2)
+    epsilon_value = Fraction(epsilon) * n**3
+    smallest = max(n * (n - 1) * two ** (-2 * frac) if spread else Fraction(0), epsilon_value)
+    # Rounding epsilon at V's LSB moves V by at most half an LSB, and by at most epsilon itself.
+    guard = 0
+    while min(two ** -(2 * frac + 2 * guard + 1), epsilon_value) > smallest * two**-FLOAT32_BITS:
+        guard += 1
+    variance_frac = 2 * frac + 2 * guard
+    epsilon_code = round(epsilon_value * two**variance_frac)
+    variance = range_type(0, (square_max << 2 * guard) + epsilon_code, variance_frac)
+    most_shift = (variance.width - 1) // 2 - guard  # j - guard at the largest V
+    shift_frac = max(frac, most_shift)
+    shift_integer = max(difference.integer + (not difference.signed), 2)
+    return LayerNormTypes(
+        total=range_type(n * x_type.min_code, n * x_type.max_code, frac), count=IntType(n.bit_length(), signed=False),
+        difference=difference, square_sum=range_type(0, square_max, 2 * frac), variance=variance, guard=guard,
+        epsilon_code=epsilon_code, shift=FixedType(shift_integer + shift_frac, shift_integer, True),
+        shift_base=frac + guard)
+
+
 @dataclass
 class Flatten(Node):
     """Reshape to one dimension; channels-last order is kept, so the values do not move."""
@@ -799,7 +911,7 @@ class Dot(Node):
 
 # Every op kind the lowered IR may hold, by name. The equivalence tests compare against this.
 OPS = {cls.op: cls for cls in (Input, Dense, Conv, Pool, ZeroPad, Activation, ParametricRelu, HardSigmoid, Step, Softsign, Lookup,
-                                Softmax, ScaleShift, Flatten, Merge, Concatenate, Dot)}
+                                Softmax, ScaleShift, LayerNorm, Flatten, Merge, Concatenate, Dot)}
 
 # Activation functions by name, as frameworks spell them.
 ACTIVATIONS = Activation.FUNCTIONS + tuple(Lookup.FUNCTIONS) + ("softmax", "hard_sigmoid", "softsign")
@@ -826,7 +938,7 @@ def make_activation(name: str, inputs: list[str], shape: tuple[int, ...], functi
 # layer a node came from (below).
 _LAYER_CLASSES = {"input": "Input", "dense": "Dense", "hard_sigmoid": "HardActivation", "softmax": "Softmax",
                   "batchnorm": "BatchNormalization", "flatten": "Reshape", "merge": "Merge", "concatenate": "Concatenate",
-                  "dot": "Dot"}
+                  "dot": "Dot", "layernorm": "LayerNormalization"}
 _PARAMETRIZED = {"PReLU": "PReLU", "LeakyReLU": "ParametrizedActivation", "ThresholdedReLU": "ParametrizedActivation",
                  "ELU": "ParametrizedActivation"}
 
@@ -918,8 +1030,10 @@ def _layer_attributes(node: Node) -> dict:
         attributes["n_in"] = node.size
     if activation is not None:
         attributes["activation"] = activation
-    if node.op in ("lookup", "softmax"):
+    if node.op in ("lookup", "softmax", "layernorm"):
         attributes["table_size"] = node.table_size
+    if node.op == "layernorm":
+        attributes.update(n_in=node.size, seq_len=node.positions, epsilon=node.epsilon)
     if node.op == "softmax":
         attributes.update(implementation=node.implementation, skip=node.skip)
     if node.op == "flatten":

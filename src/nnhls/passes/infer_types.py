@@ -37,6 +37,11 @@ def infer_types(graph: Graph, maximum: FixedType | None = None) -> bool:
             continue
         if node.op == "step":
             _step_thresholds(node, sources[0])
+        if node.op == "layernorm":
+            if not isinstance(node.accum_type, FixedType):
+                node.accum_type = _capped(node, "accum", _layernorm_accumulator(node, sources[0]), maximum)
+                changed = True
+            _check_layernorm_widths(node, sources[0])
         if isinstance(node, Dense) and not isinstance(node.accum_type, FixedType):
             node.accum_type = _capped(node, "accum", _dense_accumulator(node, sources[0]), maximum)
             changed = True
@@ -122,6 +127,46 @@ def _scale_shift_result(node: Node, sources: list[FixedType]) -> FixedType:
     high = int((scaled.max(axis=0) * 2**shift_up + offset).max())
     return _fitting_type(node, low, high, frac)
 
+
+def _check_layernorm_widths(node: Node, source: FixedType) -> None:
+    """The exact statistics (the squares, the variance with its mantissa bits) and the exact
+    product a * table * gamma + beta fit the widths of nnhls's C simulation."""
+    types = node.statistics(source)
+    statistics = max(2 * types.difference.width, types.variance.width + node.mantissa_bits, types.shift.width)
+    constants = [w.type.width for w in (node.scale, node.bias) if w is not None]
+    product = node.accum_type.width + node.table.type.width + sum(constants) + 1
+    for what, width, fix in (
+            (f"the exact variance of {node.n} values of {source}", statistics, "give its input a narrower precision"),
+            ("the exact a * table * gamma + beta", product, "narrow its accum, table, scale or bias precision")):
+        if width > MAX_INFERRED_WIDTH:
+            raise NnhlsError(f"layer {node.name!r}: {what} needs {width} bits, more than the {MAX_INFERRED_WIDTH} "
+                             f"C simulation supports; {fix}")
+
+
+def _layernorm_accumulator(node: Node, source: FixedType) -> FixedType:
+    """The exact type of a LayerNorm's normalized differences, |a| < 2 (LayerNorm's docstring)."""
+    fractional = node.statistics(source).shift.fractional
+    return FixedType(fractional + 2, 2)
+
+
+@EXACT_RESULTS.register("layernorm")
+def _layernorm_result(node: Node, sources: list[FixedType]) -> FixedType:
+    """a * table * scale + bias over a's type, the table's codes and each channel's constants."""
+    accum, table = node.accum_type, node.table
+    table_codes = (int(table.codes.min()), int(table.codes.max()))
+    corners = [a * t for a in (accum.min_code, accum.max_code) for t in table_codes]
+    low, high = np.array([min(corners)], dtype=object), np.array([max(corners)], dtype=object)
+    frac = accum.fractional + table.type.fractional
+    if node.scale is not None:
+        gamma = node.scale.codes.astype(object)
+        low, high = np.minimum(low * gamma, high * gamma), np.maximum(low * gamma, high * gamma)
+        frac += node.scale.type.fractional
+    if node.bias is not None:
+        to_frac = max(frac, node.bias.type.fractional)
+        beta = _align(node.bias.codes, node.bias.type.fractional, to_frac)
+        low, high = _align(low, frac, to_frac) + beta, _align(high, frac, to_frac) + beta
+        frac = to_frac
+    return _fitting_type(node, int(low.min()), int(high.max()), frac)
 
 @EXACT_RESULTS.register("merge")
 def _merge_result(node: Node, sources: list[FixedType]) -> FixedType:

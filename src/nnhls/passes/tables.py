@@ -31,6 +31,9 @@ def fill_tables(graph: Graph) -> bool:
             node.inv_table = Weights(1 / np.maximum(bin_centres(0, node.inv_span_log2, node.table_size), exps[-1]),
                                      type=node.inv_type)
             changed = True
+        elif node.op == "layernorm" and node.table is None:
+            node.table = Weights(node.table_values(), type=node.table_type)
+            changed = True
     return changed
 
 
