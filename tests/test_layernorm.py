@@ -125,14 +125,16 @@ def test_the_configuration_shows_the_table_and_the_precisions(tmp_path):
     assert node.table.codes.size == 256 and str(node.accum_type) == "ap_fixed<16,2,AP_RND,AP_SAT>"
 
 
-@pytest.mark.parametrize("entry, message", [
-    ({"TableRangePower2": 2}, r"TableRangePower2'\]: nnhls's layer normalization table needs no range"),
-    ({"table_range_power2": 2}, r"table_range_power2'\]: .* covers every variance"),
-    ({"TableSize": 2}, r"TableSize'\] is 2; a layer normalization's table .* at least 4"),
-])
-def test_configuration_it_does_not_take_is_a_clear_error(entry, message, tmp_path):
-    with pytest.raises(NnhlsError, match=message):
-        _convert(_model("keras2", (8,)), tmp_path / "prj", **entry)
+def test_configuration_it_does_not_take_is_a_clear_error(tmp_path):
+    with pytest.raises(NnhlsError, match=r"TableSize'\] is 2; a layer normalization's table .* at least 4"):
+        _convert(_model("keras2", (8,)), tmp_path / "prj", TableSize=2)
+
+
+@pytest.mark.parametrize("key", ["TableRangePower2", "table_range_power2"])
+def test_the_fields_table_range_is_ignored_with_a_warning(key, tmp_path):
+    with pytest.warns(UserWarning, match=rf"{key}'\] is ignored: nnhls's layer normalization table needs no range"):
+        hm = _convert(_model("keras2", (8,)), tmp_path / "prj", **{key: 2})
+    assert hm.graph["norm"].table_size == 1024
 
 
 def test_an_input_too_wide_for_the_exact_variance_is_a_clear_error():

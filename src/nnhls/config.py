@@ -435,10 +435,15 @@ def _aliased_precisions(node: Node, entry: dict, where: str, applied: dict) -> d
 def _table_settings(node: Node, entry: dict, where: str) -> None:
     """TableSize, Implementation and Skip (or `skip`), which only table-driven activations have."""
     for key in _TABLE_RANGE_KEYS:
-        if key in entry:
-            raise NnhlsError(f"{where}['{key}']: nnhls's layer normalization table needs no range: it is indexed "
-                             "by the variance's leading bits, so it covers every variance with the same relative "
-                             "resolution; remove the key (TableSize sets the resolution)")
+        if key not in entry:
+            continue
+        if node.op != "layernorm":
+            raise NnhlsError(f"{where}['{key}'] applies to layer normalization layers; {node.name!r} is a "
+                             f"{node.op} layer")
+        # A script written for the field's tools sets it; nnhls's table has no range to set.
+        warnings.warn(f"{where}['{key}'] is ignored: nnhls's layer normalization table needs no range: it is "
+                      "indexed by the variance's leading bits, so it covers every variance with the same relative "
+                      "resolution (TableSize sets the resolution)", stacklevel=5)
     for key in ("TableSize", "Implementation", "Skip", *_KEY_ALIASES):
         if key not in entry:
             continue
