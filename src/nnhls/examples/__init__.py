@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-__all__ = ["DIGITS_MOBILE", "DIGITS_QCNN", "DIGITS_QMLP", "DIGITS_RESIDUAL", "load_digits_data", "load_digits_images"]
+__all__ = ["DIGITS_KERAS3", "DIGITS_MOBILE", "DIGITS_QCNN", "DIGITS_QMLP", "DIGITS_RESIDUAL", "load_digits_data", "load_digits_images"]
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
 # A QKeras MLP 64-32-32-10 trained on scikit-learn's 8x8 digits (see train_digits_qmlp.py).
@@ -15,6 +15,9 @@ DIGITS_RESIDUAL = EXAMPLES_DIR / "digits_residual.h5"
 # A QKeras mobile-style CNN: depthwise, pointwise and separable convolutions, upsampling and global
 # average pooling (see train_digits_mobile.py).
 DIGITS_MOBILE = EXAMPLES_DIR / "digits_mobile.h5"
+# A float Keras 3 functional CNN: depthwise convolution, Add, cropping, reshape, permute, a Dense on
+# a 2-D tensor, layer normalization, Concatenate (see train_digits_keras3.py).
+DIGITS_KERAS3 = EXAMPLES_DIR / "digits_keras3.keras"
 
 
 def load_digits_data():
