@@ -55,6 +55,7 @@ def assert_constants_are_integer_codes(project: Path) -> None:
     ("images", "Vitis", "Resource", "io_stream"),
     ("tables", "Vitis", "Latency", "io_parallel"),  # tanh and sigmoid tables, softmax
     ("piecewise", "Vivado", "Resource", "io_stream"),  # ReLU family, tails, staircase, hard sigmoid
+    ("tokens", "Vitis", "Latency", "io_stream"),  # embeddings, sum pooling
 ])
 def test_testbench_passes_with_the_vendor_headers(network, backend, strategy, io_type, tmp_path):
     seed = 8 if network == "images" else 10

@@ -253,6 +253,12 @@ def _concatenate_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
     return "concatenate", {"outer": outer, "blocks": plan.packet_blocks(node)}
 
 
+def _rows_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
+    """An embedding writes one row per index, right after reading the packet that holds it."""
+    source = node.inputs[0]
+    return "rows", {"n_in": plan.n_packets(source), "rows_per_packet": plan.packet_size(source)}
+
+
 # op -> (plan, node) -> (pattern, parameters) of its io_stream kernel's reads and writes, for
 # the FIFO depths (hls/fifo.py); each mirrors the kernel's loops in include/nnhls.
 STREAM_PATTERNS = Registry("the io_stream FIFO planner (hls/plan.py STREAM_PATTERNS)", {
@@ -262,5 +268,6 @@ STREAM_PATTERNS = Registry("the io_stream FIFO planner (hls/plan.py STREAM_PATTE
     "conv": _windows_pattern, "pool": _windows_pattern,
     "zero_pad": lambda plan, node: ("zero_pad", dataclasses.asdict(node.window)),
     "merge": _two_inputs_pattern, "dot": _two_inputs_pattern, "concatenate": _two_inputs_pattern,
+    "embedding": _rows_pattern,
     "input": None, "flatten": None,  # a port; a view (no stage)
 })
