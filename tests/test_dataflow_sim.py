@@ -89,6 +89,7 @@ struct pool_config {{
   static const unsigned out_h = {IMAGE_H}, out_w = {IMAGE_W};
   static const unsigned n_pixels = {IMAGE_H * IMAGE_W};
   static const bool is_max = true;
+  static const bool is_sum = false;
   typedef ap_fixed<16, 8> sum_t;  // sum_t, dividend_t and count_t: average pooling's
   typedef ap_fixed<16, 8> dividend_t;
   typedef ap_uint<4> count_t;

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from nnhls.hls.backend import BACKENDS, IO_TYPES, Project, get_backend
-from nnhls.ir import (OPS, Activation, Concatenate, Conv, Dense, Dot, Flatten, Graph, HardSigmoid, Input, Lookup, Merge,
-                      ParametricRelu, Pool, ScaleShift, Softmax, Softsign, Step, Weights, Window, ZeroPad)
+from nnhls.ir import (OPS, Activation, Concatenate, Conv, Dense, Dot, Embedding, Flatten, Graph, HardSigmoid, Input,
+                      Lookup, Merge, ParametricRelu, Pool, ScaleShift, Softmax, Softsign, Step, Weights, Window,
+                      ZeroPad, embedding_index_type)
 from nnhls.ir import LayerNorm
-from nnhls.types import exact_type
-from nnhls.model import HLSModel
+from nnhls.types import IntType, exact_type
+from nnhls.model import HLSModel, spanned_codes
 from nnhls.passes import lower
 from nnhls.types import AUTO, OVERFLOW_MODES, ROUNDING_MODES, FixedType
 
@@ -26,6 +27,7 @@ IMAGE_SEEDS = (3, 8)
 MERGE_SEEDS = (2, 5)  # the residual network's seed, then the two-input network's
 CONVOLUTION_SEED = 4
 LAYERNORM_SEED = 9  # an unsigned input; the last variance is 68 bits wide
+TOKENS_SEED = 4
 
 
 def random_type(rng, width_range=(2, 12), signed=None, modes=True) -> FixedType:
@@ -389,18 +391,63 @@ def random_layernorm_network(seed: int) -> Graph:
     ]
     return Graph(nodes, ["norm", "norm_dense"])
 
+
+def random_tokens_network(seed: int) -> Graph:
+    """Two token sequences: one of a random signed type with fractions, read by an embedding that
+    truncates toward zero and counts negative indices from the end (Keras 3), one of the default
+    index type (Keras 2); their tables of random types joined along the channels, a 1-D
+    convolution, sum pooling and its scale (QKeras's quantized average), a global average of the
+    first embedding, and the second embedding's narrower result."""
+    rng = np.random.default_rng(seed)
+    n, vocab_a, vocab_b = int(rng.integers(5, 9)), int(rng.integers(5, 14)), int(rng.integers(4, 9))
+    dim_a, dim_b, filters = 3, 2, 3
+    index_bits = vocab_a.bit_length() + 1
+    tokens = FixedType(index_bits + int(rng.integers(1, 4)), index_bits + int(rng.integers(0, 2)), True,
+                       str(rng.choice(ROUNDING_MODES)), "SAT")
+    table_a, table_b = ranged_type(rng, (4, 10), 2), FixedType(int(rng.integers(6, 12)), 3)
+    joined = Window(1, n, dim_a + dim_b, 1, 3, 1, 1, pad_left=1, pad_right=1)
+    pooled = Window(1, joined.out_w, filters, 1, 2, 1, 2)
+    nodes = [
+        Input("tokens", [], (n,), "InputLayer", result_type=tokens),
+        Input("ids", [], (n,), "InputLayer", result_type=embedding_index_type(vocab_b)),
+        Embedding("embed", ["tokens"], (n, dim_a), "Embedding", result_type=AUTO, negative_wraps=True,
+                  embeddings=random_weights(rng, (vocab_a, dim_a), table_a)),
+        Embedding("embed_ids", ["ids"], (n, dim_b), "Embedding", result_type=ranged_type(rng, (4, 8), 3),
+                  embeddings=random_weights(rng, (vocab_b, dim_b), table_b)),
+        Concatenate("joined", ["embed", "embed_ids"], (n, dim_a + dim_b), "Concatenate", axis=1, result_type=AUTO),
+        conv(rng, "conv", "joined", (n, dim_a + dim_b), joined, filters, result=ranged_type(rng, (8, 12), 5)),
+        Pool("sum", ["conv"], (pooled.out_w, filters), "QAveragePooling2D", function="sum", result_type=AUTO,
+             window=pooled, in_shape=(joined.out_w, filters)),
+        ScaleShift("scaled", ["sum"], (pooled.out_w, filters), "QAveragePooling2D", result_type=AUTO,
+                   scale=random_weights(rng, (filters,), FixedType(int(rng.integers(3, 7)), 0, False)),
+                   shift=Weights(np.zeros(filters), type=IntType(1, signed=False))),
+        Pool("mean", ["embed"], (dim_a,), "GlobalAveragePooling1D", function="average",
+             result_type=ranged_type(rng, (6, 12), 2), window=Window(1, n, dim_a, 1, n), in_shape=(n, dim_a)),
+    ]
+    return Graph(nodes, ["scaled", "mean", "embed_ids"])
+
+
 NETWORKS = {"ops": random_network, "tables": random_table_network, "piecewise": random_piecewise_network,
             "images": random_image_network, "signals": random_signal_network, "residual": random_residual_network,
             "two_inputs": random_two_input_network, "convolutions": random_convolution_network,
-            "layernorm": random_layernorm_network}
+            "layernorm": random_layernorm_network, "tokens": random_tokens_network}
 
 
 def spanning_inputs(graph: Graph, n: int, seed: int):
     """Values beyond each end of the input type too, so input conversion saturates and wraps
-    (a list of arrays for a graph of several inputs)."""
+    (a list of arrays for a graph of several inputs). An input that embeddings read takes values
+    between its codes whose indices lie within the tables (the emulator refuses others), fractions
+    included, so that every rounding mode lands on such a code."""
     rng = np.random.default_rng(seed)
-    arrays = [rng.uniform(node.result_type.min_value * 1.3 - 1, node.result_type.max_value * 1.3 + 1,
-                          size=(n, *node.shape)) for node in graph.inputs]
+    arrays = []
+    for node in graph.inputs:
+        t = node.result_type
+        if any(reader.op == "embedding" for reader in graph.consumers(node.name)):
+            low, high = spanned_codes(graph, node)
+            codes = rng.integers(low, high, size=(n, *node.shape))
+            arrays.append((codes + rng.choice([0.0, 0.25, 0.5, 0.9], codes.shape)) * t.lsb)
+        else:
+            arrays.append(rng.uniform(t.min_value * 1.3 - 1, t.max_value * 1.3 + 1, size=(n, *node.shape)))
     return arrays[0] if len(arrays) == 1 else arrays
 
 
@@ -426,7 +473,7 @@ def test_matrix_covers_every_op():
 CASES = [("residual", MERGE_SEEDS[0]), ("two_inputs", MERGE_SEEDS[1]), ("convolutions", CONVOLUTION_SEED)] + \
     [("images", seed) for seed in IMAGE_SEEDS] + [("signals", seed) for seed in IMAGE_SEEDS] + \
     [("ops", seed) for seed in SEEDS] + [("tables", seed) for seed in TABLE_SEEDS] + \
-    [("piecewise", seed) for seed in PIECEWISE_SEEDS] + [("layernorm", LAYERNORM_SEED)]
+    [("piecewise", seed) for seed in PIECEWISE_SEEDS] + [("layernorm", LAYERNORM_SEED), ("tokens", TOKENS_SEED)]
 
 
 @pytest.mark.parametrize("network, seed", CASES)

@@ -18,7 +18,6 @@ keras3 = pytest.importorskip("keras")
 qkeras = pytest.importorskip("qkeras")
 
 import nnhls as hls4ml  # noqa: E402
-from nnhls import quantize  # noqa: E402
 from nnhls.converters import _check_project_name  # noqa: E402
 from nnhls.errors import NnhlsError  # noqa: E402
 from nnhls.types import parse_precision  # noqa: E402

@@ -56,6 +56,7 @@ def assert_constants_are_integer_codes(project: Path) -> None:
     ("tables", "Vitis", "Latency", "io_parallel"),  # tanh and sigmoid tables, softmax
     ("piecewise", "Vivado", "Resource", "io_stream"),  # ReLU family, tails, staircase, hard sigmoid
     ("layernorm", "Vitis", "Latency", "io_stream"),  # leading ones, bit ranges and shifts, a 68-bit variance
+    ("tokens", "Vitis", "Latency", "io_stream"),  # embeddings, sum pooling
 ])
 def test_testbench_passes_with_the_vendor_headers(network, backend, strategy, io_type, tmp_path):
     seed = {"images": 8, "layernorm": LAYERNORM_SEED}.get(network, 10)

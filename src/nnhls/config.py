@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from nnhls.errors import NnhlsError
-from nnhls.ir import Graph, Node
+from nnhls.ir import Graph, Node, embedding_index_type
 from nnhls.types import AUTO, FixedType, parse_precision
 
 __all__ = ["apply_config", "config_from_keras_model", "print_dict"]
@@ -27,7 +27,7 @@ _LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "Trace", "TableSize", "Im
 # How io_stream convolutions and poolings see their windows; the only one nnhls has.
 CONV_IMPLEMENTATIONS = ("LineBuffer",)
 PRECISION_KEYS = ("default", "maximum", "result", "accum", "weight", "bias", "scale", "table", "exp_table",
-                  "inv_table", "param", "depthwise", "pointwise")
+                  "inv_table", "param", "depthwise", "pointwise", "embeddings")
 # The field's own spellings of layer keys: a precision as `<key>_t` directly in a layer's entry
 # (config['LayerName']['softmax']['exp_table_t'] = 'ap_fixed<18,8>' sets Precision exp_table),
 # and `skip` for `Skip`. Such scripts edit a configuration generated with nnhls's spellings, so in
@@ -43,7 +43,8 @@ _PRECISION_OWNERS = {"result": "every layer but Flatten", "accum": "Dense, convo
                      "scale": "batch and layer normalization layers",
                      "table": "table-driven activations (sigmoid, tanh, elu, selu, softplus) and layer normalizations",
                      "exp_table": "softmax layers", "inv_table": "softmax layers",
-                     "param": "the ReLU family, hard sigmoid and table-driven activations"}
+                     "param": "the ReLU family, hard sigmoid and table-driven activations",
+                     "embeddings": "embedding layers"}
 # The field's range of a layer normalization's table (2**TableRangePower2), which nnhls's has no
 # need of: its index normalizes the variance by its leading one (docs/fixed_point.md).
 _TABLE_RANGE_KEYS = ("TableRangePower2", "table_range_power2")
@@ -115,7 +116,7 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
 def _framework_types(node: Node, graph: Graph) -> list[FixedType]:
     """The types the framework itself fixed for `node` (its quantizers; an input's rounding-once type)."""
     if node.op == "input":
-        once = input_rounding_once(graph, node)
+        once = embedding_input_type(graph, node) or input_rounding_once(graph, node)
         return [once] if once is not None else []
     constants = [getattr(node, key, None) for key in ("weight", "bias")]
     return [t for t in [node.result_quantizer] + [c.quantizer for c in constants if c is not None] if t is not None]
@@ -124,7 +125,7 @@ def _framework_types(node: Node, graph: Graph) -> list[FixedType]:
 def _default_precision(node: Node, key: str, default: str, graph: Graph):
     """What a precision is when the user sets nothing: the framework's own type where it has one."""
     if node.op == "input":
-        rounding_once = input_rounding_once(graph, node)
+        rounding_once = embedding_input_type(graph, node) or input_rounding_once(graph, node)
         return rounding_once if rounding_once is not None else default
     if node.op == "conv" and key == node.weight_key:
         key = "weight"
@@ -148,6 +149,8 @@ def _default_precision(node: Node, key: str, default: str, graph: Graph):
             return AUTO  # a quantized layer's sum is exact in the framework too
         if node.op in ("pool", "zero_pad"):
             return AUTO  # moves or averages values: exactly the input's type (see Pool for averages)
+        if node.op == "embedding":
+            return AUTO  # a row of the table, exactly the table's type
         if node.op == "scale_shift" and node.scale.quantizer is not None:
             return AUTO  # the per-channel scale of a quantized layer (QKeras alpha='auto')
         if node.op == "concatenate" or (node.op == "merge" and node.function in ("maximum", "minimum")):
@@ -220,6 +223,16 @@ def _rounding_once_type(reader: Node) -> FixedType | None:
     # relu(round(x)) = round(relu(x)): the step and rounding of the quantizer, signed, saturating.
     return FixedType(quantizer.width + (not quantizer.signed), quantizer.integer + (not quantizer.signed), True,
                      quantizer.rounding, "SAT")
+
+
+def embedding_input_type(graph: Graph, node: Node) -> FixedType | None:
+    """The type of input `node` when embeddings are its only readers: the narrowest unsigned integer
+    type holding every index of the largest table (`embedding_index_type`), as hls4ml's users set
+    it by hand (ap_uint<4> for 13 words). None otherwise."""
+    readers = graph.consumers(node.name)
+    if not readers or any(reader.op != "embedding" for reader in readers):
+        return None
+    return embedding_index_type(max(reader.input_dim for reader in readers))
 
 
 def input_rounding_once(graph: Graph, node: Node) -> FixedType | None:

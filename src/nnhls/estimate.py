@@ -180,6 +180,12 @@ def _zero_pad_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, i
     return (0, *_loop(node.window.padded_h * node.window.padded_w, 1, 1), 0)
 
 
+@ESTIMATES.register("embedding")
+def _embedding_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
+    """No multiplier: an index, then a row read from the table; io_stream writes a row a cycle."""
+    return (0, *_loop(node.shape[0] if stream else 1, 1, 2), 0)
+
+
 @ESTIMATES.register("softmax")
 def _softmax_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
     n = node.n

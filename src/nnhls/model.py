@@ -25,6 +25,26 @@ _SELF_CHECK_SAMPLES = 256
 _CSIM_CHUNK = 4096
 
 
+def _readers(graph: Graph, name: str) -> list:
+    """The nodes reading the value `name`, through views (which hold the same values)."""
+    readers = []
+    for reader in graph.consumers(name):
+        readers += _readers(graph, reader.name) if reader.VIEW else [reader]
+    return readers
+
+
+def spanned_codes(graph: Graph, node) -> tuple[int, int]:
+    """(lowest, highest) code of input `node` that every reader takes: the whole type, but for
+    embeddings only the codes whose indices read a row of each table (the emulator refuses others)."""
+    t = node.result_type
+    low, high = t.min_code, t.max_code
+    for reader in _readers(graph, node.name):
+        if reader.op == "embedding":  # code 0, index 0, is within every table
+            reader_low, reader_high = reader.index_codes(t)
+            low, high = max(low, reader_low), min(high, reader_high)
+    return low, high
+
+
 class HLSModel:
     """The lowered network plus where and how its HLS project is written."""
 
@@ -209,13 +229,15 @@ class HLSModel:
         return checked
 
     def _spanning_inputs(self, n: int, seed: int = 0) -> list[np.ndarray]:
-        """Random values of each input type, its extremes included."""
+        """Random values of each input type, its extremes included (for an input that embeddings
+        read, the values whose indices lie within every one of their tables)."""
         rng = np.random.default_rng(seed)
         inputs = []
         for node in self.graph.inputs:
             t = node.result_type
-            codes = rng.integers(t.min_code, t.max_code, size=(n, *node.shape), endpoint=True)
-            codes.reshape(n, -1)[:2] = [[t.min_code], [t.max_code]]
+            low, high = spanned_codes(self.graph, node)
+            codes = rng.integers(low, high, size=(n, *node.shape), endpoint=True)
+            codes.reshape(n, -1)[:2] = [[low], [high]]
             inputs.append(quantize.to_float(codes, t))
         return inputs
 

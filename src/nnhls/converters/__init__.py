@@ -150,7 +150,7 @@ _C_LIBRARY_PATTERN = re.compile(r"u?int(_least|_fast)?(8|16|32|64)_t|u?int(max|p
 _GENERATED_PATTERN = re.compile(
     r"main|N_LAYER\d+|layer\d+_(t|packet_t)|config\d+|(exp_|inv_)?index\d+"
     r"|(w|b|s|t|exp|inv|table|scale|shift|slope|offset|threshold|thresholds|max|min_input|min_value|levels"
-    r"|weight|bias|accum|sum|gamma|beta|epsilon|variance)\d+(_t|_codes|_loaded)?")
+    r"|weight|bias|accum|sum|gamma|beta|epsilon|variance|embeddings|index)\d+(_t|_codes|_loaded)?")
 # Files the project holds besides the top function's: a project of that name would overwrite
 # them (compared without case: some file systems ignore it).
 _PROJECT_FILES = ("defines", "parameters")

@@ -7,11 +7,13 @@
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from nnhls import quantize
+from nnhls.errors import NnhlsError
 from nnhls.ir import Node, Registry, Weights, Window, merge_range, softsign_types, table_low_type
 from nnhls.types import FixedType, IntType, mul_type
 
@@ -225,6 +227,8 @@ def emulate_pool(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.
     windows = _windows(window, x, 0)  # padding adds nothing to the sum
     sum_type, dividend_type = node.sum_type(x_type), node.dividend_type(x_type, node.result_type)
     total = windows.astype(object).sum(axis=2) if sum_type.width > 62 else windows.sum(axis=2)
+    if node.function == "sum":
+        return _convert(total, sum_type, node.result_type, tally, "result").reshape(len(x), *node.shape)
     dividend = total << (dividend_type.fractional - sum_type.fractional)
     counts = _tap_counts(window)[None, :, None]
     quotient, quotient_type = quantize.div(dividend, dividend_type, counts, node.count_type())
@@ -422,6 +426,32 @@ def emulate_lookup(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> n
     return _from_pieces(node, tally, _pieces(table, (_at_least(x, x_type, node.tail_from), *linear)))
 
 
+def embedding_rows(node: Node, x: np.ndarray, x_type: FixedType) -> np.ndarray:
+    """The table row each input value reads: its index, truncated toward zero as Keras casts, and
+    with `negative_wraps` a negative index counted from the end; any other index outside the table
+    is an error naming the layer, the value, the index and the range."""
+    index = np.asarray(quantize.convert(x, x_type, node.index_type())).astype(np.int64)
+    if node.negative_wraps:
+        index = np.where((index < 0) & (index >= -node.input_dim), index + node.input_dim, index)
+    outside = (index < 0) | (index >= node.input_dim)
+    if outside.any():
+        sample, *position = (int(i) for i in np.argwhere(outside)[0])
+        value = float(quantize.to_float(np.asarray(x)[(sample, *position)], x_type))
+        wrapped = f", or -{node.input_dim} to -1 counted from the end" if node.negative_wraps else ""
+        raise NnhlsError(
+            f"layer {node.name!r} (Embedding): input value {value:g} (sample {sample}, position {position[0]}) is "
+            f"index {math.trunc(value)}, outside its table's indices 0 to {node.input_dim - 1}{wrapped}; Keras "
+            "refuses such an index as well (the hardware would read the table's last row): give indices within "
+            "the table")
+    return index
+
+
+def emulate_embedding(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    x, x_type = source
+    rows = node.embeddings.codes[embedding_rows(node, x, x_type)]  # (batch, sequence, output_dim)
+    return _convert(rows, node.embeddings.type, node.result_type, tally, "result")
+
+
 def emulate_prelu(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, x_type = source
     difference, difference_type = quantize.sub(x, x_type, node.threshold.codes, node.threshold.type)
@@ -516,4 +546,4 @@ def emulate_softsign(node: Node, tally, source: tuple[np.ndarray, FixedType]) ->
 
 EMULATORS["layernorm"] = emulate_layernorm
 EMULATORS.update({"softsign": emulate_softsign, "step": emulate_step, "lookup": emulate_lookup, "softmax": emulate_softmax, "prelu": emulate_prelu,
-                  "hard_sigmoid": emulate_hard_sigmoid})
+                  "hard_sigmoid": emulate_hard_sigmoid, "embedding": emulate_embedding})

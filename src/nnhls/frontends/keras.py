@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nnhls import quantize
 from nnhls.errors import NnhlsError
 from nnhls.frontends import qkeras as qk
-from nnhls.ir import (ACTIVATIONS, Activation, BatchNorm, Concatenate, Conv, Dense, Dot, Flatten, Graph, Input, Merge,
-                      Node, ParametricRelu, Pool, ScaleShift, Weights, Window, ZeroPad, make_activation, same_padding)
+from nnhls.ir import (ACTIVATIONS, Activation, BatchNorm, Concatenate, Conv, Dense, Dot, Embedding, Flatten, Graph,
+                      Input, Merge, Node, ParametricRelu, Pool, ScaleShift, Weights, Window, ZeroPad, make_activation,
+                      same_padding)
 from nnhls.ir import LayerNorm
 from nnhls.types import IntType, exact_type
 
@@ -58,6 +58,7 @@ def read_keras(model) -> Graph:
         # tf.keras warns on every QKeras quantizer in a layer's config, which nnhls only reads.
         warnings.filterwarnings("ignore", message=r"The `keras.constraints.serialize\(\)` API")
         layers, output_layers = _layers_of(model)
+    _check_masks(layers)
     reader = _Reader({layer.name for layer in layers})
     for layer in layers:
         reader.read(layer)
@@ -150,7 +151,8 @@ def _h5_mentions_qkeras(path: Path) -> bool:
 
 # Class names that only QKeras defines; their presence in a saved config means QKeras is needed.
 _QKERAS_LAYERS = ("QDense", "QActivation", "QConv1D", "QConv2D", "QBatchNormalization", "QConv2DBatchnorm",
-                  "QDenseBatchnorm", "QDepthwiseConv2D", "QSeparableConv1D", "QSeparableConv2D")
+                  "QDenseBatchnorm", "QDepthwiseConv2D", "QSeparableConv1D", "QSeparableConv2D", "QAveragePooling2D",
+                  "QGlobalAveragePooling2D")
 
 
 def _load_dot_keras(path: Path):
@@ -293,6 +295,39 @@ def _topological(layers: dict[str, _Layer]) -> list[_Layer]:
     return ordered
 
 
+# Layers that pass a Keras mask on (their `supports_masking` is True) and compute their values
+# without it; a layer whose `supports_masking` is False drops the mask.
+_MASK_PASSING = ("Dense", "QDense", "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "ThresholdedReLU", "Dropout",
+                 "BatchNormalization", "QBatchNormalization", "Add", "Subtract", "Multiply", "Average", "Maximum",
+                 "Minimum", "Concatenate")
+
+
+def _check_masks(layers: list[_Layer]) -> None:
+    """An Embedding's mask_zero changes no value of its own: it makes later layers that compute with
+    a mask (GlobalAveragePooling1D averages only the unmasked steps) leave out the steps of index 0.
+    nnhls has no such layers, so the mask is followed through the layers that pass it on, and one
+    that would compute with it is an error."""
+    readers: dict[str, list[_Layer]] = {}
+    for layer in layers:
+        for name in layer.inputs:
+            readers.setdefault(name, []).append(layer)
+    for layer in layers:
+        if layer.class_name == "Embedding" and layer.config.get("mask_zero"):
+            _follow_mask(layer, layer, readers)
+
+
+def _follow_mask(embedding: _Layer, layer: _Layer, readers: dict[str, list[_Layer]]) -> None:
+    for reader in readers.get(layer.name, []):
+        if not getattr(reader.layer, "supports_masking", False):
+            continue  # the mask stops here
+        if reader.class_name not in _MASK_PASSING:
+            raise NnhlsError(
+                f"{embedding.where} has mask_zero=True, and its mask reaches {reader.where}, which computes with it "
+                "(leaving out the steps of index 0); nnhls computes every step: use mask_zero=False, or a layer "
+                "that drops the mask between them (Flatten, a convolution or a pooling)")
+        _follow_mask(embedding, reader, readers)
+
+
 # ---------------------------------------------------------------------------------------------
 # Layers into nodes
 
@@ -335,6 +370,10 @@ class _Reader:
         # A layer that becomes no node (Dropout) passes its input through.
         self.producer[layer.name] = nodes[-1].name if nodes else source
 
+    def op_of(self, name: str) -> str:
+        """The op of node `name`."""
+        return next(node.op for node in self.nodes if node.name == name)
+
     def fresh_name(self, name: str) -> str:
         """`name`, or `name_2`, `name_3`... if a Keras layer or node already has it."""
         candidate, index = name, 1
@@ -367,10 +406,16 @@ def _read_input(layer: _Layer, source, in_shape, reader) -> list[Node]:
 
 
 def _float_dtype(dtype) -> str | None:
-    """The float type Keras casts a model's inputs to, as Input names it (None: no cast to mirror)."""
+    """The float type Keras casts a model's inputs to, as Input names it (None: no cast to mirror).
+
+    Keras 2 and 3 pass a float array for an integer input (an Embedding's indices) through float32,
+    their floatx, before casting it to the integer type: 1.99999999999 becomes index 2. Integer
+    arrays pass exactly, as they do through float32 below 2**24 (more rows than any table has)."""
     if isinstance(dtype, dict):  # Keras 3 may save a dtype policy
         dtype = dtype.get("config", {}).get("name")
     dtype = getattr(dtype, "name", dtype)
+    if isinstance(dtype, str) and dtype.startswith(("int", "uint")):
+        return "float32"
     return dtype if dtype in Input.DTYPES else None
 
 
@@ -839,6 +884,35 @@ def _read_global_pool(layer: _Layer, source, in_shape, reader, spatial: int, fun
     return [Pool(layer.name, [source], shape, function=function, window=window, in_shape=tuple(in_shape))]
 
 
+def _read_qaverage_pool(layer: _Layer, source, in_shape, reader, covering: bool) -> list[Node]:
+    """QKeras's QAveragePooling2D (`covering` False) and QGlobalAveragePooling2D.
+
+    QKeras 0.9.0 takes Keras's average (over the window's values inside the image), multiplies it
+    by the pool area and then by `average_quantizer(1 / pool area)`, all in float32, and applies
+    its `activation`. Without an average_quantizer it is Keras's average pooling. Where every
+    window lies inside the image, the exact value is sum * q: a sum pooling (exact) and a
+    ScaleShift by q (exact). Where 'same' padding leaves windows with fewer values, it is
+    mean * area * q: the average pooling and a ScaleShift by area * q.
+    """
+    read = _read_global_pool if covering else _read_pool
+    nodes = read(layer, source, in_shape, reader, spatial=2, function="average")
+    qlayer, pool = layer.layer, nodes[0]
+    if qlayer.average_quantizer:
+        area = pool.window.n_taps
+        factor = qk.average_factor(qlayer.average_quantizer_internal, area, layer.where)
+        if bool(np.all(pool.window.tap_counts() == area)):
+            pool.function = "sum"
+        else:
+            factor *= area  # exact: an integer times a binary fraction of float32's 24 bits
+        if factor != 1:
+            channels = pool.shape[-1]
+            scale = Weights(np.full(channels, factor), quantizer=exact_type(np.array([factor])))
+            nodes.append(ScaleShift(reader.fresh_name(f"{layer.name}_scale"), [pool.name], pool.shape,
+                                    framework_class=layer.class_name, scale=scale, shift=_zero_bias(channels)))
+    function, quantizer, fields = qk.activation_of(qlayer.activation, layer.where)
+    return nodes[:-1] + _activation_node(layer, nodes[-1], function, quantizer, reader, **fields)
+
+
 def _pair(value) -> tuple | None:
     """An int as (value, value), a sequence of two as a tuple, anything else None."""
     if isinstance(value, int):
@@ -945,6 +1019,29 @@ def _read_qactivation(layer: _Layer, source, in_shape, reader) -> list[Node]:
     return [make_activation(layer.name, [source], in_shape, function, result_quantizer=quantizer, **fields)]
 
 
+def _read_embedding(layer: _Layer, source, in_shape, reader) -> list[Node]:
+    """A table of input_dim rows of output_dim values; each index of a sequence picks a row.
+
+    Keras casts the input to int32 (truncating toward zero) and gathers; Keras 3's `take` also
+    counts a negative index from the end. mask_zero changes none of its values (`_check_masks`).
+    """
+    if reader.op_of(source) != "input":
+        raise NnhlsError(f"{layer.where} reads the output of {source!r}; nnhls supports an Embedding of a model "
+                         "input (its sequence of indices): feed the indices to it directly")
+    if len(in_shape) != 1:
+        raise NnhlsError(f"{layer.where} reads an input of shape {tuple(in_shape)}; nnhls supports an Embedding of a "
+                         "1-D sequence of indices, shape (sequence_length,): give it such an input")
+    if getattr(layer.layer, "sparse", False):  # tf.keras keeps it on the layer, not in its config
+        raise NnhlsError(f"{layer.where} has sparse=True (a sparse output tensor), which nnhls does not support; "
+                         "use sparse=False")
+    weights = layer.layer.get_weights()
+    _check_weights(layer, weights, 1, "embeddings")
+    table = np.asarray(weights[0], dtype=np.float64)
+    keras3 = type(layer.layer).__module__.split(".")[0] == "keras"
+    return [Embedding(layer.name, [source], (in_shape[0], table.shape[1]), embeddings=Weights(table),
+                      negative_wraps=keras3)]
+
+
 def _read_dropout(layer: _Layer, source, in_shape, reader) -> list[Node]:
     return []  # inference ignores dropout
 
@@ -958,15 +1055,19 @@ def _read_flatten(layer: _Layer, source, in_shape, reader) -> list[Node]:
     return [Flatten(layer.name, [source], (int(np.prod(in_shape)),))]
 
 
-def _read_batchnorm(layer: _Layer, source, in_shape, reader) -> list[Node]:
-    config = layer.config
-    axes = config.get("axis", -1)
+def _check_normalized_axis(layer: _Layer, in_shape) -> None:
+    axes = layer.config.get("axis", -1)
     axes = [axes] if isinstance(axes, int) else list(axes)  # tf.keras stores a list once built
     rank = len(in_shape) + 1  # Keras counts the batch axis
     if [int(a) % rank for a in axes] != [rank - 1]:
         raise NnhlsError(
-            f"{layer.where} normalizes axis {config.get('axis')}; only the last axis (axis=-1) is supported"
+            f"{layer.where} normalizes axis {layer.config.get('axis')}; only the last axis (axis=-1) is supported"
         )
+
+
+def _read_batchnorm(layer: _Layer, source, in_shape, reader) -> list[Node]:
+    config = layer.config
+    _check_normalized_axis(layer, in_shape)
     scale, center = bool(config.get("scale", True)), bool(config.get("center", True))
     weights = [np.asarray(w, dtype=np.float64) for w in layer.layer.get_weights()]
     _check_weights(layer, weights, 2 + scale + center, "gamma, beta, moving mean and variance as configured")
@@ -1000,6 +1101,28 @@ def _read_layernorm(layer: _Layer, source, in_shape, reader) -> list[Node]:
     beta = Weights(weights.pop(0)) if center else None
     return [LayerNorm(layer.name, [source], tuple(in_shape), scale=gamma, bias=beta,
                       epsilon=float(config.get("epsilon", 1e-3)))]
+
+
+def _read_qbatchnorm(layer: _Layer, source, in_shape, reader) -> list[Node]:
+    """QKeras's QBatchNormalization: y = x * inv + shift per channel, with QKeras's own float32
+    inv and shift (`qk.quantized_batchnorm`), each exactly typed; it stays a ScaleShift (QKeras
+    never folds it). QKeras 0.9.0 stores an `activation` but never applies it; nor does nnhls."""
+    _check_normalized_axis(layer, in_shape)
+    qlayer = layer.layer
+    if qlayer.activation is not None:
+        warnings.warn(f"{layer.where} has activation={qlayer.activation!r}, which QKeras 0.9.0 stores but never "
+                      "applies (nor saves); nnhls does not apply it either: add a QActivation after the layer",
+                      stacklevel=5)
+    scale, shift = qk.quantized_batchnorm(qlayer, layer.where)
+    what = "the {} QKeras computes with"
+    fix = "quantize the layer's gamma, mean and variance more coarsely (power-of-two quantizers)"
+    exact = [Weights(values, quantizer=qk.exact_weight_type(values, layer.where, what.format(name), fix))
+             for values, name in ((scale, "scales (gamma / sqrt(variance + epsilon))"),
+                                  (shift, "shifts (beta - mean * scale)"))]
+    # gamma, beta, mean and variance stay unset: the framework's scale and shift replace them.
+    return [BatchNorm(layer.name, [source], in_shape, epsilon=float(qlayer.epsilon), framework_scale=exact[0],
+                      framework_shift=exact[1])]
+
 
 def _read_merge(layer: _Layer, sources: list[str], in_shapes: list, reader, function: str) -> list[Node]:
     if len(set(map(tuple, in_shapes))) != 1:
@@ -1097,6 +1220,10 @@ _HANDLERS = {
     "GlobalAveragePooling2D": partial(_read_global_pool, spatial=2, function="average"),
     "ZeroPadding1D": partial(_read_zero_padding, spatial=1),
     "ZeroPadding2D": partial(_read_zero_padding, spatial=2),
+    "Embedding": _read_embedding,
+    "QAveragePooling2D": partial(_read_qaverage_pool, covering=False),
+    "QGlobalAveragePooling2D": partial(_read_qaverage_pool, covering=True),
+    "QBatchNormalization": _read_qbatchnorm,
 }
 
 _HANDLERS.update(_MERGE_HANDLERS)

@@ -57,8 +57,10 @@ __all__ = [
     "QuantizedWeights",
     "activation_of",
     "exact_weight_type",
+    "average_factor",
     "folded_batchnorm",
     "load_qkeras",
+    "quantized_batchnorm",
     "quantized_weights",
     "quantizer_name",
     "quantizer_type",
@@ -606,3 +608,58 @@ def folded_batchnorm(layer, where: str) -> tuple[np.ndarray, np.ndarray]:
     bias = layer.bias if layer.use_bias else 0
     bias = inv * (bias - norm.moving_mean) + norm.beta
     return np.asarray(kernel, dtype=np.float64), np.asarray(bias, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Quantized pooling and batch normalization
+
+
+def average_factor(quantizer, area: int, where: str) -> float:
+    """The factor QKeras's QAveragePooling2D and QGlobalAveragePooling2D multiply the window's sum
+    by: `average_quantizer(1 / pool_area)`, the float32 of 1 / area quantized as QKeras quantizes
+    it (an exact binary fraction, which nnhls multiplies by exactly)."""
+    where = f"{where} average_quantizer"
+    quantizer = to_quantizer(quantizer, where)
+    _check_common(quantizer, where)
+    _require(not getattr(quantizer, "use_stochastic_rounding", False), where, quantizer,
+             "stochastic rounding has no fixed value at inference")
+    factor = _apply(quantizer, np.array([1.0 / area]), where)  # QKeras casts 1 / area to float32 first
+    exact_weight_type(factor, where, f"1/{area} as QKeras's {quantizer} quantizes it",
+                      "use a quantizer with fewer bits")
+    return float(factor[0])
+
+
+def quantized_batchnorm(layer, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """The float32 per-channel scale and shift a QBatchNormalization computes with at inference.
+
+    QKeras 0.9.0 quantizes gamma, beta, the moving mean and the moving variance with their
+    quantizers (each where given; gamma and beta only where the layer scales and centres) and
+    calls tf.nn.batch_normalization, which computes inv = rsqrt(variance + epsilon) * gamma and
+    y = x * inv + (beta - mean * inv) in float32. The scale `inv` and the shift are computed here
+    with the same TensorFlow ops on the layer's own variables, so they are QKeras's values to the
+    bit (TensorFlow's rsqrt is not correctly rounded); nnhls then computes x * inv + shift
+    exactly, where QKeras rounds the product and the sum to float32.
+    """
+    import tensorflow as tf
+
+    def parameter(value, given, quantizer, wanted: bool = True):
+        """A parameter as QKeras computes with it: quantized where its quantizer is given."""
+        return quantizer(value) if wanted and given and value is not None else value
+
+    try:
+        gamma = parameter(layer.gamma, layer.gamma_quantizer, layer.gamma_quantizer_internal, layer.scale)
+        beta = parameter(layer.beta, layer.beta_quantizer, layer.beta_quantizer_internal, layer.center)
+        mean = parameter(layer.moving_mean, layer.mean_quantizer, layer.mean_quantizer_internal)
+        variance = parameter(layer.moving_variance, layer.variance_quantizer, layer.variance_quantizer_internal)
+        inv = tf.math.rsqrt(tf.cast(variance, tf.float32) + layer.epsilon)
+        if gamma is not None:
+            inv = inv * tf.cast(gamma, tf.float32)
+        mean = tf.cast(mean, tf.float32)
+        shift = -mean * inv if beta is None else tf.cast(beta, tf.float32) - mean * inv
+    except Exception as error:  # a quantizer QKeras cannot apply to these values
+        raise NnhlsError(f"{where}: QKeras cannot quantize its parameters: {error!r}") from error
+    scale, shift = np.asarray(inv, dtype=np.float64), np.asarray(shift, dtype=np.float64)
+    if not (np.isfinite(scale).all() and np.isfinite(shift).all()):
+        raise NnhlsError(f"{where}: its quantized variance, gamma or mean make QKeras's scale or shift infinite or "
+                         "NaN (a variance of 0 quantized below -epsilon, say); check the layer's quantizers")
+    return scale, shift

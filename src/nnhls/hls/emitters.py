@@ -198,7 +198,7 @@ def _dense_parts(emission: Emission, node: Node) -> tuple[dict, dict, str]:
 @EMITTERS.register("pool")
 def _pool(emission: Emission, node: Node) -> tuple[str, str]:
     w, x_type = node.window, _input_type(emission, node)
-    constants = dict(_geometry(w), n_pixels=w.n_pixels, is_max=node.function == "max")
+    constants = dict(_geometry(w), n_pixels=w.n_pixels, is_max=node.function == "max", is_sum=node.function == "sum")
     types = {"sum_t": cpp_type(node.sum_type(x_type)),
              "dividend_t": cpp_type(node.dividend_type(x_type, node.result_type)),
              "count_t": cpp_type(node.count_type())}
@@ -249,6 +249,18 @@ def _lookup(emission: Emission, node: Node) -> tuple[str, str]:
         before=(index_struct(f"index{k}", _input_type(emission, node), node.low, node.span_log2,
                              node.table_size),))
     return struct, call(emission.plan, node, "lookup", f"{table}, {scale_array}")
+
+
+@EMITTERS.register("embedding")
+def _embedding(emission: Emission, node: Node) -> tuple[str, str]:
+    table = constant_array(emission, node, "embeddings", "embeddings_t", node.embeddings.type, node.embeddings.codes,
+                           f"embeddings, ({node.input_dim}, {node.output_dim}) row-major: one row per index")
+    struct = config(
+        emission.plan, node, f"embedding of {node.input_dim} rows of {node.output_dim}",
+        {"n_in": node.shape[0], "n_out": node.output_dim, "vocab_size": node.input_dim,
+         "negative_wraps": node.negative_wraps},
+        {"embeddings_t": node.embeddings.type, "index_t": node.index_type()})
+    return struct, call(emission.plan, node, "embedding", table)
 
 
 @EMITTERS.register("prelu")

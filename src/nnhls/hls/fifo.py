@@ -156,6 +156,15 @@ def _concatenate(stage: Stage) -> Iterator[Event]:
                 yield write
 
 
+def _rows(stage: Stage) -> Iterator[Event]:
+    """embedding_stream of embedding.h: each packet of indices read, then one row written per index."""
+    read, write = ("read", stage.inputs[0]), ("write", stage.outputs[0])
+    for _ in range(stage.params["n_in"]):
+        yield read
+        for _ in range(stage.params["rows_per_packet"]):
+            yield write
+
+
 PATTERNS: dict[str, Callable[[Stage], Iterator[Event]]] = {
     "elementwise": _elementwise,
     "clone": _clone,
@@ -168,6 +177,7 @@ PATTERNS: dict[str, Callable[[Stage], Iterator[Event]]] = {
     "windows": _windows,
     "lockstep": _lockstep,
     "concatenate": _concatenate,
+    "rows": _rows,
 }
 
 

@@ -267,6 +267,13 @@ def _layernorm_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
                          f"{plan.packet_size(node.inputs[0])}; use io_parallel")
     return "elementwise", {"n": plan.n_packets(node.name)}
 
+
+def _rows_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
+    """An embedding writes one row per index, right after reading the packet that holds it."""
+    source = node.inputs[0]
+    return "rows", {"n_in": plan.n_packets(source), "rows_per_packet": plan.packet_size(source)}
+
+
 # op -> (plan, node) -> (pattern, parameters) of its io_stream kernel's reads and writes, for
 # the FIFO depths (hls/fifo.py); each mirrors the kernel's loops in include/nnhls.
 STREAM_PATTERNS = Registry("the io_stream FIFO planner (hls/plan.py STREAM_PATTERNS)", {
@@ -276,5 +283,6 @@ STREAM_PATTERNS = Registry("the io_stream FIFO planner (hls/plan.py STREAM_PATTE
     "conv": _windows_pattern, "pool": _windows_pattern,
     "zero_pad": lambda plan, node: ("zero_pad", dataclasses.asdict(node.window)),
     "merge": _two_inputs_pattern, "dot": _two_inputs_pattern, "concatenate": _two_inputs_pattern,
+    "embedding": _rows_pattern,
     "input": None, "flatten": None,  # a port; a view (no stage)
 })

@@ -11,7 +11,8 @@ from nnhls.ir.graph import Graph
 from nnhls.ir.ops import (ACTIVATIONS, OPS, Activation, BatchNorm, Concatenate, Conv, Dense, Dot, Flatten, HardSigmoid,
                           Input, Lookup, Merge, Node, ParametricRelu, Pool, ScaleShift, Softmax, Softsign, Step, Weights,
                           Window, ZeroPad, dot_type, make_activation, mean_dividend_type, mean_type, merge_range,
-                          range_type, same_padding, softsign_types, table_low_type, union_type)
+                          range_type, same_padding, softsign_types, table_low_type, union_type,
+                          Embedding, embedding_index_type)
 from nnhls.ir.ops import LayerNorm, LayerNormTypes
 from nnhls.ir.registry import Registry
 
@@ -19,5 +20,5 @@ __all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Concatenate", "Conv
            "HardSigmoid", "Input", "Lookup", "Merge", "Node", "ParametricRelu", "Pool", "Registry", "ScaleShift",
            "Softmax", "Softsign", "Step", "Weights", "Window", "ZeroPad", "dot_type", "make_activation",
            "mean_dividend_type", "mean_type", "merge_range", "range_type", "same_padding", "softsign_types",
-           "table_low_type", "union_type"]
+           "table_low_type", "union_type", "Embedding", "embedding_index_type"]
 __all__ += ["LayerNorm", "LayerNormTypes"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -13,7 +14,8 @@ from nnhls.types import FixedType, IntType, add_type
 __all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Concatenate", "Conv", "Dense", "Dot", "Flatten",
            "HardSigmoid", "Input", "Lookup", "Merge", "Node", "ParametricRelu", "Pool", "Softsign", "Step", "ScaleShift",
            "Softmax", "Weights", "Window", "ZeroPad", "make_activation", "mean_dividend_type", "mean_type",
-           "dot_type", "merge_range", "range_type", "same_padding", "union_type", "softsign_types", "table_low_type"]
+           "dot_type", "merge_range", "range_type", "same_padding", "union_type", "softsign_types", "table_low_type",
+           "Embedding", "embedding_index_type"]
 
 
 # Configuration precision keys -> the node field holding them (keys naming a Weights field set
@@ -403,7 +405,7 @@ class Conv(Dense):
 
 @dataclass
 class Pool(Node):
-    """Max or average pooling over windows (global pooling: one window covering the image).
+    """Max, average or sum pooling over windows (global pooling: one window covering the image).
 
     max: the largest value in the window, converted into `result_type`.
     average: s = the exact sum of the window's values inside the image (padding is left out),
@@ -411,6 +413,8 @@ class Pool(Node):
     zero, at least one fractional bit finer than the result), converted into `result_type`. Exact
     for counts of 2**k values; the `auto` result of other counts rounds to nearest (see
     `average_type`).
+    sum: the exact sum s, converted into `result_type` (QKeras's quantized average pooling, which
+    multiplies the sum by its quantized 1 / pool area after, is this and a ScaleShift).
     """
 
     function: str = "max"
@@ -418,7 +422,7 @@ class Pool(Node):
     in_shape: tuple[int, ...] = ()
 
     op: ClassVar[str] = "pool"
-    FUNCTIONS: ClassVar[tuple[str, ...]] = ("max", "average")
+    FUNCTIONS: ClassVar[tuple[str, ...]] = ("max", "average", "sum")
 
     @property
     def growth(self) -> int:
@@ -596,6 +600,65 @@ class Lookup(Node):
 
 
 @dataclass
+class Embedding(Node):
+    """y[t, :] = embeddings[index(x[t]), :] converted into `result_type`: a table of vectors,
+    one row per word, indexed by a sequence of integers (Keras Embedding).
+
+    index(x) is x truncated toward zero, as Keras casts its input to int32 (2.7 and -0.5 give
+    2 and 0). With `negative_wraps` (Keras 3, whose `take` counts from the end) an index in
+    [-input_dim, -1] reads row input_dim + index. Any other index outside [0, input_dim) is an
+    error in the emulator, which names the layer, the index and the range; in hardware it reads
+    the table's last row (the index saturates), so a design never reads outside its table.
+    """
+
+    embeddings: Weights = None  # (input_dim, output_dim)
+    negative_wraps: bool = False
+
+    op: ClassVar[str] = "embedding"
+    CONSTANTS: ClassVar[tuple[str, ...]] = ("embeddings",)
+    PRECISIONS: ClassVar[tuple[str, ...]] = ("result", "embeddings")
+
+    @property
+    def input_dim(self) -> int:
+        return self.embeddings.shape[0]
+
+    @property
+    def output_dim(self) -> int:
+        return self.embeddings.shape[1]
+
+    @property
+    def lowest_index(self) -> int:
+        """The lowest index that reads a row."""
+        return -self.input_dim if self.negative_wraps else 0
+
+    def index_type(self) -> FixedType:
+        """The integer each input value becomes: truncated toward zero (AP_TRN_ZERO) and saturated
+        (AP_SAT) to a range one beyond the table at each end, so that an index outside the table
+        stays outside it (both realizations convert into this one type)."""
+        width = self.input_dim.bit_length() + 1
+        return FixedType(width, width, True, "TRN_ZERO", "SAT")
+
+    def index_codes(self, x_type: FixedType) -> tuple[int, int]:
+        """(lowest, highest) code of `x_type` whose value's index reads a row (code 0 always does).
+
+        trunc(v) lies in [low, high] exactly when low - 1 < v < high + 1 (low <= 0 <= high)."""
+        from fractions import Fraction
+
+        scale = Fraction(2) ** x_type.fractional
+        low = math.floor((self.lowest_index - 1) * scale) + 1
+        high = math.ceil(self.input_dim * scale) - 1
+        return max(low, x_type.min_code), min(high, x_type.max_code)
+
+
+def embedding_index_type(input_dim: int) -> FixedType:
+    """The narrowest unsigned integer type holding every index 0 .. input_dim - 1, truncating
+    toward zero as Keras casts (a float in (-1, 0) is index 0) and saturating, so a value above
+    the type's range lands on its largest code rather than wrapping onto a valid row."""
+    width = max((input_dim - 1).bit_length(), 1)
+    return FixedType(width, width, False, "TRN_ZERO", "SAT")
+
+
+@dataclass
 class Softmax(Node):
     """Softmax over the last axis.
 
@@ -653,13 +716,21 @@ def table_low_type(low: int) -> IntType:
 
 @dataclass
 class BatchNorm(Node):
-    """Keras BatchNormalization as the framework stores it; folded or lowered to ScaleShift by passes."""
+    """Keras BatchNormalization as the framework stores it; folded or lowered to ScaleShift by passes.
+
+    `framework_scale` and `framework_shift` are the per-channel scale and shift a quantized batch
+    normalization computes with (QKeras QBatchNormalization: its float32 gamma / sqrt(variance +
+    epsilon) and beta - mean * scale), exactly typed; with them the node becomes that ScaleShift,
+    never folded, its `auto` scale and shift those exact types.
+    """
 
     gamma: np.ndarray = None
     beta: np.ndarray = None
     mean: np.ndarray = None
     variance: np.ndarray = None
     epsilon: float = 1e-3
+    framework_scale: Weights | None = None
+    framework_shift: Weights | None = None
     # Configured precisions of the scale and the shift ('scale', 'bias') if it becomes a ScaleShift.
     precisions: dict = field(default_factory=dict)
 
@@ -911,7 +982,7 @@ class Dot(Node):
 
 # Every op kind the lowered IR may hold, by name. The equivalence tests compare against this.
 OPS = {cls.op: cls for cls in (Input, Dense, Conv, Pool, ZeroPad, Activation, ParametricRelu, HardSigmoid, Step, Softsign, Lookup,
-                                Softmax, ScaleShift, LayerNorm, Flatten, Merge, Concatenate, Dot)}
+                                Embedding, Softmax, ScaleShift, LayerNorm, Flatten, Merge, Concatenate, Dot)}
 
 # Activation functions by name, as frameworks spell them.
 ACTIVATIONS = Activation.FUNCTIONS + tuple(Lookup.FUNCTIONS) + ("softmax", "hard_sigmoid", "softsign")
@@ -938,7 +1009,7 @@ def make_activation(name: str, inputs: list[str], shape: tuple[int, ...], functi
 # layer a node came from (below).
 _LAYER_CLASSES = {"input": "Input", "dense": "Dense", "hard_sigmoid": "HardActivation", "softmax": "Softmax",
                   "batchnorm": "BatchNormalization", "flatten": "Reshape", "merge": "Merge", "concatenate": "Concatenate",
-                  "dot": "Dot", "layernorm": "LayerNormalization"}
+                  "dot": "Dot", "layernorm": "LayerNormalization", "embedding": "Embedding"}
 _PARAMETRIZED = {"PReLU": "PReLU", "LeakyReLU": "ParametrizedActivation", "ThresholdedReLU": "ParametrizedActivation",
                  "ELU": "ParametrizedActivation"}
 
@@ -960,7 +1031,7 @@ def _layer_class_name(node: Node) -> str:
     if node.op == "dense" and framework == "QDenseBatchnorm":
         return "DenseBatchnorm"
     if node.op == "pool":
-        return f"{'Global' if framework.startswith('Global') else ''}Pooling{dimensions}"
+        return f"{'Global' if 'Global' in framework else ''}Pooling{dimensions}"
     if node.op == "zero_pad":
         return f"ZeroPadding{dimensions}"
     if node.op == "scale_shift":  # a batch normalization, or the channel scales of QKeras's alpha='auto'
@@ -991,7 +1062,7 @@ def _window_attributes(window: Window) -> dict:
 _TYPED_ATTRIBUTES = (("weight_t", "weight", None), ("bias_t", "bias", None), ("accum_t", None, "accum_type"),
                      ("scale_t", "scale", None), ("table_t", "table", "table_type"),
                      ("exp_table_t", "exp_table", "exp_type"), ("inv_table_t", "inv_table", "inv_type"),
-                     ("param_t", None, "param_type"))
+                     ("param_t", None, "param_type"), ("embeddings_t", "embeddings", None))
 
 
 def _layer_attributes(node: Node) -> dict:
@@ -1044,5 +1115,7 @@ def _layer_attributes(node: Node) -> dict:
         attributes["op"] = node.function
     if node.op == "concatenate":
         attributes["axis"] = node.axis
+    if node.op == "embedding":
+        attributes.update(n_in=node.shape[0], n_out=node.output_dim, vocab_size=node.input_dim)
     attributes["class_name"] = node.framework_class  # the framework's class, as the field's tools keep it
     return attributes

@@ -32,6 +32,9 @@ def lower_batchnorm(graph: Graph, settings: dict) -> bool:
         if node.op != "batchnorm":
             continue
         changed = True
+        if node.framework_scale is not None:
+            graph.replace(node.name, _framework_scale_shift(node))
+            continue
         scale = node.gamma / np.sqrt(node.variance + node.epsilon)
         shift = node.beta - node.mean * scale
         producer = graph[node.inputs[0]]
@@ -43,12 +46,26 @@ def lower_batchnorm(graph: Graph, settings: dict) -> bool:
             graph.replace(node.name, None)
             continue
         default = settings["default"]
-        lowered = ScaleShift(
-            name=node.name, inputs=node.inputs, shape=node.shape, framework_class=node.framework_class,
-            result_type=node.result_type, reuse_factor=node.reuse_factor, strategy=node.strategy,
-            trace=node.trace, result_quantizer=node.result_quantizer, framework_output=node.framework_output,
-            scale=Weights(values=scale, type=_sized(node.precisions.get("scale", AUTO), scale, default)),
-            shift=Weights(values=shift, type=_sized(node.precisions.get("bias", AUTO), shift, default)),
-        )
-        graph.replace(node.name, lowered)
+        scale_type = _sized(node.precisions.get("scale", AUTO), scale, default)
+        shift_type = _sized(node.precisions.get("bias", AUTO), shift, default)
+        graph.replace(node.name, _scale_shift(node, Weights(values=scale, type=scale_type),
+                                              Weights(values=shift, type=shift_type)))
     return changed
+
+
+def _scale_shift(node, scale: Weights, shift: Weights) -> ScaleShift:
+    return ScaleShift(
+        name=node.name, inputs=node.inputs, shape=node.shape, framework_class=node.framework_class,
+        result_type=node.result_type, reuse_factor=node.reuse_factor, strategy=node.strategy,
+        trace=node.trace, result_quantizer=node.result_quantizer, framework_output=node.framework_output,
+        scale=scale, shift=shift)
+
+
+def _framework_scale_shift(node) -> ScaleShift:
+    """The framework's own exactly typed scale and shift (a quantized batch normalization), each in
+    its configured precision, or exactly where that is `auto`."""
+    def configured(weights: Weights, key: str) -> Weights:
+        precision = node.precisions.get(key, AUTO)
+        return Weights(weights.values, quantizer=weights.quantizer,
+                       type=precision if isinstance(precision, FixedType) else None)
+    return _scale_shift(node, configured(node.framework_scale, "scale"), configured(node.framework_shift, "bias"))

@@ -69,6 +69,8 @@ def _moved(node: Node, sources: list[FixedType]) -> FixedType:
 
 @EXACT_RESULTS.register("pool")
 def _pool_result(node: Node, sources: list[FixedType]) -> FixedType:
+    if node.function == "sum":
+        return node.sum_type(sources[0])
     return sources[0] if node.function == "max" else node.average_type(sources[0])
 
 
@@ -86,6 +88,11 @@ def _lookup_result(node: Node, sources: list[FixedType]) -> FixedType:
         return node.table.type
     tail = sources[0] if node.tail_scale is None else mul_type(sources[0], node.tail_scale.type)
     return _union(node, [node.table.type, tail])
+
+
+@EXACT_RESULTS.register("embedding")
+def _embedding_result(node: Node, sources: list[FixedType]) -> FixedType:
+    return node.embeddings.type  # a row of the table, as it is
 
 
 @EXACT_RESULTS.register("prelu")

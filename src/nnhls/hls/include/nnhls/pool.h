@@ -3,7 +3,8 @@
 // max: the largest value among the window's taps inside the image, converted into res_T.
 // average: the exact sum (sum_t) of the taps inside the image, widened to dividend_t, divided by
 // their count (count_t) as ap_fixed divides (truncated toward zero), converted into res_T.
-// CONFIG_T provides the geometry, n_pixels, is_max, and the types sum_t, dividend_t, count_t.
+// sum: that exact sum, converted into res_T.
+// CONFIG_T provides the geometry, n_pixels, is_max, is_sum, and the types sum_t, dividend_t, count_t.
 #ifndef NNHLS_POOL_H
 #define NNHLS_POOL_H
 
@@ -32,6 +33,8 @@ void pool_pixel(const data_T window[CONFIG_T::kernel_h * CONFIG_T::kernel_w * CO
     }
     if (CONFIG_T::is_max) {
       res[c] = res_T(largest);
+    } else if (CONFIG_T::is_sum) {
+      res[c] = res_T(sum);
     } else {
       const typename CONFIG_T::dividend_t dividend = sum;
       res[c] = res_T(dividend / typename CONFIG_T::count_t(count));
@@ -105,6 +108,8 @@ void global_pool_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>&
     typedef typename out_packet_T::value_type res_T;
     if (CONFIG_T::is_max) {
       packet[c] = res_T(largest[c]);
+    } else if (CONFIG_T::is_sum) {
+      packet[c] = res_T(sum[c]);
     } else {
       const typename CONFIG_T::dividend_t dividend = sum[c];
       packet[c] = res_T(dividend / typename CONFIG_T::count_t(CONFIG_T::in_h * CONFIG_T::in_w));
