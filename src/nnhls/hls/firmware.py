@@ -17,7 +17,8 @@ from nnhls.ir import Node
 __all__ = ["backend_header", "banner", "defines", "parameters", "top_function", "top_header"]
 
 # The kernel headers parameters.h includes, whatever the network uses.
-_KERNEL_HEADERS = ("activation", "conv", "dense", "lookup", "merge", "pool", "scale_shift", "softmax", "trace")
+_KERNEL_HEADERS = ("activation", "conv", "dense", "lookup", "merge", "pool", "scale_shift", "shape", "softmax",
+                   "trace")
 
 
 def banner(project: Project) -> str:
