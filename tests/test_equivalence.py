@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from nnhls.hls.backend import BACKENDS, IO_TYPES, Project, get_backend
-from nnhls.ir import (OPS, Activation, Concatenate, Conv, Dense, Dot, Embedding, Flatten, Graph, HardSigmoid, Input,
-                      Lookup, Merge, ParametricRelu, Pool, ScaleShift, Softmax, Softsign, Step, Weights, Window,
-                      ZeroPad, embedding_index_type)
-from nnhls.ir import LayerNorm
+from nnhls.ir import (OPS, Activation, Concatenate, Conv, Crop, Dense, Dot, Embedding, Flatten, Graph, HardSigmoid,
+                      Input, LayerNorm, Lookup, Merge, ParametricRelu, Pool, Reshape, ScaleShift, Softmax, Softsign,
+                      Step, Transpose, Upsample, Weights, Window, ZeroPad, embedding_index_type)
 from nnhls.types import IntType, exact_type
 from nnhls.model import HLSModel, spanned_codes
 from nnhls.passes import lower
@@ -28,6 +27,7 @@ MERGE_SEEDS = (2, 5)  # the residual network's seed, then the two-input network'
 CONVOLUTION_SEED = 4
 LAYERNORM_SEED = 9  # an unsigned input; the last variance is 68 bits wide
 TOKENS_SEED = 4
+SHAPES_SEED = 4
 
 
 def random_type(rng, width_range=(2, 12), signed=None, modes=True) -> FixedType:
@@ -427,10 +427,59 @@ def random_tokens_network(seed: int) -> Graph:
     return Graph(nodes, ["scaled", "mean", "embed_ids"])
 
 
+def random_shapes_network(seed: int) -> Graph:
+    """Shape layers on images of 3 channels: a cropping whose nearest upsampling is added to a
+    'same' convolution (branches that reconverge), a bilinear upsampling whose denominator is not a
+    power of two (3 x 2: 12) joined along rows to that sum, a transpose of the join that moves its
+    last axis, reshapes that repack (packets of 10 into 20, 3 into 2, a vector into rows of 3) or
+    keep the last axis (four axes, flattened), softmax over the last axis of 2-D tensors, an exact
+    bilinear upsampling (2 x 1: 4), and Cropping1D and UpSampling1D of a signal."""
+    rng = np.random.default_rng(seed)
+    h, w, c = 4, 6, 3
+    def softmax(name, source, shape, implementation):
+        table = [FixedType(int(rng.integers(10, 19)), 1, False, "RND", "SAT") for _ in range(2)]
+        return Softmax(name, [source], shape, "Softmax", table_size=int(rng.choice([256, 1024])),
+                       implementation=implementation, exp_type=table[0], inv_type=table[1],
+                       result_type=random_type(rng, (8, 18)))
+    nodes = [
+        Input("x", [], (h, w, c), "InputLayer", result_type=ranged_type(rng, (6, 10), 3)),
+        conv(rng, "conv", "x", (h, w, c), Window(h, w, c, 3, 3, 1, 1, 1, 1, 1, 1), c,
+             result=ranged_type(rng, (8, 12), 5)),
+        Crop("crop", ["x"], (2, 3, c), "Cropping2D", result_type=AUTO, in_shape=(h, w, c), top=1, bottom=1, left=1,
+             right=2),
+        Upsample("nearest", ["crop"], (h, w, c), "UpSampling2D", result_type=AUTO, size_h=2, size_w=2,
+                 in_shape=(2, 3, c)),
+        Merge("add", ["nearest", "conv"], (h, w, c), "Add", function="add", result_type=ranged_type(rng, (8, 12), 5)),
+        Upsample("bilinear", ["crop"], (6, 6, c), "UpSampling2D", result_type=AUTO, interpolation="bilinear",
+                 size_h=3, size_w=2, in_shape=(2, 3, c)),
+        Concatenate("rows", ["add", "bilinear"], (10, 6, c), "Concatenate", axis=0,
+                    result_type=ranged_type(rng, (8, 14), 5)),
+        Transpose("transpose", ["rows"], (6, c, 10), "Permute", result_type=AUTO, perm=(1, 2, 0),
+                  in_shape=(10, 6, c)),
+        Reshape("reshape", ["transpose"], (9, 20), "Reshape", result_type=AUTO),
+        softmax("softmax", "reshape", (9, 20), "stable"),
+        Upsample("bilinear_exact", ["add"], (2 * h, w, c), "UpSampling2D", result_type=ranged_type(rng, (8, 14), 5),
+                 interpolation="bilinear", size_h=2, size_w=1, in_shape=(h, w, c)),
+        Reshape("four_axes", ["bilinear_exact"], (4, 2, w, c), "Reshape", result_type=AUTO),
+        Flatten("flat", ["four_axes"], (8 * w * c,), "Flatten"),
+        Dense("dense", ["flat"], (12,), "Dense", result_type=ranged_type(rng, (8, 14), 4), accum_type=AUTO,
+              weight=random_weights(rng, (8 * w * c, 12), FixedType(int(rng.integers(3, 6)), 0)),
+              bias=random_weights(rng, (12,), FixedType(int(rng.integers(3, 6)), 2))),
+        Reshape("vector_rows", ["dense"], (4, 3), "Reshape", result_type=AUTO),
+        softmax("softmax_rows", "vector_rows", (4, 3), "stable" if seed % 2 else "argmax"),
+        Reshape("pairs", ["add"], (h * w * c // 2, 2), "Reshape", result_type=ranged_type(rng, (6, 12), 5)),
+        Crop("crop_signal", ["pairs"], (h * w * c // 2 - 3, 2), "Cropping1D", result_type=AUTO,
+             in_shape=(h * w * c // 2, 2), left=2, right=1),
+        Upsample("upsample_signal", ["crop_signal"], (2 * (h * w * c // 2 - 3), 2), "UpSampling1D", result_type=AUTO,
+                 size_w=2, in_shape=(h * w * c // 2 - 3, 2)),
+    ]
+    return Graph(nodes, ["softmax", "softmax_rows", "upsample_signal", "four_axes"])
+
+
 NETWORKS = {"ops": random_network, "tables": random_table_network, "piecewise": random_piecewise_network,
             "images": random_image_network, "signals": random_signal_network, "residual": random_residual_network,
             "two_inputs": random_two_input_network, "convolutions": random_convolution_network,
-            "layernorm": random_layernorm_network, "tokens": random_tokens_network}
+            "layernorm": random_layernorm_network, "tokens": random_tokens_network, "shapes": random_shapes_network}
 
 
 def spanning_inputs(graph: Graph, n: int, seed: int):
@@ -473,7 +522,8 @@ def test_matrix_covers_every_op():
 CASES = [("residual", MERGE_SEEDS[0]), ("two_inputs", MERGE_SEEDS[1]), ("convolutions", CONVOLUTION_SEED)] + \
     [("images", seed) for seed in IMAGE_SEEDS] + [("signals", seed) for seed in IMAGE_SEEDS] + \
     [("ops", seed) for seed in SEEDS] + [("tables", seed) for seed in TABLE_SEEDS] + \
-    [("piecewise", seed) for seed in PIECEWISE_SEEDS] + [("layernorm", LAYERNORM_SEED), ("tokens", TOKENS_SEED)]
+    [("piecewise", seed) for seed in PIECEWISE_SEEDS] + [("layernorm", LAYERNORM_SEED), ("tokens", TOKENS_SEED),
+                                                          ("shapes", SHAPES_SEED)]
 
 
 @pytest.mark.parametrize("network, seed", CASES)

@@ -12,7 +12,8 @@ import pytest
 
 from nnhls.estimate import NOTE, bram_18k, estimate
 from nnhls.hls.backend import IO_TYPES, Project, get_backend
-from nnhls.ir import OPS, Activation, Conv, Dense, Graph, Input, Pool, ScaleShift, Weights, Window, ZeroPad
+from nnhls.ir import (OPS, Activation, Conv, Crop, Dense, Graph, Input, Pool, Reshape, ScaleShift, Softmax, Transpose,
+                      Upsample, Weights, Window, ZeroPad)
 from nnhls.model import HLSModel
 from nnhls.passes import lower
 from nnhls.types import AUTO, FixedType
@@ -261,6 +262,51 @@ def test_images_follow_the_formulas(tmp_path):
         trips = whole.in_h * whole.in_w if stream else 1
         depth = 1 if stream else 1 + tree(whole.n_taps)
         assert result["global"][2:] == (0, trips, trips - 1 + depth, 0, 0)
+        assert result.top == "DATAFLOW"
+
+
+def test_shape_layers_follow_the_formulas(tmp_path):
+    """Cropping, nearest and bilinear upsampling, a transpose, a repacking reshape and softmax
+    over the last axis of a 2-D tensor, both io types."""
+    h, w, c = 5, 6, 3
+    x_type = FixedType(8, 3)
+    for io_type in IO_TYPES:
+        nodes = [
+            Input("x", [], (h, w, c), "InputLayer", result_type=x_type),
+            Crop("crop", ["x"], (3, 3, c), "Cropping2D", result_type=AUTO, in_shape=(h, w, c), top=2, left=1,
+                 right=2),
+            Upsample("nearest", ["crop"], (6, 9, c), "UpSampling2D", result_type=AUTO, size_h=2, size_w=3,
+                     in_shape=(3, 3, c)),
+            Upsample("bilinear", ["nearest"], (12, 9, c), "UpSampling2D", result_type=AUTO, interpolation="bilinear",
+                     size_h=2, in_shape=(6, 9, c)),
+            Upsample("thirds", ["crop"], (9, 3, c), "UpSampling2D", result_type=x_type, interpolation="bilinear",
+                     size_h=3, in_shape=(3, 3, c)),
+            Transpose("transpose", ["bilinear"], (c, 12, 9), "Permute", result_type=AUTO, perm=(2, 0, 1),
+                      in_shape=(12, 9, c)),
+            Reshape("reshape", ["transpose"], (c * 18, 6), "Reshape", result_type=AUTO),
+            Softmax("softmax", ["reshape"], (c * 18, 6), "Softmax", exp_type=FixedType(12, 1, False),
+                    inv_type=FixedType(12, 1, False), result_type=FixedType(10, 1)),
+        ]
+        model = model_of(nodes, ["softmax", "thirds"], io_type, tmp_path)
+        result = estimate(model)
+        stream = io_type == "io_stream"
+        assert result["crop"][2:] == ((0, h * w, h * w, 0, 0) if stream else (0, 9, 9, 0, 0))
+        assert result["nearest"][2:] == (0, 54, 54, 0, 0)
+        # A denominator of 4 needs no divider; that of 3 one as wide as the dividend.
+        trips = 54 + 108 if stream else 108
+        assert result["bilinear"][2:] == (4 * c, trips, trips - 1 + 4, 0, 0)
+        thirds = model.graph["thirds"]
+        divider = thirds.dividend_type(x_type, x_type).width
+        trips = 9 + 27 if stream else 27
+        assert result["thirds"][2:] == (4 * c, trips, trips - 1 + 4 + divider, 0, 0)
+        # io_stream: the whole tensor (108 packets of 3) in, then (36 packets of 9) out.
+        assert result["transpose"][2:] == ((0, 145, 145, 0, 0) if stream else (0, 1, 1, 0, 0))
+        # Packets of 9 into packets of 6: 108 steps of 3 values.
+        assert result["reshape"][2:] == ((0, 108, 108, 0, 0) if stream else (0, 1, 1, 0, 0))
+        depth = 2 * tree(6) + 5
+        bits = 2 * 1024 * 12
+        assert result["softmax"][2:] == ((6, c * 18, c * 18 - 1 + depth, bits, 0) if stream
+                                         else (6 * c * 18, 1, depth, bits, 0))
         assert result.top == "DATAFLOW"
 
 

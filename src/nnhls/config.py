@@ -147,7 +147,7 @@ def _default_precision(node: Node, key: str, default: str, graph: Graph):
             return node.result_quantizer
         if node.op in ("dense", "conv") and node.weight.quantizer is not None:
             return AUTO  # a quantized layer's sum is exact in the framework too
-        if node.op in ("pool", "zero_pad"):
+        if node.moves_values or node.op in ("pool", "upsample"):
             return AUTO  # moves or averages values: exactly the input's type (see Pool for averages)
         if node.op == "embedding":
             return AUTO  # a row of the table, exactly the table's type
@@ -190,7 +190,7 @@ def _framework_exact(graph: Graph, name: str) -> bool:
 
 def _moves_values(node: Node) -> bool:
     """Whether `node` only moves its input's values (or picks among them), changing none."""
-    return node.VIEW or node.op == "zero_pad" or (node.op == "pool" and node.function == "max")
+    return node.moves_values
 
 
 # Quantized activations that are the identity or relu into their type: a float input converted
@@ -199,8 +199,9 @@ _ROUNDS_LIKE_ITS_INPUT = ("linear", "relu")
 
 
 def _quantizers_reading(graph: Graph, name: str) -> list[Node]:
-    """The nodes that quantize the value `name` (through Flatten, zero padding and max pooling,
-    which move values and change none); a reader that is none of these gives None in the list."""
+    """The nodes that quantize the value `name` (through the ops that move values and change none:
+    Flatten, reshapes, transposes, cropping, zero padding, nearest upsampling and max pooling); a
+    reader that is none of these gives None in the list."""
     readers = []
     for consumer in graph.consumers(name):
         if _moves_values(consumer):

@@ -7,7 +7,7 @@ tests/test_estimate.py checks. It is an estimate, not a synthesis result.
 
 from __future__ import annotations
 
-from math import ceil
+from math import ceil, gcd
 from typing import NamedTuple
 
 from nnhls.hls.backend import n_packets, packet_size, top_pragma
@@ -188,15 +188,53 @@ def _embedding_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, 
 
 @ESTIMATES.register("softmax")
 def _softmax_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
-    n = node.n
+    n, positions = node.n, node.n_positions
     if node.implementation == "stable":
         multipliers, depth = n, 2 * ceil_log2(n) + 5
     else:
         multipliers, depth = 0, ceil_log2(n) + 1
+    if stream and positions > 1:  # a position per packet, as it comes
+        return (multipliers, *_loop(positions, 1, depth), 0)
     if stream:
         latency = n_packets(graph, node.inputs[0]) + depth + n_packets(graph, node.name)
         return multipliers, latency, latency, 0
-    return multipliers, 1, depth, 0
+    return multipliers * positions, 1, depth, 0
+
+
+@ESTIMATES.register("reshape")
+def _reshape_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
+    if not stream:
+        return (0, *_loop(1, 1, 1), 0)
+    step = gcd(packet_size(graph, node.inputs[0]), packet_size(graph, node.name))
+    return (0, *_loop(node.size // step, 1, 1), 0)
+
+
+@ESTIMATES.register("transpose")
+def _transpose_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
+    if not stream:
+        return (0, *_loop(1, 1, 1), 0)
+    latency = n_packets(graph, node.inputs[0]) + 1 + n_packets(graph, node.name)  # whole tensor in, then out
+    return 0, latency, latency, 0
+
+
+@ESTIMATES.register("crop")
+def _crop_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
+    in_h, in_w, _ = node.image
+    return (0, *_loop(in_h * in_w if stream else node.out_h * node.out_w, 1, 1), 0)
+
+
+@ESTIMATES.register("upsample")
+def _upsample_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
+    in_h, in_w, channels = node.image
+    pixels = node.out_h * node.out_w
+    if node.interpolation == "nearest":
+        return (0, *_loop(pixels, 1, 1), 0)
+    denominator = node.denominator
+    divider = 0 if denominator & (denominator - 1) == 0 else \
+        node.dividend_type(graph[node.inputs[0]].result_type, node.result_type).width
+    depth = 4 + divider  # weights' products, a sum of four, the conversion
+    trips = in_h * in_w + pixels if stream else pixels  # io_stream: reading rows, then writing the rows they complete
+    return (4 * channels, *_loop(trips, 1, depth), 0)
 
 
 @ESTIMATES.register("layernorm")

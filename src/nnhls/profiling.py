@@ -341,7 +341,7 @@ def _box_colour(node) -> str:
         return "#dde8f5"
     if node.op in ("dense", "conv"):
         return "#fbe3c8"
-    if node.VIEW or node.op in ("pool", "zero_pad", "concatenate"):
+    if node.moves_values or node.op in ("pool", "upsample", "concatenate"):
         return "#e6e6e6"
     return "#dff0d8"
 

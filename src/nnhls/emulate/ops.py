@@ -14,7 +14,7 @@ import numpy as np
 
 from nnhls import quantize
 from nnhls.errors import NnhlsError
-from nnhls.ir import Node, Registry, Weights, Window, merge_range, softsign_types, table_low_type
+from nnhls.ir import Node, Registry, Weights, Window, bilinear_taps, merge_range, softsign_types, table_low_type
 from nnhls.types import FixedType, IntType, mul_type
 
 __all__ = ["EMULATORS", "dense"]
@@ -241,6 +241,52 @@ def emulate_zero_pad(node: Node, tally, source: tuple[np.ndarray, FixedType]) ->
     return _convert(padded, x_type, node.result_type, tally, "result")
 
 
+def emulate_reshape(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    x, x_type = source
+    return _convert(x.reshape(len(x), *node.shape), x_type, node.result_type, tally, "result")
+
+
+def emulate_transpose(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    x, x_type = source
+    axes = (0, *(axis + 1 for axis in node.perm))
+    moved = np.ascontiguousarray(x.reshape(len(x), *node.in_shape).transpose(axes))
+    return _convert(moved, x_type, node.result_type, tally, "result")
+
+
+def emulate_crop(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    x, x_type = source
+    in_h, in_w, channels = node.image
+    image = x.reshape(len(x), in_h, in_w, channels)
+    kept = image[:, node.top:in_h - node.bottom, node.left:in_w - node.right]
+    return _convert(np.ascontiguousarray(kept).reshape(len(x), *node.shape), x_type, node.result_type, tally,
+                    "result")
+
+
+@functools.lru_cache(maxsize=256)
+def _bilinear_taps(n: int, size: int) -> tuple[np.ndarray, ...]:
+    return bilinear_taps(n, size)  # cached: the emulator asks once per chunk of a batch
+
+
+def emulate_upsample(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    """nearest: each value repeated; bilinear: the exact sum of integer-weighted taps divided by
+    the denominator, as average pooling divides its sum (Upsample)."""
+    x, x_type = source
+    in_h, in_w, channels = node.image
+    image = x.reshape(len(x), in_h, in_w, channels)
+    if node.interpolation == "nearest":
+        repeated = np.repeat(np.repeat(image, node.size_h, axis=1), node.size_w, axis=2)
+        return _convert(repeated.reshape(len(x), *node.shape), x_type, node.result_type, tally, "result")
+    sum_type, dividend_type = node.sum_type(x_type), node.dividend_type(x_type, node.result_type)
+    image = image.astype(object) if dividend_type.width > 62 else image.astype(np.int64)
+    lower, upper, w_lower, w_upper = _bilinear_taps(in_h, node.size_h)
+    rows = image[:, lower] * w_lower[None, :, None, None] + image[:, upper] * w_upper[None, :, None, None]
+    lower, upper, w_lower, w_upper = _bilinear_taps(in_w, node.size_w)
+    total = rows[:, :, lower] * w_lower[None, None, :, None] + rows[:, :, upper] * w_upper[None, None, :, None]
+    dividend = total << (dividend_type.fractional - sum_type.fractional)
+    quotient, quotient_type = quantize.div(dividend, dividend_type, np.array(node.denominator), node.count_type())
+    return _convert(quotient, quotient_type, node.result_type, tally, "result").reshape(len(x), *node.shape)
+
+
 def _products_exact(x_type: FixedType, constants: _Constants, shift: int, accum: FixedType) -> bool:
     """Whether converting any product into the accumulator changes nothing."""
     corners = [a * b for a in (x_type.min_code, x_type.max_code) for b in (constants.low, constants.high)]
@@ -366,6 +412,10 @@ EMULATORS = Registry("the emulator (emulate/ops.py EMULATORS)", {
     "conv": emulate_conv,
     "pool": emulate_pool,
     "zero_pad": emulate_zero_pad,
+    "reshape": emulate_reshape,
+    "transpose": emulate_transpose,
+    "crop": emulate_crop,
+    "upsample": emulate_upsample,
     "activation": emulate_activation,
     "scale_shift": emulate_scale_shift,
     "flatten": emulate_flatten,
@@ -482,7 +532,7 @@ def emulate_softmax(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> 
     if node.implementation == "argmax":
         one = quantize.from_codes(np.array([1]), 0, node.result_type)[0]
         codes = np.zeros(x.shape, dtype=np.int64 if isinstance(one, np.integer) else object)
-        codes[np.arange(len(x)), np.argmax(x, axis=-1)] = one
+        np.put_along_axis(codes, np.argmax(x, axis=-1)[..., None], one, axis=-1)  # at every position
         return codes
     difference, difference_type = quantize.sub(x, x_type, x.max(axis=-1, keepdims=True), x_type)
     exp_index = table_index(difference, difference_type, node.EXP_LOW, node.EXP_SPAN_LOG2, node.table_size)

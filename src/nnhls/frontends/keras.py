@@ -18,10 +18,9 @@ import numpy as np
 
 from nnhls.errors import NnhlsError
 from nnhls.frontends import qkeras as qk
-from nnhls.ir import (ACTIVATIONS, Activation, BatchNorm, Concatenate, Conv, Dense, Dot, Embedding, Flatten, Graph,
-                      Input, Merge, Node, ParametricRelu, Pool, ScaleShift, Weights, Window, ZeroPad, make_activation,
-                      same_padding)
-from nnhls.ir import LayerNorm
+from nnhls.ir import (ACTIVATIONS, Activation, BatchNorm, Concatenate, Conv, Crop, Dense, Dot, Embedding, Flatten,
+                      Graph, Input, LayerNorm, Merge, Node, ParametricRelu, Pool, Reshape, ScaleShift, Transpose,
+                      Upsample, Weights, Window, ZeroPad, make_activation, same_padding)
 from nnhls.types import IntType, exact_type
 
 __all__ = ["SUPPORTED_LAYERS", "load_keras_file", "load_keras_json", "read_keras"]
@@ -597,15 +596,15 @@ def _image_shape(window: Window, spatial: int, channels: int) -> tuple[int, ...]
 def _per_axis(layer: _Layer, key: str, spatial: int, default=None, minimum: int = 1) -> tuple[int, int] | None:
     """A per-axis argument (kernel_size, strides...) as (height, width): Keras stores one int per
     axis, or one int for all; a 1-D layer's height is 1. None stays None."""
-    value = layer.config.get(key, default)
-    if value is None:
+    given = layer.config.get(key, default)
+    if given is None:
         return None
-    if isinstance(value, int):
-        value = [value] * spatial
+    value = [given] * spatial if isinstance(given, int) else given
     values = list(value) if isinstance(value, (list, tuple)) else []
     if len(values) != spatial or not all(isinstance(v, int) and v >= minimum for v in values):
         kind = "positive" if minimum == 1 else "non-negative"
-        raise NnhlsError(f"{layer.where}: {key}={value!r} must be a {kind} int or {spatial} {kind} ints")
+        several = f" or {spatial} {kind} ints" if spatial > 1 else ""
+        raise NnhlsError(f"{layer.where}: {key}={given!r} must be a {kind} int{several}")
     return (1, values[0]) if spatial == 1 else (values[0], values[1])
 
 
@@ -922,16 +921,17 @@ def _pair(value) -> tuple | None:
     return None
 
 
-def _zero_padding(layer: _Layer, spatial: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """((top, bottom), (left, right)) from every form Keras accepts: 1-D an int or (left, right);
-    2-D an int, (rows, columns) each padding both sides, or ((top, bottom), (left, right))."""
-    value = layer.config.get("padding", 1)
+def _zero_padding(layer: _Layer, spatial: int, key: str = "padding") -> tuple[tuple[int, int], tuple[int, int]]:
+    """((top, bottom), (left, right)) of a padding (or, with key 'cropping', a cropping) from every
+    form Keras accepts: 1-D an int or (left, right); 2-D an int, (rows, columns) each on both
+    sides, or ((top, bottom), (left, right))."""
+    value = layer.config.get(key, 1)
     axes = [(0, 0), _pair(value)] if spatial == 1 else [_pair(axis) for axis in _pair(value) or (None, None)]
     if not all(axis is not None and all(isinstance(v, int) and v >= 0 for v in axis) for axis in axes):
         forms = ("an int or (left, right)" if spatial == 1
                  else "an int, (rows, columns) or ((top, bottom), (left, right))")
         raise NnhlsError(
-            f"{layer.where}: padding={value!r} is not a form Keras accepts: give non-negative ints as {forms}"
+            f"{layer.where}: {key}={value!r} is not a form Keras accepts: give non-negative ints as {forms}"
         )
     return axes[0], axes[1]
 
@@ -945,18 +945,101 @@ def _read_zero_padding(layer: _Layer, source, in_shape, reader, spatial: int) ->
                     in_shape=tuple(in_shape))]
 
 
+def _read_cropping(layer: _Layer, source, in_shape, reader, spatial: int) -> list[Node]:
+    """Cropping1D (steps from the start and the end) or Cropping2D, in every form of `cropping`."""
+    _channels_last(layer)
+    in_h, in_w, channels = _image(layer, in_shape, spatial)
+    (top, bottom), (left, right) = _zero_padding(layer, spatial, "cropping")
+    if top + bottom >= in_h or left + right >= in_w:
+        raise NnhlsError(
+            f"{layer.where}: cropping={layer.config.get('cropping')!r} leaves nothing of its input of shape "
+            f"{tuple(in_shape)}; crop fewer rows or columns than the input has"
+        )
+    out_h, out_w = in_h - top - bottom, in_w - left - right
+    shape = (out_w, channels) if spatial == 1 else (out_h, out_w, channels)
+    return [Crop(layer.name, [source], shape, in_shape=tuple(in_shape), top=top, bottom=bottom, left=left,
+                 right=right)]
+
+
+def _read_upsampling(layer: _Layer, source, in_shape, reader, spatial: int) -> list[Node]:
+    """UpSampling1D (nearest) or UpSampling2D (nearest or bilinear) by whole factors."""
+    _channels_last(layer)
+    in_h, in_w, channels = _image(layer, in_shape, spatial)
+    size_h, size_w = _per_axis(layer, "size", spatial, 2)  # whole factors only, as Keras builds them
+    interpolation = str(layer.config.get("interpolation", "nearest")).lower()
+    if interpolation not in Upsample.INTERPOLATIONS:
+        raise NnhlsError(
+            f"{layer.where} has interpolation={layer.config.get('interpolation')!r}; supported: "
+            f"{', '.join(map(repr, Upsample.INTERPOLATIONS))}"
+        )
+    shape = (in_w * size_w, channels) if spatial == 1 else (in_h * size_h, in_w * size_w, channels)
+    return [Upsample(layer.name, [source], shape, interpolation=interpolation, size_h=size_h, size_w=size_w,
+                     in_shape=tuple(in_shape))]
+
+
+def _read_reshape(layer: _Layer, source, in_shape, reader) -> list[Node]:
+    """A Reshape to one axis is a Flatten (a view); to two or more axes a Reshape node; to the
+    input's own shape no node."""
+    shape = _target_shape(layer, in_shape)
+    if shape == tuple(in_shape):
+        return []
+    if len(shape) == 1:
+        return [Flatten(layer.name, [source], shape)]
+    return [Reshape(layer.name, [source], shape)]
+
+
+def _target_shape(layer: _Layer, in_shape) -> tuple[int, ...]:
+    """Keras's target_shape with its one -1 (if any) resolved as Keras resolves it: the size that
+    keeps the number of values."""
+    target = layer.config.get("target_shape")
+    size = int(np.prod(in_shape))
+    dims = list(target) if isinstance(target, (list, tuple)) else []
+    valid = bool(dims) and all(isinstance(d, int) and (d >= 1 or d == -1) for d in dims) and dims.count(-1) <= 1
+    known = int(np.prod([d for d in dims if d != -1])) if valid else 0
+    if valid and -1 in dims and size % known == 0:
+        dims[dims.index(-1)] = size // known
+    if not valid or int(np.prod(dims)) != size:
+        raise NnhlsError(
+            f"{layer.where}: target_shape={target!r} does not hold the {size} values of its input of shape "
+            f"{tuple(in_shape)}; give positive sizes (at most one -1) whose product is {size}"
+        )
+    return tuple(dims)
+
+
+def _read_permute(layer: _Layer, source, in_shape, reader) -> list[Node]:
+    """Keras Permute: `dims` orders the axes 1 ... rank (axis 0, the batch, stays first). An order
+    that changes nothing is no node."""
+    dims = layer.config.get("dims")
+    rank = len(in_shape)
+    dims = list(dims) if isinstance(dims, (list, tuple)) else dims
+    if not isinstance(dims, list) or sorted(dims) != list(range(1, rank + 1)):
+        given = f"{layer.where}: dims={layer.config.get('dims')!r}"
+        if isinstance(dims, list) and 0 in dims:
+            raise NnhlsError(f"{given} would move the batch axis (axis 0), which stays first: order only the axes "
+                             f"1 to {rank} of its input of shape {tuple(in_shape)}")
+        raise NnhlsError(f"{given} is not an order of the axes 1 to {rank} of its input of shape "
+                         f"{tuple(in_shape)}: give each of them once")
+    perm = tuple(d - 1 for d in dims)
+    if perm == tuple(range(rank)):
+        return []
+    if rank > Transpose.MAX_RANK:
+        raise NnhlsError(f"{layer.where} permutes a tensor of {rank} axes; nnhls permutes up to "
+                         f"{Transpose.MAX_RANK} axes (besides the batch axis)")
+    return [Transpose(layer.name, [source], tuple(in_shape[axis] for axis in perm), perm=perm,
+                      in_shape=tuple(in_shape))]
+
+
 def _read_activation(layer: _Layer, source, in_shape, reader) -> list[Node]:
     function, fields, _ = _activation_function(layer.config.get("activation"), layer)
-    if function == "softmax" and len(in_shape) != 1:
-        raise NnhlsError(f"{layer.where}: softmax is supported on 1-D tensors; add Flatten before it")
     return [make_activation(layer.name, [source], in_shape, function, **fields)]
 
 
 def _read_softmax(layer: _Layer, source, in_shape, reader) -> list[Node]:
     axis = layer.config.get("axis", -1)
-    if axis not in (-1, len(in_shape), [-1], [len(in_shape)]) or len(in_shape) != 1:
-        raise NnhlsError(f"{layer.where}: softmax is supported over the last axis of a 1-D tensor; "
-                         f"got axis {axis} on shape {in_shape}")
+    rank = len(in_shape)
+    if axis not in (-1, rank, [-1], [rank], (-1,), (rank,)):
+        raise NnhlsError(f"{layer.where} has axis={axis!r} on an input of shape {tuple(in_shape)}; nnhls computes "
+                         f"softmax over the last axis only (axis=-1 or {rank}): move the axis last with a Permute")
     return [make_activation(layer.name, [source], in_shape, "softmax")]
 
 
@@ -1224,6 +1307,12 @@ _HANDLERS = {
     "QAveragePooling2D": partial(_read_qaverage_pool, covering=False),
     "QGlobalAveragePooling2D": partial(_read_qaverage_pool, covering=True),
     "QBatchNormalization": _read_qbatchnorm,
+    "Reshape": _read_reshape,
+    "Permute": _read_permute,
+    "Cropping1D": partial(_read_cropping, spatial=1),
+    "Cropping2D": partial(_read_cropping, spatial=2),
+    "UpSampling1D": partial(_read_upsampling, spatial=1),
+    "UpSampling2D": partial(_read_upsampling, spatial=2),
 }
 
 _HANDLERS.update(_MERGE_HANDLERS)

@@ -6,11 +6,13 @@ top function, with the op's constants as arrays of exact integer codes, one weig
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nnhls.hls import layout
 from nnhls.hls.plan import Plan, code_literals, cpp_type
-from nnhls.ir import Node, Registry, Weights, dot_type, softsign_types, table_low_type, union_type
+from nnhls.ir import Node, Registry, Transpose, Weights, dot_type, softsign_types, table_low_type, union_type
 from nnhls.types import FixedType, add_type, mul_type, sub_type
 
 __all__ = ["EMITTERS", "Emission", "call", "config", "constant_array", "emit_layers", "index_struct", "weight_file"]
@@ -214,6 +216,54 @@ def _zero_pad(emission: Emission, node: Node) -> tuple[str, str]:
     return struct, call(emission.plan, node, "zero_pad", "")
 
 
+@EMITTERS.register("reshape")
+def _reshape(emission: Emission, node: Node) -> tuple[str, str]:
+    plan = emission.plan
+    step = math.gcd(plan.packet_size(node.inputs[0]), plan.packet_size(node.name)) if plan.stream else 1
+    struct = config(plan, node, f"reshape {tuple(plan.graph[node.inputs[0]].shape)} -> {tuple(node.shape)}",
+                    {"n_in": node.size, "step": step}, {})
+    return struct, call(plan, node, "reshape", "")
+
+
+@EMITTERS.register("transpose")
+def _transpose(emission: Emission, node: Node) -> tuple[str, str]:
+    pad = Transpose.MAX_RANK - len(node.shape)
+    dims, strides = (1,) * pad + tuple(node.shape), (0,) * pad + node.source_strides()
+    constants = {"n_in": node.size, **{f"dim{k}": d for k, d in enumerate(dims)},
+                 **{f"stride{k}": s for k, s in enumerate(strides)}}
+    struct = config(emission.plan, node, f"transpose {tuple(node.in_shape)} -> {tuple(node.shape)}, "
+                                         f"axes {tuple(node.perm)}", constants, {})
+    return struct, call(emission.plan, node, "transpose", "")
+
+
+@EMITTERS.register("crop")
+def _crop(emission: Emission, node: Node) -> tuple[str, str]:
+    in_h, in_w, channels = node.image
+    constants = {"in_h": in_h, "in_w": in_w, "n_chan": channels, "top": node.top, "left": node.left,
+                 "out_h": node.out_h, "out_w": node.out_w}
+    struct = config(emission.plan, node, f"cropping {node.top}, {node.bottom} rows and {node.left}, {node.right} "
+                                         "columns", constants, {})
+    return struct, call(emission.plan, node, "crop", "")
+
+
+@EMITTERS.register("upsample")
+def _upsample(emission: Emission, node: Node) -> tuple[str, str]:
+    in_h, in_w, channels = node.image
+    constants = {"in_h": in_h, "in_w": in_w, "n_chan": channels, "size_h": node.size_h, "size_w": node.size_w,
+                 "out_h": node.out_h, "out_w": node.out_w}
+    types = {}
+    if node.interpolation == "bilinear":
+        x_type = _input_type(emission, node)
+        constants["denominator"] = node.denominator
+        types = {"weight_t": cpp_type(node.weight_type()), "sum_t": cpp_type(node.sum_type(x_type)),
+                 "dividend_t": cpp_type(node.dividend_type(x_type, node.result_type)),
+                 "count_t": cpp_type(node.count_type())}
+    struct = config(emission.plan, node, f"{node.interpolation} upsampling by {node.size_h}x{node.size_w}",
+                    constants, types)
+    kernel = "upsample_bilinear" if node.interpolation == "bilinear" else "upsample"
+    return struct, call(emission.plan, node, kernel, "")
+
+
 @EMITTERS.register("activation")
 def _activation(emission: Emission, node: Node) -> tuple[str, str]:
     return (config(emission.plan, node, node.function, {"n_in": node.size}, {}),
@@ -330,8 +380,8 @@ def _softmax(emission: Emission, node: Node) -> tuple[str, str]:
     inverses = constant_array(emission, node, "inv", "inv_t", node.inv_table.type, node.inv_table.codes,
                               f"1/x at the centres of {node.table_size} bins over [0, {2 ** node.inv_span_log2})")
     struct = config(
-        emission.plan, node, f"softmax, {node.implementation}",
-        {"n_in": node.size, "implementation": f"nnhls::softmax_{node.implementation}"},
+        emission.plan, node, f"softmax, {node.implementation}, over the last axis of {tuple(node.shape)}",
+        {"n_in": node.n, "n_positions": node.n_positions, "implementation": f"nnhls::softmax_{node.implementation}"},
         {"exp_t": node.exp_table.type, "inv_t": node.inv_table.type, "diff_t": cpp_type(difference_type),
          "sum_t": cpp_type(node.sum_type), "exp_index": f"exp_index{k}", "inv_index": f"inv_index{k}"},
         before=(index_struct(f"exp_index{k}", difference_type, node.EXP_LOW, node.EXP_SPAN_LOG2,

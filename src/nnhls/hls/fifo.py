@@ -12,6 +12,7 @@ the run so far, so the run resumes where it stopped.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -165,6 +166,62 @@ def _rows(stage: Stage) -> Iterator[Event]:
             yield write
 
 
+def _repack(stage: Stage) -> Iterator[Event]:
+    """reshape_stream of shape.h: steps of gcd(in_size, out_size) values, a read where a step
+    starts an input packet, a write where it completes an output packet."""
+    p = stage.params
+    step = math.gcd(p["in_size"], p["out_size"])
+    read, write = ("read", stage.inputs[0]), ("write", stage.outputs[0])
+    for s in range(p["n"] // step):
+        if s * step % p["in_size"] == 0:
+            yield read
+        if (s + 1) * step % p["out_size"] == 0:
+            yield write
+
+
+def _crop(stage: Stage) -> Iterator[Event]:
+    """crop_stream of shape.h: every pixel read, those inside the crop written at once."""
+    p = stage.params
+    read, write = ("read", stage.inputs[0]), ("write", stage.outputs[0])
+    for row in range(p["in_h"]):
+        row_kept = p["top"] <= row < p["in_h"] - p["bottom"]
+        for column in range(p["in_w"]):
+            yield read
+            if row_kept and p["left"] <= column < p["in_w"] - p["right"]:
+                yield write
+
+
+def _upsample(stage: Stage) -> Iterator[Event]:
+    """upsample_stream of shape.h: each input row's pixels read as its first copy is written
+    (each pixel size_w times), then size_h - 1 more copies written from the row buffer."""
+    p = stage.params
+    read, write = ("read", stage.inputs[0]), ("write", stage.outputs[0])
+    for _ in range(p["in_h"]):
+        for copy in range(p["size_h"]):
+            for _ in range(p["in_w"]):
+                for repeat in range(p["size_w"]):
+                    if copy == 0 and repeat == 0:
+                        yield read
+                    yield write
+
+
+def _bilinear(stage: Stage) -> Iterator[Event]:
+    """upsample_bilinear_stream of shape.h: after input row r, the late output rows of row r - 1
+    and the early ones of row r; after the last row, its late output rows."""
+    p = stage.params
+    read, write = ("read", stage.inputs[0]), ("write", stage.outputs[0])
+    early = (p["size_h"] + 1) // 2
+    late = p["size_h"] - early
+    out_w = p["in_w"] * p["size_w"]
+    for row in range(p["in_h"]):
+        for _ in range(p["in_w"]):
+            yield read
+        for _ in range(((late if row > 0 else 0) + early) * out_w):
+            yield write
+    for _ in range(late * out_w):
+        yield write
+
+
 PATTERNS: dict[str, Callable[[Stage], Iterator[Event]]] = {
     "elementwise": _elementwise,
     "clone": _clone,
@@ -178,6 +235,10 @@ PATTERNS: dict[str, Callable[[Stage], Iterator[Event]]] = {
     "lockstep": _lockstep,
     "concatenate": _concatenate,
     "rows": _rows,
+    "repack": _repack,
+    "crop": _crop,
+    "upsample": _upsample,
+    "bilinear": _bilinear,
 }
 
 

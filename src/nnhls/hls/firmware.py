@@ -18,7 +18,7 @@ __all__ = ["backend_header", "banner", "defines", "parameters", "top_function", 
 
 # The kernel headers parameters.h includes, whatever the network uses.
 _KERNEL_HEADERS = ("activation", "conv", "dense", "embedding", "layernorm", "lookup", "merge", "pool", "scale_shift",
-                   "softmax", "trace")
+                   "shape", "softmax", "trace")
 
 
 def banner(project: Project) -> str:

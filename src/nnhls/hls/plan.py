@@ -50,7 +50,7 @@ def top_pragma(graph: Graph, io_type: str) -> str:
     which would undo the Resource strategy and compute every output pixel of an image at once."""
     layers = [node for node in graph if node.op != "input" and not node.VIEW]
     resource = any(node.strategy == "Resource" for node in layers)
-    windows = any(node.op in ("conv", "pool", "zero_pad") for node in layers)
+    windows = any(node.op in ("conv", "pool", "zero_pad", "crop", "upsample") for node in layers)
     return "DATAFLOW" if io_type == "io_stream" or resource or windows else "PIPELINE"
 
 
@@ -274,12 +274,35 @@ def _rows_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
     return "rows", {"n_in": plan.n_packets(source), "rows_per_packet": plan.packet_size(source)}
 
 
+def _softmax_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
+    """A softmax over the last axis of two or more axes normalizes each packet (a position) as it
+    comes; one of a 1-D tensor reads the whole vector first."""
+    return _elementwise_pattern(plan, node) if len(node.shape) > 1 else _whole_pattern(plan, node)
+
+
+def _reshape_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
+    return "repack", {"n": node.size, "in_size": plan.packet_size(node.inputs[0]),
+                      "out_size": plan.packet_size(node.name)}
+
+
+def _image_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
+    """Cropping drops the packets outside as they come; upsampling repeats rows (nearest) or
+    computes rows from a two-row buffer (bilinear)."""
+    in_h, in_w, _ = node.image
+    if node.op == "crop":
+        return "crop", {"in_h": in_h, "in_w": in_w, "top": node.top, "bottom": node.bottom, "left": node.left,
+                        "right": node.right}
+    pattern = "upsample" if node.interpolation == "nearest" else "bilinear"
+    return pattern, {"in_h": in_h, "in_w": in_w, "size_h": node.size_h, "size_w": node.size_w}
+
+
 # op -> (plan, node) -> (pattern, parameters) of its io_stream kernel's reads and writes, for
 # the FIFO depths (hls/fifo.py); each mirrors the kernel's loops in include/nnhls.
 STREAM_PATTERNS = Registry("the io_stream FIFO planner (hls/plan.py STREAM_PATTERNS)", {
     **{op: _elementwise_pattern for op in
        ("activation", "scale_shift", "lookup", "prelu", "step", "softsign", "hard_sigmoid")},
-    "dense": _whole_pattern, "softmax": _whole_pattern, "layernorm": _layernorm_pattern,
+    "dense": _whole_pattern, "softmax": _softmax_pattern, "layernorm": _layernorm_pattern,
+    "reshape": _reshape_pattern, "transpose": _whole_pattern, "crop": _image_pattern, "upsample": _image_pattern,
     "conv": _windows_pattern, "pool": _windows_pattern,
     "zero_pad": lambda plan, node: ("zero_pad", dataclasses.asdict(node.window)),
     "merge": _two_inputs_pattern, "dot": _two_inputs_pattern, "concatenate": _two_inputs_pattern,

@@ -8,17 +8,18 @@ the lowered IR.
 """
 
 from nnhls.ir.graph import Graph
-from nnhls.ir.ops import (ACTIVATIONS, OPS, Activation, BatchNorm, Concatenate, Conv, Dense, Dot, Flatten, HardSigmoid,
-                          Input, Lookup, Merge, Node, ParametricRelu, Pool, ScaleShift, Softmax, Softsign, Step, Weights,
-                          Window, ZeroPad, dot_type, make_activation, mean_dividend_type, mean_type, merge_range,
-                          range_type, same_padding, softsign_types, table_low_type, union_type,
-                          Embedding, embedding_index_type)
+from nnhls.ir.ops import (ACTIVATIONS, OPS, Activation, BatchNorm, Concatenate, Conv, Crop, Dense, Dot, Embedding,
+                          Flatten, HardSigmoid, Input, Lookup, Merge, Node, ParametricRelu, Pool, Reshape, ScaleShift,
+                          Softmax, Softsign, Step, Transpose, Upsample, Weights, Window, ZeroPad, bilinear_denominator,
+                          bilinear_taps, dot_type, embedding_index_type, make_activation, mean_dividend_type, mean_type,
+                          merge_range, range_type, same_padding, softsign_types, table_low_type, union_type)
 from nnhls.ir.ops import LayerNorm, LayerNormTypes
 from nnhls.ir.registry import Registry
 
-__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Concatenate", "Conv", "Dense", "Dot", "Flatten", "Graph",
-           "HardSigmoid", "Input", "Lookup", "Merge", "Node", "ParametricRelu", "Pool", "Registry", "ScaleShift",
-           "Softmax", "Softsign", "Step", "Weights", "Window", "ZeroPad", "dot_type", "make_activation",
+__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Concatenate", "Conv", "Crop", "Dense", "Dot", "Flatten",
+           "Graph", "HardSigmoid", "Input", "Lookup", "Merge", "Node", "ParametricRelu", "Pool", "Registry", "Reshape",
+           "ScaleShift", "Softmax", "Softsign", "Step", "Transpose", "Upsample", "Weights", "Window", "ZeroPad",
+           "bilinear_denominator", "bilinear_taps", "dot_type", "make_activation",
            "mean_dividend_type", "mean_type", "merge_range", "range_type", "same_padding", "softsign_types",
            "table_low_type", "union_type", "Embedding", "embedding_index_type"]
 __all__ += ["LayerNorm", "LayerNormTypes"]

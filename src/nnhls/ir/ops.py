@@ -11,11 +11,12 @@ import numpy as np
 
 from nnhls.types import FixedType, IntType, add_type
 
-__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Concatenate", "Conv", "Dense", "Dot", "Flatten",
-           "HardSigmoid", "Input", "Lookup", "Merge", "Node", "ParametricRelu", "Pool", "Softsign", "Step", "ScaleShift",
-           "Softmax", "Weights", "Window", "ZeroPad", "make_activation", "mean_dividend_type", "mean_type",
-           "dot_type", "merge_range", "range_type", "same_padding", "union_type", "softsign_types", "table_low_type",
-           "Embedding", "embedding_index_type"]
+__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Concatenate", "Conv", "Crop", "Dense", "Dot", "Flatten",
+           "HardSigmoid", "Input", "Lookup", "Merge", "Node", "ParametricRelu", "Pool", "Reshape", "Softsign", "Step",
+           "ScaleShift", "Softmax", "Transpose", "Upsample", "Weights", "Window", "ZeroPad", "bilinear_denominator",
+           "bilinear_taps", "make_activation", "mean_dividend_type", "mean_type", "dot_type", "merge_range",
+           "range_type", "same_padding", "union_type", "softsign_types", "table_low_type", "Embedding",
+           "embedding_index_type"]
 
 
 # Configuration precision keys -> the node field holding them (keys naming a Weights field set
@@ -84,10 +85,19 @@ class Node:
     # Whether each output value depends only on the input value at its place (and its channel):
     # such an op can take its input a packet at a time, in whatever packets it comes.
     ELEMENTWISE: ClassVar[bool] = False
+    # Whether the op only moves its input's values (reorders, drops or repeats them), changing
+    # none: its exact (`auto`) result is its input's type, and so is its default precision.
+    MOVES_VALUES: ClassVar[bool] = False
 
     @property
     def size(self) -> int:
         return int(np.prod(self.shape))
+
+    @property
+    def moves_values(self) -> bool:
+        """Whether this node only moves (or picks among) its input's values, changing none: a view,
+        an op that moves values, or one that does for its configuration (a max pooling)."""
+        return self.VIEW or self.MOVES_VALUES
 
     def constants(self) -> list[tuple[str, Weights]]:
         """(field, Weights) of each constant the node holds."""
@@ -439,6 +449,10 @@ class Pool(Node):
     def count_type(self) -> IntType:
         return IntType(max(self.window.n_taps.bit_length(), 1), signed=False)
 
+    @property
+    def moves_values(self) -> bool:
+        return self.function == "max"  # picks one of the window's values
+
     def counts_are_powers_of_two(self) -> bool:
         counts = self.window.tap_counts()
         return bool(np.all((counts & (counts - 1)) == 0))
@@ -455,6 +469,124 @@ class ZeroPad(Node):
     in_shape: tuple[int, ...] = ()
 
     op: ClassVar[str] = "zero_pad"
+    MOVES_VALUES: ClassVar[bool] = True
+
+
+@dataclass
+class Crop(Node):
+    """Keras Cropping1D/2D: the image (in_h, in_w, channels; a 1-D signal has height 1) without its
+    `top` rows, `bottom` rows, `left` columns and `right` columns; values converted into `result_type`."""
+
+    in_shape: tuple[int, ...] = ()
+    top: int = 0
+    bottom: int = 0
+    left: int = 0
+    right: int = 0
+
+    op: ClassVar[str] = "crop"
+    MOVES_VALUES: ClassVar[bool] = True
+
+    @property
+    def image(self) -> tuple[int, int, int]:
+        """(in_h, in_w, channels) of the input."""
+        return (1, *self.in_shape) if len(self.in_shape) == 2 else tuple(self.in_shape)
+
+    @property
+    def out_h(self) -> int:
+        return self.image[0] - self.top - self.bottom
+
+    @property
+    def out_w(self) -> int:
+        return self.image[1] - self.left - self.right
+
+
+def bilinear_denominator(size: int) -> int:
+    """The denominator of one axis's bilinear weights at an upsampling factor `size`: 2 * size, or
+    size where every weight is even (odd factors)."""
+    return size if size % 2 else 2 * size
+
+
+def bilinear_taps(n: int, size: int) -> tuple[np.ndarray, ...]:
+    """(lower, upper, lower weight, upper weight) of each of the n * size outputs of one axis of
+    TensorFlow's bilinear resize with half-pixel centres (what Keras's UpSampling2D computes).
+
+    Output o samples the input at (o + 0.5) / size - 0.5 = floor + f / (2 * size), with
+    f = (2 * o + 1 - size) mod (2 * size): the weights are (2 * size - f) on row `floor` and f on
+    row floor + 1, rows clamped into the input (a tap with weight 0 reads `lower`), and reduced to
+    `bilinear_denominator(size)`.
+    """
+    floor, f = np.divmod(2 * np.arange(n * size) + 1 - size, 2 * size)
+    lower = np.clip(floor, 0, n - 1)
+    upper = np.where(f > 0, np.clip(floor + 1, 0, n - 1), lower)
+    halve = 2 if size % 2 else 1
+    return lower, upper, (2 * size - f) // halve, f // halve
+
+
+@dataclass
+class Upsample(Node):
+    """Keras UpSampling1D/2D: the image (in_h, in_w, channels; a 1-D signal has height 1) resized to
+    (in_h * size_h, in_w * size_w).
+
+    nearest: output pixel (y, x) is input pixel (y // size_h, x // size_w), converted into `result_type`.
+    bilinear (TensorFlow's resize with half-pixel centres, edges clamped): each output is
+    s = sum of w_row * w_column * x over the two rows and two columns `bilinear_taps` gives, an
+    exact sum of integer weights; s widened to `dividend_type(...)`, divided by `denominator` as
+    ap_fixed divides (truncated toward zero), converted into `result_type`: Pool's average of
+    weighted values, exact where the denominator is 2**k.
+    """
+
+    interpolation: str = "nearest"
+    size_h: int = 1
+    size_w: int = 1
+    in_shape: tuple[int, ...] = ()
+
+    op: ClassVar[str] = "upsample"
+    INTERPOLATIONS: ClassVar[tuple[str, ...]] = ("nearest", "bilinear")
+
+    @property
+    def moves_values(self) -> bool:
+        return self.interpolation == "nearest"  # repeats values; bilinear averages them
+
+    @property
+    def image(self) -> tuple[int, int, int]:
+        """(in_h, in_w, channels) of the input."""
+        return (1, *self.in_shape) if len(self.in_shape) == 2 else tuple(self.in_shape)
+
+    @property
+    def out_h(self) -> int:
+        return self.image[0] * self.size_h
+
+    @property
+    def out_w(self) -> int:
+        return self.image[1] * self.size_w
+
+    @property
+    def denominator(self) -> int:
+        """What each bilinear sum of integer-weighted values is divided by."""
+        return bilinear_denominator(self.size_h) * bilinear_denominator(self.size_w)
+
+    @property
+    def growth(self) -> int:
+        """ceil(log2(denominator)): the bits a sum of weighted values grows by."""
+        return (self.denominator - 1).bit_length()
+
+    def sum_type(self, x_type: FixedType) -> FixedType:
+        """The exact type of a weighted sum (its weights are non-negative and add up to `denominator`)."""
+        return FixedType(x_type.width + self.growth, x_type.integer + self.growth, x_type.signed)
+
+    def dividend_type(self, x_type: FixedType, result_type: FixedType) -> FixedType:
+        return mean_dividend_type(self.sum_type(x_type), self.growth, result_type)
+
+    def count_type(self) -> IntType:
+        return IntType(max(self.denominator.bit_length(), 1), signed=False)
+
+    def weight_type(self) -> IntType:
+        """Holds every product of a row weight and a column weight (at most `denominator`)."""
+        return self.count_type()
+
+    def average_type(self, x_type: FixedType) -> FixedType:
+        denominator = self.denominator
+        return mean_type(x_type, self.growth, denominator & (denominator - 1) == 0)
 
 
 @dataclass
@@ -660,7 +792,7 @@ def embedding_index_type(input_dim: int) -> FixedType:
 
 @dataclass
 class Softmax(Node):
-    """Softmax over the last axis.
+    """Softmax over the last axis, of each position of a tensor of any rank on its own.
 
     stable: d = x - max(x) exactly; e = exp_table[index(d)] over [-16, 0); s = sum(e) exactly;
     y = e * inv_table[index(s)] over [0, 2**ceil(log2(n))), converted into `result_type`.
@@ -686,6 +818,11 @@ class Softmax(Node):
     @property
     def n(self) -> int:
         return self.shape[-1]
+
+    @property
+    def n_positions(self) -> int:
+        """The vectors along the last axis (one for a 1-D tensor), each normalized on its own."""
+        return self.size // self.n
 
     @property
     def inv_span_log2(self) -> int:
@@ -877,6 +1014,35 @@ class Flatten(Node):
 
 
 @dataclass
+class Reshape(Node):
+    """The values in row-major order, in another shape of two or more axes (Keras Reshape; one to a
+    single axis is a Flatten), each converted into `result_type`. It is a stage of its own rather
+    than a view because io_stream sends a value of two or more axes in packets of its last axis:
+    a reshape that changes the last axis repacks its input's packets."""
+
+    op: ClassVar[str] = "reshape"
+    MOVES_VALUES: ClassVar[bool] = True
+
+
+@dataclass
+class Transpose(Node):
+    """Keras Permute: the input's axes in another order, values converted into `result_type`.
+    Output axis k is input axis perm[k] (axes of the shapes without the batch axis, from 0)."""
+
+    perm: tuple[int, ...] = ()
+    in_shape: tuple[int, ...] = ()
+
+    op: ClassVar[str] = "transpose"
+    MOVES_VALUES: ClassVar[bool] = True
+    MAX_RANK: ClassVar[int] = 6  # axes the C++ kernel loops over
+
+    def source_strides(self) -> tuple[int, ...]:
+        """For each output axis, how far one step along it moves in the input's row-major order."""
+        strides = np.cumprod((1,) + tuple(self.in_shape[:0:-1]))[::-1]
+        return tuple(int(strides[axis]) for axis in self.perm)
+
+
+@dataclass
 class Merge(Node):
     """An element-wise function of two or more inputs of one shape (Keras's merge layers):
 
@@ -982,7 +1148,8 @@ class Dot(Node):
 
 # Every op kind the lowered IR may hold, by name. The equivalence tests compare against this.
 OPS = {cls.op: cls for cls in (Input, Dense, Conv, Pool, ZeroPad, Activation, ParametricRelu, HardSigmoid, Step, Softsign, Lookup,
-                                Embedding, Softmax, ScaleShift, LayerNorm, Flatten, Merge, Concatenate, Dot)}
+                                Embedding, Softmax, ScaleShift, LayerNorm, Flatten, Merge, Concatenate, Dot,
+                                Reshape, Transpose, Crop, Upsample)}
 
 # Activation functions by name, as frameworks spell them.
 ACTIVATIONS = Activation.FUNCTIONS + tuple(Lookup.FUNCTIONS) + ("softmax", "hard_sigmoid", "softsign")
@@ -1009,7 +1176,8 @@ def make_activation(name: str, inputs: list[str], shape: tuple[int, ...], functi
 # layer a node came from (below).
 _LAYER_CLASSES = {"input": "Input", "dense": "Dense", "hard_sigmoid": "HardActivation", "softmax": "Softmax",
                   "batchnorm": "BatchNormalization", "flatten": "Reshape", "merge": "Merge", "concatenate": "Concatenate",
-                  "dot": "Dot", "layernorm": "LayerNormalization", "embedding": "Embedding"}
+                  "dot": "Dot", "layernorm": "LayerNormalization", "embedding": "Embedding", "reshape": "Reshape",
+                  "transpose": "Transpose", "upsample": "Resize"}
 _PARAMETRIZED = {"PReLU": "PReLU", "LeakyReLU": "ParametrizedActivation", "ThresholdedReLU": "ParametrizedActivation",
                  "ELU": "ParametrizedActivation"}
 
@@ -1034,6 +1202,8 @@ def _layer_class_name(node: Node) -> str:
         return f"{'Global' if 'Global' in framework else ''}Pooling{dimensions}"
     if node.op == "zero_pad":
         return f"ZeroPadding{dimensions}"
+    if node.op == "crop":
+        return f"Cropping{len(node.in_shape) - 1}D"
     if node.op == "scale_shift":  # a batch normalization, or the channel scales of QKeras's alpha='auto'
         return "BatchNormalization" if "BatchNormalization" in framework else "ApplyAlpha"
     if node.op in ("activation", "prelu", "step", "softsign", "lookup"):
@@ -1107,8 +1277,17 @@ def _layer_attributes(node: Node) -> dict:
         attributes.update(n_in=node.size, seq_len=node.positions, epsilon=node.epsilon)
     if node.op == "softmax":
         attributes.update(implementation=node.implementation, skip=node.skip)
-    if node.op == "flatten":
+    if node.op in ("flatten", "reshape"):
         attributes["target_shape"] = tuple(node.shape)
+    if node.op == "transpose":
+        attributes["perm"] = list(node.perm)
+    if node.op in ("crop", "upsample"):
+        in_h, in_w, channels = node.image
+        attributes.update(in_height=in_h, in_width=in_w, out_height=node.out_h, out_width=node.out_w, n_chan=channels)
+    if node.op == "crop":
+        attributes.update(crop_top=node.top, crop_bottom=node.bottom, crop_left=node.left, crop_right=node.right)
+    if node.op == "upsample":
+        attributes.update(algorithm=node.interpolation, height_factor=node.size_h, width_factor=node.size_w)
     if node.op == "input":
         attributes["input_shape"] = list(node.shape)
     if node.op == "merge":

@@ -62,16 +62,16 @@ def _dense_result(node: Node, sources: list[FixedType]) -> FixedType:
     return node.accum_type
 
 
-@EXACT_RESULTS.register("zero_pad", "flatten", "input")
+@EXACT_RESULTS.register("zero_pad", "flatten", "input", "reshape", "transpose", "crop")
 def _moved(node: Node, sources: list[FixedType]) -> FixedType:
     return sources[0]  # values move, none changes
 
 
-@EXACT_RESULTS.register("pool")
+@EXACT_RESULTS.register("pool", "upsample")
 def _pool_result(node: Node, sources: list[FixedType]) -> FixedType:
-    if node.function == "sum":
+    if node.op == "pool" and node.function == "sum":
         return node.sum_type(sources[0])
-    return sources[0] if node.function == "max" else node.average_type(sources[0])
+    return sources[0] if node.moves_values else node.average_type(sources[0])
 
 
 @EXACT_RESULTS.register("activation")
