@@ -220,3 +220,31 @@ def test_unsupported_options_name_the_layer_and_the_option(framework, make, in_s
         in_shape, message = (4, *in_shape), r"layer 'rank' \(DepthwiseConv1D\) is applied to an input of shape \(4, 6, 2\)"
     with pytest.raises(NnhlsError, match=message):
         _read_with_config(layer, in_shape, **config)
+
+
+def test_an_average_whose_dividend_passes_62_bits_is_exact():
+    """A 3x3 average of ap_fixed<8,3> values into ap_fixed<70,8>: the sum fits in 12 bits, the
+    dividend needs 70 and more; the emulator must not shift it within int64."""
+    from nnhls.emulate.ops import emulate_pool
+    from nnhls.ir import Pool, Window
+
+    window = Window(4, 4, 1, 3, 3, 1, 1, 1, 1, 1, 1)
+    node = Pool("pool", ["x"], (4, 4, 1), function="average", window=window, in_shape=(4, 4, 1),
+                result_type=FixedType(70, 8))
+    x_type = FixedType(8, 3)
+    codes = np.random.default_rng(3).integers(x_type.min_code, x_type.max_code + 1, size=(5, 16))
+    narrow = emulate_pool(node, None, (codes, x_type))
+    wide = emulate_pool(node, None, (codes.astype(object), x_type))
+    assert np.array_equal(narrow, wide) and np.any(wide != 0)
+    # Each value: the sum with one fractional bit more than the result, divided as ap_fixed
+    # divides (truncated toward zero), then truncated (AP_TRN, toward minus infinity) at the result's LSB.
+    counts = window.tap_counts().reshape(4, 4)
+    windows = [[[codes[b].reshape(4, 4)[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2].sum() for x in range(4)]
+                for y in range(4)] for b in range(5)]
+    for b in range(5):
+        for y in range(4):
+            for x in range(4):
+                total, count = int(windows[b][y][x]) << (node.result_type.fractional + 1 - x_type.fractional), int(
+                    counts[y, x])
+                quotient = total // count if total >= 0 else -((-total) // count)
+                assert int(wide[b, y, x, 0]) == quotient >> 1

@@ -229,7 +229,8 @@ def emulate_pool(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.
     total = windows.astype(object).sum(axis=2) if sum_type.width > 62 else windows.sum(axis=2)
     if node.function == "sum":
         return _convert(total, sum_type, node.result_type, tally, "result").reshape(len(x), *node.shape)
-    dividend = total << (dividend_type.fractional - sum_type.fractional)
+    # The dividend may be wider than the sum (fractional bits for the result): Python ints past 62 bits.
+    dividend = _aligned(total, sum_type.fractional, dividend_type.fractional, dividend_type.width)
     counts = _tap_counts(window)[None, :, None]
     quotient, quotient_type = quantize.div(dividend, dividend_type, counts, node.count_type())
     return _convert(quotient, quotient_type, node.result_type, tally, "result").reshape(len(x), *node.shape)
