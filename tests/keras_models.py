@@ -19,6 +19,22 @@ def synthetic_data(n: int, n_in: int = 16, n_classes: int = 5, seed: int = 0):
     return np.clip(X, -31, 31).astype(np.float32), labels
 
 
+def grid(shape, seed: int = 0, step: float = 0.25, bound: float = 8) -> np.ndarray:
+    """float32 inputs in [-bound, bound) on a grid of `step`: with grid weights (below) the
+    frameworks' float32 sums of their products are exact."""
+    rng = np.random.default_rng(seed)
+    return (rng.integers(-int(bound / step), int(bound / step), shape) * step).astype(np.float32)
+
+
+def set_grid_weights(layers, seed: int = 0) -> None:
+    """Every weight of `layers` (a layer, or a model's layers) a multiple of 1/8 in [-1, 1]."""
+    rng = np.random.default_rng(seed)
+    for layer in getattr(layers, "layers", [layers]):
+        weights = layer.get_weights()
+        if weights:
+            layer.set_weights([(rng.integers(-8, 9, w.shape) / 8).astype(np.float32) for w in weights])
+
+
 def qkeras_mlp(seed: int = 0, epochs: int = 4):
     """16-64-32-32-5: quantized_bits(6,0,alpha=1) weights and biases, quantized_relu(6), linear output."""
     import tensorflow as tf

@@ -5,7 +5,7 @@ Inputs and weights lie on coarse binary grids, so the frameworks' float32 sums a
 emulator must equal them; QKeras's own float32 rounding is measured where it has some.
 """
 
-import keras_models  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+import keras_models  # sets TF_USE_LEGACY_KERAS before TensorFlow is imported
 
 import numpy as np
 import pytest
@@ -31,18 +31,12 @@ def _model(K, layer, in_shape):
     return K.Model(inputs, layer(inputs))
 
 
-def _grid(shape, seed=0, step=0.25, bound=4):
-    rng = np.random.default_rng(seed)
-    return (rng.integers(-int(bound / step), int(bound / step), shape) * step).astype(np.float32)
+def _grid(shape):
+    return keras_models.grid(shape, bound=4)
 
 
-def _set_grid_weights(model, seed=1):
-    """Multiples of 1/8 in [-1, 1]: their products with grid inputs sum exactly in float32."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        weights = layer.get_weights()
-        if weights:
-            layer.set_weights([(rng.integers(-8, 9, w.shape) / 8).astype(np.float32) for w in weights])
+def _set_grid_weights(model):
+    keras_models.set_grid_weights(model, seed=1)
 
 
 def _convert(model, tmp_path, precision=WIDE, **config_changes):

@@ -7,7 +7,7 @@ Inputs and weights lie on coarse binary grids, so Keras's float32 sums are exact
 comparisons are equalities.
 """
 
-import keras_models  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+import keras_models  # sets TF_USE_LEGACY_KERAS before TensorFlow is imported
 
 import numpy as np
 import pytest
@@ -38,16 +38,7 @@ def _one_layer(K, layer, input_shape):
     return K.Model(inputs, layer(inputs))
 
 
-def _grid(shape, seed=0, step=0.25, bound=8):
-    """Inputs in [-bound, bound) on a grid of `step`."""
-    rng = np.random.default_rng(seed)
-    return (rng.integers(-int(bound / step), int(bound / step), shape) * step).astype(np.float32)
-
-
-def _set_grid_weights(layer, seed=0):
-    """Multiples of 1/8 in [-1, 1]: their products with grid inputs sum exactly in float32."""
-    rng = np.random.default_rng(seed)
-    layer.set_weights([(rng.integers(-8, 9, w.shape) / 8).astype(np.float32) for w in layer.get_weights()])
+_grid, _set_grid_weights = keras_models.grid, keras_models.set_grid_weights
 
 
 def _keras_output(model, X):

@@ -1,7 +1,11 @@
 """C simulation: the written project built with g++ into a shared library, called through ctypes.
 
 Each build gets a library file of its own, so two models (or two builds of one model) in one
-process never share code or static state.
+process never share code or static state. Builds are cached (in $NNHLS_CACHE_DIR, by default
+~/.cache/nnhls/csim; an empty value turns the cache off) by a digest of the compiler, its flags
+and every source file with its comments and HLS pragmas left out, which g++ ignores: a project
+compiled before, or one that differs only in those (the same design for Vivado and for Vitis),
+is copied from the cache instead of compiled again.
 
 simulate_dataflow runs the project's own testbench with every dataflow stage in a thread and
 every internal stream bounded by its depth (nnhls/dataflow.h), which shows a FIFO too shallow
@@ -11,6 +15,7 @@ for the design as a deadlock.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import operator
 import os
@@ -52,12 +57,89 @@ def build_library(project_dir: Path, project_name: str) -> Path:
     for old in build_dir.glob(f"lib{project_name}_*.so"):
         old.unlink()  # a loaded library stays mapped; its file is no longer needed
     library = build_dir / f"lib{project_name}_{uuid.uuid4().hex[:12]}.so"
-    command = [compiler(), *CXXFLAGS, "-DNNHLS_TRACE", "-Ifirmware", "-Iap_types",
-               f"firmware/{project_name}.cpp", f"{project_name}_bridge.cpp", "-o", str(library)]
-    result = subprocess.run(command, cwd=project_dir, capture_output=True, text=True, check=False)
+    arguments = [*CXXFLAGS, "-DNNHLS_TRACE", "-Ifirmware", "-Iap_types", f"firmware/{project_name}.cpp",
+                 f"{project_name}_bridge.cpp"]
+    cxx = compiler()
+    cached = _cache_entry(cxx, arguments, project_dir, project_name)
+    if cached is not None and cached.is_file():
+        try:
+            shutil.copyfile(cached, library)
+            os.utime(cached)  # recently used: kept when the cache is pruned
+            return library
+        except OSError:
+            pass  # pruned by another process meanwhile: build it
+    result = subprocess.run([cxx, *arguments, "-o", str(library)], cwd=project_dir, capture_output=True, text=True,
+                            check=False)
     if result.returncode != 0:
         raise NnhlsError(f"the C simulation of {project_dir} did not compile:\n{result.stderr[-4000:]}")
+    if cached is not None:
+        _store(library, cached)
     return library
+
+
+# Library files the build cache keeps, the least recently used going first.
+_CACHE_ENTRIES = 512
+# Lines g++ ignores (-Wno-unknown-pragmas): whole-line comments and the HLS tools' pragmas; and
+# what a macro expanding to an HLS pragma says (nnhls_backend.h spells them per tool).
+_IGNORED_LINE = re.compile(r"^\s*(//|#pragma\s+HLS\b)")
+_PRAGMA_MACRO = re.compile(r"^(\s*#define\s+\w+(?:\([^)]*\))?\s+NNHLS_PRAGMA\(HLS)\b.*\)\s*$")
+
+
+def _compiled_text(text: str) -> str:
+    """`text` without what g++ ignores in it."""
+    lines = (_PRAGMA_MACRO.sub(r"\1)", line) for line in text.splitlines() if not _IGNORED_LINE.match(line))
+    return "\n".join(lines)
+
+
+def _cache_dir() -> Path | None:
+    configured = os.environ.get("NNHLS_CACHE_DIR")
+    if configured is not None:
+        return Path(configured) / "csim" if configured else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "nnhls" / "csim"
+
+
+@functools.lru_cache(maxsize=8)
+def _compiler_identity(cxx: str) -> str:
+    try:
+        result = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=30, check=False)
+        return f"{cxx}\n{result.returncode}\n{result.stdout}"
+    except (OSError, subprocess.SubprocessError):
+        return cxx
+
+
+def _cache_entry(cxx: str, arguments: list[str], project_dir: Path, project_name: str) -> Path | None:
+    """Where the build of these sources with this compiler and these flags is cached (None: no
+    cache). The digest covers every file the build can include: the firmware, the ap types and the
+    bridge, each without the lines g++ ignores."""
+    directory = _cache_dir()
+    if directory is None:
+        return None
+    digest = hashlib.sha256()
+    digest.update(_compiler_identity(cxx).encode())
+    digest.update("\0".join(arguments).encode())
+    sources = [project_dir / f"{project_name}_bridge.cpp"]
+    for folder in ("firmware", "ap_types"):
+        sources += sorted(path for path in (project_dir / folder).rglob("*") if path.is_file())
+    for path in sources:
+        digest.update(f"\0{path.relative_to(project_dir).as_posix()}\0".encode())
+        digest.update(_compiled_text(path.read_text(errors="surrogateescape")).encode(errors="surrogateescape"))
+    return directory / f"{digest.hexdigest()[:32]}.so"
+
+
+def _store(library: Path, entry: Path) -> None:
+    """Put a new build into the cache (atomically: another process may be storing it too), and
+    keep the cache to _CACHE_ENTRIES files. A cache that cannot be written is no cache."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        partial = entry.with_name(f"{entry.stem}.{uuid.uuid4().hex[:8]}.part")
+        shutil.copyfile(library, partial)
+        os.replace(partial, entry)
+        entries = sorted(entry.parent.glob("*.so"), key=lambda path: path.stat().st_mtime)
+        for old in entries[:-_CACHE_ENTRIES]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 class CSimLibrary:
