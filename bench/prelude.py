@@ -1,6 +1,6 @@
 """What a benchmark sets before TensorFlow is imported, so import it first: tf.keras for QKeras,
-quiet logs, and the tests' model builders on the import path (the bench folder is there already,
-as the running script's own)."""
+quiet logs, no build cache, and the tests' model builders on the import path (the bench folder is
+there already, as the running script's own)."""
 
 import os
 import sys
@@ -9,4 +9,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # QKeras builds tf.keras models
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# compile() figures are g++'s: no build comes from the C simulation's cache (nnhls/csim.py).
+os.environ.setdefault("NNHLS_CACHE_DIR", "")
 sys.path.insert(0, str(ROOT / "tests"))
