@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from nnhls.errors import NnhlsError
+from nnhls.ir import Window
 
 __all__ = ["PATTERNS", "Stage", "plan_depths"]
 
@@ -83,18 +84,24 @@ def _global_pool(stage: Stage) -> Iterator[Event]:
     return _all_then_all(stage.params["n_in"], 1, stage)
 
 
-def _on_image(p: dict) -> tuple[list[bool], list[bool]]:
+def _geometry(p: dict) -> Window:
+    """The Window a `windows` or `zero_pad` stage's parameters give (nnhls.ir.Window's fields; the
+    channels, which no pattern reads, and whatever a stage leaves at 1 may be left out)."""
+    return Window(**{"channels": 1, **p})
+
+
+def _on_image(w: Window) -> tuple[list[bool], list[bool]]:
     """Which padded rows and which padded columns hold the image's pixels (on_image in window.h):
     those inside the padding, `spread` apart."""
-    def axis(before, size, after, spread):
-        extent = (size - 1) * spread + 1
-        return [before <= i < before + extent and (i - before) % spread == 0 for i in range(before + extent + after)]
-    return (axis(p["pad_top"], p["in_h"], p["pad_bottom"], p.get("spread_h", 1)),
-            axis(p["pad_left"], p["in_w"], p["pad_right"], p.get("spread_w", 1)))
+    rows = [w.pad_top <= r < w.pad_top + w.spread_in_h and (r - w.pad_top) % w.spread_h == 0
+            for r in range(w.padded_h)]
+    columns = [w.pad_left <= c < w.pad_left + w.spread_in_w and (c - w.pad_left) % w.spread_w == 0
+               for c in range(w.padded_w)]
+    return rows, columns
 
 
 def _zero_pad(stage: Stage) -> Iterator[Event]:
-    rows, columns = _on_image(stage.params)
+    rows, columns = _on_image(_geometry(stage.params))
     read, write = ("read", stage.inputs[0]), ("write", stage.outputs[0])
     for row_inside in rows:
         for column_inside in columns:
@@ -103,40 +110,25 @@ def _zero_pad(stage: Stage) -> Iterator[Event]:
             yield write
 
 
-def _spans(p: dict) -> tuple[int, int]:
-    """Padded rows and columns one window spans (its taps are `dilation` apart)."""
-    return ((p["kernel_h"] - 1) * p.get("dilation_h", 1) + 1, (p["kernel_w"] - 1) * p.get("dilation_w", 1) + 1)
-
-
-def _window_outputs(p: dict) -> tuple[int, int]:
-    rows, columns = _on_image(p)
-    padded_h, padded_w = len(rows), len(columns)
-    span_h, span_w = _spans(p)
-    return (padded_h - span_h) // p["stride_h"] + 1, (padded_w - span_w) // p["stride_w"] + 1
-
-
 def _windows(stage: Stage) -> Iterator[Event]:
     """stream_windows of window.h: one window written as each padded pixel completes one."""
-    p = stage.params
-    stride_h, stride_w = p["stride_h"], p["stride_w"]
-    span_h, span_w = _spans(p)
-    out_h, out_w = _window_outputs(p)
-    rows, columns = _on_image(p)
+    w = _geometry(stage.params)
+    rows, columns = _on_image(w)
     read, write = ("read", stage.inputs[0]), ("write", stage.outputs[0])
-    y, next_row = 0, span_h - 1
+    y, next_row = 0, w.span_h - 1
     for row, row_inside in enumerate(rows):
-        completes = row == next_row and y < out_h
-        x, next_column = 0, span_w - 1
+        completes = row == next_row and y < w.out_h
+        x, next_column = 0, w.span_w - 1
         for column, column_inside in enumerate(columns):
             if row_inside and column_inside:
                 yield read
-            if completes and column == next_column and x < out_w:
+            if completes and column == next_column and x < w.out_w:
                 yield write
                 x += 1
-                next_column += stride_w
+                next_column += w.stride_w
         if completes:
             y += 1
-            next_row += stride_h
+            next_row += w.stride_h
 
 
 def _lockstep(stage: Stage) -> Iterator[Event]:
@@ -257,9 +249,8 @@ def _processes(stages: list[Stage]) -> tuple[list[Stage], dict]:
         # A tuple cannot collide with the callers' stream names, which are strings.
         inner = ("windows", index)
         inner_labels[inner] = f"the windows stream inside {stage.name!r}"
-        out_h, out_w = _window_outputs(stage.params)
         processes.append(Stage(stage.name, "windows", stage.inputs, (inner,), stage.params))
-        processes.append(Stage(stage.name, "elementwise", (inner,), stage.outputs, {"n": out_h * out_w}))
+        processes.append(Stage(stage.name, "elementwise", (inner,), stage.outputs, {"n": _geometry(stage.params).n_pixels}))
     return processes, inner_labels
 
 
