@@ -757,11 +757,9 @@ def _read_conv_transpose(layer: _Layer, source, in_shape, reader, spatial: int) 
     window = Window(in_h, in_w, channels, *kernel_size, 1, 1, top, bottom, left, right, *dilation, *strides)
     kernel, bias = _conv_weights(layer)
     filters = kernel.shape[-2]
-    def make_node(weight: Weights, bias: Weights) -> Conv:
-        flipped = np.flip(weight.values.reshape(*kernel_size, filters, channels), axis=(0, 1)).transpose(0, 1, 3, 2)
-        return _conv_node(layer, source, in_shape, window, replace(weight, values=np.ascontiguousarray(flipped)),
-                          bias)
-    conv = make_node(Weights(kernel), _zero_bias(filters) if bias is None else Weights(bias))
+    flipped = np.flip(kernel.reshape(*kernel_size, filters, channels), axis=(0, 1)).transpose(0, 1, 3, 2)
+    conv = _conv_node(layer, source, in_shape, window, Weights(np.ascontiguousarray(flipped)),
+                      _zero_bias(filters) if bias is None else Weights(bias))
     function, fields, label = _activation_function(layer.config.get("activation"), layer)
     return _activation_node(layer, conv, function, None, reader, label, **fields)
 
@@ -773,12 +771,12 @@ def _depth_multiplier(layer: _Layer) -> int:
     return multiplier
 
 
-def _depthwise_part(layer: _Layer, source, in_shape, kernel: np.ndarray, make_bias, quantizer, reader,
+def _depthwise_part(layer: _Layer, source, in_shape, kernel: np.ndarray, bias: Weights, quantizer, reader,
                     name: str | None = None, weight_key: str = "depthwise") -> list[Node]:
     """The depthwise convolution of a DepthwiseConv or SeparableConv layer: a Conv of c_in groups,
     one per channel, each of depth_multiplier filters (`kernel` is Keras's (kh, kw, c, m), or (kw,
-    c, m) in 1-D). `make_bias(n_out)` gives its bias; `quantizer` is QKeras's, or None. A QKeras
-    scale per multiplier (alpha='auto') follows as a ScaleShift, channel c * m + j taking scale j."""
+    c, m) in 1-D), adding `bias` (c * m values); `quantizer` is QKeras's, or None. A QKeras scale
+    per multiplier (alpha='auto') follows as a ScaleShift, channel c * m + j taking scale j."""
     spatial = len(in_shape) - 1
     window = _conv_window(layer, in_shape, spatial, kernel=(1, kernel.shape[0]) if spatial == 1 else kernel.shape[:2])
     channels, multiplier = kernel.shape[-2], kernel.shape[-1]
@@ -787,7 +785,7 @@ def _depthwise_part(layer: _Layer, source, in_shape, kernel: np.ndarray, make_bi
                          f"input's {window.channels} channels and its depth_multiplier; please report this with the model")
     weight, scale = _quantized_weights(layer, kernel, quantizer, "depthwise kernel", allow_scale=True)
     n_out = channels * multiplier
-    conv = _conv_node(layer, source, in_shape, window, weight, make_bias(n_out), groups=channels, filters=n_out,
+    conv = _conv_node(layer, source, in_shape, window, weight, bias, groups=channels, filters=n_out,
                       name=name, weight_key=weight_key)
     if scale is None:
         return [conv]
@@ -804,19 +802,18 @@ def _read_depthwise(layer: _Layer, source, in_shape, reader, spatial: int, quant
     _check_weights(layer, weights, 1 + use_bias, "depthwise kernel and bias" if use_bias else "depthwise kernel")
     kernel = np.asarray(weights[0], dtype=np.float64)
     qlayer = layer.layer if quantized else None
-    def make_bias(n_out):
-        if not use_bias:
-            return _zero_bias(n_out)
-        values = np.asarray(weights[1], dtype=np.float64)
-        return _quantized_weights(layer, values, qlayer.bias_quantizer_internal, "bias")[0] if quantized \
-            else Weights(values)
-    nodes = _depthwise_part(layer, source, in_shape, kernel, make_bias,
+    if not use_bias:
+        bias = _zero_bias(kernel.shape[-2] * kernel.shape[-1])
+    else:
+        bias, _ = _quantized_weights(layer, np.asarray(weights[1], dtype=np.float64),
+                                     qlayer.bias_quantizer_internal if quantized else None, "bias")
+    nodes = _depthwise_part(layer, source, in_shape, kernel, bias,
                             qlayer.depthwise_quantizer_internal if quantized else None, reader, weight_key="weight")
     if quantized:
-        function, quantizer, fields = qk.activation_of(qlayer.activation, layer.where)
-        return nodes[:-1] + _activation_node(layer, nodes[-1], function, quantizer, reader, **fields)
-    function, fields, label = _activation_function(layer.config.get("activation"), layer)
-    return nodes[:-1] + _activation_node(layer, nodes[-1], function, None, reader, label, **fields)
+        (function, quantizer, fields), label = qk.activation_of(qlayer.activation, layer.where), None
+    else:
+        (function, fields, label), quantizer = _activation_function(layer.config.get("activation"), layer), None
+    return nodes[:-1] + _activation_node(layer, nodes[-1], function, quantizer, reader, label, **fields)
 
 
 def _read_separable(layer: _Layer, source, in_shape, reader, spatial: int, quantized: bool = False) -> list[Node]:
@@ -831,7 +828,8 @@ def _read_separable(layer: _Layer, source, in_shape, reader, spatial: int, quant
                    else "depthwise and pointwise kernels")
     depthwise, pointwise = (np.asarray(w, dtype=np.float64) for w in weights[:2])
     qlayer = layer.layer if quantized else None
-    nodes = _depthwise_part(layer, source, in_shape, depthwise, _zero_bias,
+    no_bias = _zero_bias(depthwise.shape[-2] * depthwise.shape[-1])  # the bias comes after the pointwise part
+    nodes = _depthwise_part(layer, source, in_shape, depthwise, no_bias,
                             qlayer.depthwise_quantizer_internal if quantized else None, reader,
                             name=reader.fresh_name(f"{layer.name}_depthwise"))
     middle = nodes[-1]  # the depthwise Conv, or the ScaleShift after it
