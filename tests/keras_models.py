@@ -108,3 +108,23 @@ def convert_example(model, backend, strategy, io_type, folder, project_name, reu
         warnings.simplefilter("ignore")
         return nnhls.convert_from_keras_model(model, hls_config=config, backend=backend, io_type=io_type,
                                               output_dir=folder, project_name=project_name)
+
+
+def same_bits_in_every_cell(model, X, folder, project_name, **options):
+    """The C simulation's outputs of `model` on `X` in every backend x strategy x io type (each
+    converted by convert_example with `options`), asserted equal to the emulator's in each cell and
+    to the first cell's; returns them."""
+    import itertools
+
+    from nnhls.hls.backend import BACKENDS, IO_TYPES
+
+    reference = None
+    for backend, strategy, io_type in itertools.product(BACKENDS, ("Latency", "Resource"), IO_TYPES):
+        cell = f"{backend}_{strategy}_{io_type}"
+        converted = convert_example(model, backend, strategy, io_type, folder / cell, project_name, **options)
+        converted.compile()
+        csim = converted.predict(X, engine="csim")
+        assert np.array_equal(csim, converted.predict(X)), cell
+        reference = csim if reference is None else reference
+        assert np.array_equal(csim, reference), cell
+    return reference

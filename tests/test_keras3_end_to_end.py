@@ -2,34 +2,21 @@
 Permute, a Dense on a 2-D tensor, LayerNormalization, Concatenate) in every backend x strategy x
 io type: the same bits everywhere, equal to the emulator, within a point of Keras's accuracy."""
 
-from tests.keras_models import convert_example  # sets TF_USE_LEGACY_KERAS before TensorFlow loads
-
-import itertools
+from tests.keras_models import same_bits_in_every_cell  # sets TF_USE_LEGACY_KERAS before TensorFlow loads
 
 import numpy as np
 import pytest
 
 from nnhls.examples import DIGITS_KERAS3, load_digits_images
-from nnhls.hls.backend import BACKENDS, IO_TYPES
 
 keras = pytest.importorskip("keras")
-
-STRATEGIES = ("Latency", "Resource")
 
 
 def test_eight_cells_give_the_same_bits_at_keras_accuracy(tmp_path):
     model = keras.saving.load_model(DIGITS_KERAS3, compile=False)
     _, _, X, y = load_digits_images()
     keras_accuracy = (np.asarray(model.predict(X, verbose=0)).argmax(axis=1) == y).mean()
-    reference = None
-    for backend, strategy, io_type in itertools.product(BACKENDS, STRATEGIES, IO_TYPES):
-        cell = f"{backend}_{strategy}_{io_type}"
-        converted = convert_example(model, backend, strategy, io_type, tmp_path / cell, "keras3", reuse_factor=4,
-                                    default_precision="ap_fixed<18,8,AP_RND_CONV,AP_SAT>")
-        converted.compile()
-        csim = converted.predict(X, engine="csim")
-        assert np.array_equal(csim, converted.predict(X)), cell
-        reference = csim if reference is None else reference
-        assert np.array_equal(csim, reference), cell
+    reference = same_bits_in_every_cell(model, X, tmp_path, "keras3", reuse_factor=4,
+                                        default_precision="ap_fixed<18,8,AP_RND_CONV,AP_SAT>")
     accuracy = (reference.argmax(axis=1) == y).mean()
     assert abs(accuracy - keras_accuracy) <= 0.01
