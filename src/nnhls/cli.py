@@ -50,6 +50,7 @@ def _demo(args) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter hides the table
     warnings.filterwarnings("ignore", module="tf_keras")
     import nnhls
+    from nnhls.csim import cache_dir
     from nnhls.examples import DIGITS_QCNN, load_digits_images
     from nnhls.frontends.keras import load_keras_file
 
@@ -92,6 +93,10 @@ def _demo(args) -> int:
                           f"{str(same_as_emulator):>11} {str(same_as_first):>13} {seconds:7.2f}s")
     for note in notes:
         print(f"note: {note}")
+    cache = cache_dir()
+    if cache is not None:  # a design built before (or for the other vendor tool) is copied, not compiled
+        print(f"compile: g++'s time, or the time to copy a build from the cache in {cache} "
+              "(NNHLS_CACHE_DIR= turns it off)")
     print(f"\nprojects written under {output}")
     print("every cell gives the same bits." if all_equal else "CELLS DIFFER: this is a bug, please report it.")
     return 0 if all_equal else 1

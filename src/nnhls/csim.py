@@ -33,7 +33,7 @@ from nnhls.errors import NnhlsError
 from nnhls.hls.backend import words  # how many 64-bit words the bridge writes per code
 from nnhls.types import FixedType
 
-__all__ = ["CSimLibrary", "DataflowResult", "build_library", "simulate_dataflow"]
+__all__ = ["CSimLibrary", "DataflowResult", "build_library", "cache_dir", "simulate_dataflow"]
 
 CXXFLAGS = ["-std=c++17", "-O1", "-fPIC", "-shared", "-Wno-unknown-pragmas"]
 DATAFLOW_CXXFLAGS = ["-std=c++17", "-O1", "-pthread", "-DNNHLS_THREADED_DATAFLOW", "-Wno-unknown-pragmas"]
@@ -91,7 +91,8 @@ def _compiled_text(text: str) -> str:
     return "\n".join(lines)
 
 
-def _cache_dir() -> Path | None:
+def cache_dir() -> Path | None:
+    """Where C simulation builds are cached, or None where the cache is off."""
     configured = os.environ.get("NNHLS_CACHE_DIR")
     if configured is not None:
         return Path(configured) / "csim" if configured else None
@@ -112,7 +113,7 @@ def _cache_entry(cxx: str, arguments: list[str], project_dir: Path, project_name
     """Where the build of these sources with this compiler and these flags is cached (None: no
     cache). The digest covers every file the build can include: the firmware, the ap types and the
     bridge, each without the lines g++ ignores."""
-    directory = _cache_dir()
+    directory = cache_dir()
     if directory is None:
         return None
     digest = hashlib.sha256()
