@@ -11,7 +11,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[keras,examples,dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[keras,torch,examples,dev]'
 	touch $(STAMP)
 
 demo: venv
