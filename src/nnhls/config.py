@@ -17,11 +17,11 @@ from nnhls.errors import NnhlsError
 from nnhls.ir import Graph, Node, embedding_index_type
 from nnhls.types import AUTO, FixedType, parse_precision
 
-__all__ = ["apply_config", "config_from_keras_model", "print_dict"]
+__all__ = ["apply_config", "config_from_graph", "config_from_keras_model", "config_from_pytorch_model", "print_dict"]
 
 STRATEGIES = ("Latency", "Resource")
 _MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "BramFactor", "TraceOutput", "ParallelizationFactor",
-               "ConvImplementation")
+               "ConvImplementation", "ChannelsLastConversion", "TransposeOutputs")
 _LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "Trace", "TableSize", "Implementation", "Skip",
                "ParallelizationFactor", "ConvImplementation")
 # How io_stream convolutions and poolings see their windows; the only one nnhls has.
@@ -65,6 +65,47 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
     """
     from nnhls.frontends import read_keras
 
+    _check_granularity(granularity)
+    return config_from_graph(read_keras(model), granularity, backend, default_precision, default_reuse_factor,
+                             max_precision)
+
+
+def config_from_pytorch_model(model, input_shape, granularity: str = "model", backend: str | None = None,
+                              default_precision: str = "fixed<16,6>", default_reuse_factor: int = 1,
+                              channels_last_conversion: str = "full", transpose_outputs: bool = False,
+                              max_precision: str | None = None) -> dict:
+    """A configuration dictionary for a torch.nn.Module (float, or with Brevitas's quantized layers).
+
+    `input_shape`: the input's shape without the batch axis in PyTorch's layout, e.g. (1, 8, 8), or
+    a list of shapes for several inputs; it is kept in the configuration (`InputShape`), which the
+    converter reads. Layer names are the fx node names of the traced module.
+    `channels_last_conversion`: 'full' (the design and `predict` take PyTorch's channels-first
+    layout; nnhls transposes at the input), 'internal' (inputs are given channels-last: a (C, H, W)
+    input as (H, W, C)), or 'off' (PyTorch's axis order throughout, for modules no layer of which
+    needs channels-last). `transpose_outputs`: outputs in PyTorch's layout (True) or channels-last
+    (False). Both are kept under config['Model'].
+    """
+    from nnhls.frontends.pytorch import input_shapes, read_pytorch
+
+    _check_granularity(granularity)
+    shapes = input_shapes(input_shape)
+    graph = read_pytorch(model, shapes, channels_last_conversion, transpose_outputs)
+    config = config_from_graph(graph, granularity, backend, default_precision, default_reuse_factor, max_precision)
+    config["Model"]["ChannelsLastConversion"] = str(channels_last_conversion).lower()
+    config["Model"]["TransposeOutputs"] = transpose_outputs
+    config["InputShape"] = list(shapes[0]) if len(shapes) == 1 else [list(shape) for shape in shapes]
+    return config
+
+
+def _check_granularity(granularity) -> None:
+    if str(granularity).lower() not in ("model", "type", "name"):
+        raise NnhlsError(f"granularity {granularity!r} is not valid; use 'model', 'type' or 'name'")
+
+
+def config_from_graph(graph: Graph, granularity: str = "model", backend: str | None = None,
+                      default_precision: str = "fixed<16,6>", default_reuse_factor: int = 1,
+                      max_precision: str | None = None) -> dict:
+    """The configuration of a graph a frontend read (what the framework-named functions return)."""
     granularity = str(granularity).lower()
     if granularity not in ("model", "type", "name"):
         raise NnhlsError(f"granularity {granularity!r} is not valid; use 'model', 'type' or 'name'")
@@ -79,7 +120,6 @@ def config_from_keras_model(model, granularity: str = "model", backend: str | No
         precision["maximum"] = max_precision
     config = {"Model": {"Precision": precision, "ReuseFactor": default_reuse_factor, "Strategy": "Latency",
                         "BramFactor": 1_000_000_000, "TraceOutput": False}}
-    graph = read_keras(model)
     if granularity == "type":
         config["LayerType"] = {}
         for node in graph:
@@ -341,7 +381,7 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
     Returns the model-level settings (`default`/`maximum` precision, BramFactor) the passes need.
     """
     config = copy.deepcopy(config) if config else {}
-    _check_keys(config, ("Model", "LayerType", "LayerName"), "the configuration")
+    _check_keys(config, ("Model", "LayerType", "LayerName", "InputShape"), "the configuration")
     model = config.get("Model", {})
     _check_keys(model, _MODEL_KEYS, "config['Model']")
     model_precision = _precisions(model.get("Precision", "fixed<16,6>"), "config['Model']")

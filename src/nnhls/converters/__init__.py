@@ -16,7 +16,7 @@ from nnhls.hls.limits import synthesis_limits
 from nnhls.model import HLSModel
 from nnhls.passes import lower
 
-__all__ = ["convert_from_config", "convert_from_keras_model"]
+__all__ = ["convert_from_config", "convert_from_keras_model", "convert_from_pytorch_model", "convert_graph"]
 
 
 def convert_from_keras_model(model, output_dir: str | os.PathLike = "nnhls_prj", project_name: str = "myproject",
@@ -45,11 +45,54 @@ def convert_from_keras_model(model, output_dir: str | os.PathLike = "nnhls_prj",
     """
     from nnhls.frontends import read_keras
 
+    return _convert(lambda: read_keras(model), hls_config, output_dir, project_name, input_data_tb, output_data_tb,
+                    backend, part, clock_period, io_type, strict, clock_uncertainty, bit_exact, namespace,
+                    write_weights_txt, write_tar)
+
+
+def convert_from_pytorch_model(model, output_dir: str | os.PathLike = "nnhls_prj", project_name: str = "myproject",
+                               input_data_tb=None, output_data_tb=None, backend: str = "Vivado",
+                               hls_config: dict | None = None, *, input_shape=None, part: str = "xcu250-figd2104-2L-e",
+                               clock_period: float = 5, io_type: str = "io_parallel", strict: bool = False,
+                               clock_uncertainty: str | float | None = None, bit_exact: bool | None = None,
+                               namespace: str | None = None, write_weights_txt: bool = True,
+                               write_tar: bool = False) -> HLSModel:
+    """Convert a torch.nn.Module (float, or with Brevitas's quantized layers) into an HLSModel.
+
+    The input shape and the channels-last settings come from the configuration that
+    `config_from_pytorch_model(model, input_shape, ...)` made (`InputShape`, and
+    `ChannelsLastConversion` and `TransposeOutputs` under `Model`); `input_shape=` here gives or
+    overrides the shape. Everything else as `convert_from_keras_model`.
+    """
+    from nnhls.frontends.pytorch import read_pytorch
+
+    config = hls_config or {}
+    shape = input_shape if input_shape is not None else config.get("InputShape")
+    if shape is None:
+        raise NnhlsError("convert_from_pytorch_model needs the input's shape: make the configuration with "
+                         "nnhls.config_from_pytorch_model(model, input_shape=(...)), or pass input_shape=(...)")
+    model_config = config.get("Model", {})
+    conversion = model_config.get("ChannelsLastConversion", "full")
+    transpose_outputs = model_config.get("TransposeOutputs", False)
+    return _convert(lambda: read_pytorch(model, shape, conversion, transpose_outputs), hls_config, output_dir,
+                    project_name, input_data_tb, output_data_tb, backend, part, clock_period, io_type, strict,
+                    clock_uncertainty, bit_exact, namespace, write_weights_txt, write_tar)
+
+
+def convert_graph(graph, hls_config: dict | None = None, **options) -> HLSModel:
+    """Convert a graph a frontend read (nnhls.frontends), with the options of convert_from_keras_model."""
+    return _convert(lambda: graph, hls_config, **options)
+
+
+def _convert(read, hls_config, output_dir="nnhls_prj", project_name="myproject", input_data_tb=None,
+             output_data_tb=None, backend="Vivado", part="xcu250-figd2104-2L-e", clock_period=5,
+             io_type="io_parallel", strict=False, clock_uncertainty=None, bit_exact=None, namespace=None,
+             write_weights_txt=True, write_tar=False) -> HLSModel:
     chosen_backend = get_backend(backend)
     _check_io_type(io_type, "io_type")
     _check_project_name(project_name, "project_name")
     extras = _peer_options(clock_uncertainty, bit_exact, namespace, write_weights_txt, write_tar, output_data_tb)
-    graph = read_keras(model)
+    graph = read()
     settings = apply_config(graph, hls_config)
     lower(graph, settings, strict=strict)
     for message in synthesis_limits(graph, io_type):

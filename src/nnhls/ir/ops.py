@@ -70,6 +70,12 @@ class Node:
     # The framework layer whose output this node's value is (None for a node inside a layer,
     # such as a Dense whose activation became the next node), for per-layer comparisons.
     framework_output: str | None = None
+    # How the framework holds that output, where not as this node does: its axis order (this
+    # node's axis k is the framework's axis framework_axes[k], without the batch axis; a PyTorch
+    # tensor is channels-first) and a scale (the framework's value is this node's times it: the
+    # integer codes of a Brevitas quantizer).
+    framework_axes: tuple[int, ...] | None = None
+    framework_scale: float | None = None
 
     # Facts about the op, stated once here and read by every consumer (docs/ops.md):
     op: ClassVar[str] = ""
