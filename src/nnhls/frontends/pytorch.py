@@ -149,6 +149,10 @@ def trace(model):
         def is_leaf_module(self, module, qualified_name: str) -> bool:
             return _is_leaf(module)
 
+    if _is_leaf(model):  # fx traces into the root module: a lone layer is traced as the one layer of a model
+        from collections import OrderedDict
+
+        model = torch.nn.Sequential(OrderedDict([(type(model).__name__.lower(), model)]))
     tracer = Tracer()
     try:
         graph = tracer.trace(model)
@@ -181,12 +185,17 @@ def run(traced, inputs: list[np.ndarray]) -> dict:
 
 
 def _target_name(fx_node) -> str:
+    """How users spell the function or method an fx node calls (torch.exp, torch.nn.functional.gelu, add)."""
     target = fx_node.target
     if isinstance(target, str):
         return target
+    torch = _torch()
+    name = getattr(target, "__name__", None) or repr(target)
+    for prefix, namespace in (("torch.nn.functional", torch.nn.functional), ("torch", torch)):
+        if getattr(namespace, name, None) is target:
+            return f"{prefix}.{name}"
     module = getattr(target, "__module__", None) or ""
-    name = getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or repr(target)
-    return f"{module}.{name}" if module and module != "builtins" and not module.startswith("_operator") else name
+    return f"{module}.{name}" if module and module not in ("builtins", "_operator", "operator") else name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,6 +234,11 @@ class _Reader:
         else:
             args = [self.argument(a) for a in fx_node.args]
             kwargs = {key: self.argument(a) for key, a in fx_node.kwargs.items()}
+            if fx_node.op != "call_module" and not _reads_tensors([args, kwargs]):
+                # Computed from constants only (a parameter reshaped, a number): what it computed.
+                result = self.recorded[fx_node.name]
+                self.values[fx_node.name] = _Constant(_array(result)) if _is_tensor(result) else result
+                return
             if fx_node.op == "call_module":
                 module = self.traced.get_submodule(fx_node.target)
                 handler = _module_handler(module)
@@ -236,7 +250,7 @@ class _Reader:
                 handler = table.get(fx_node.target)
                 if handler is None:
                     raise NnhlsError(f"{where} is not supported; supported {'functions' if table is _FUNCTIONS else 'methods'}"
-                                     f": {', '.join(sorted(_names(table)))}")
+                                     f": {', '.join(sorted(set(_names(table))))}")
                 value = handler(self, fx_node, *args, **kwargs)
         self.values[fx_node.name] = value
         if isinstance(value, _Value):
@@ -375,6 +389,21 @@ class _Reader:
         return value
 
 
+def _reads_tensors(value) -> bool:
+    """Whether `value` (arguments, nested) holds a tensor computed from the inputs, or the batch size."""
+    if isinstance(value, (_Value, _BatchSize)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_reads_tensors(item) for item in value)
+    if isinstance(value, dict):
+        return any(_reads_tensors(item) for item in value.values())
+    return False
+
+
+def _is_tensor(value) -> bool:
+    return isinstance(value, _torch().Tensor)
+
+
 def _channels_last(rank: int) -> tuple[int, ...]:
     """PyTorch's axes (C, d1, ..., dk) held as (d1, ..., dk, C)."""
     return tuple(range(1, rank)) + (0,) if rank >= 2 else tuple(range(rank))
@@ -415,11 +444,12 @@ def _zero_shift(channels: int) -> Weights:
 
 
 def _pair(value, spatial: int, what: str, where: str, minimum: int = 1) -> tuple[int, int]:
-    """An int or a sequence of `spatial` ints as (height, width); a 1-D layer's height is 1."""
+    """An int or a sequence of `spatial` ints as (height, width); a 1-D layer's height is 1 for a
+    size (kernel, stride, dilation) and 0 for a padding (minimum 0)."""
     values = [value] * spatial if isinstance(value, int) else list(value) if isinstance(value, (list, tuple)) else []
     if len(values) != spatial or not all(isinstance(v, int) and v >= minimum for v in values):
         raise NnhlsError(f"{where}: {what}={value!r} must be an int or {spatial} ints, each at least {minimum}")
-    return (1, values[0]) if spatial == 1 else (values[0], values[1])
+    return (minimum, values[0]) if spatial == 1 else (values[0], values[1])
 
 
 def _spatial_input(reader: _Reader, x: _Value, spatial: int, where: str) -> tuple[_Value, tuple[int, int, int]]:
@@ -896,6 +926,10 @@ def _passthrough(reader: _Reader, fx_node, x, *args, **kwargs):
     return reader.tensor(x, reader.where(fx_node))
 
 
+def _module_passthrough(reader: _Reader, fx_node, module, x, *args, **kwargs):
+    return _passthrough(reader, fx_node, x)
+
+
 def _size(reader: _Reader, fx_node, x, dim=None):
     x = reader.tensor(x, reader.where(fx_node))
     sizes = (BATCH, *x.shape)
@@ -1115,11 +1149,11 @@ _MODULES = {
     "ConstantPad2d": lambda r, n, m, x: _zero_pad(r, n, x, m.padding, m.value, "ConstantPad2d"),
     "ZeroPad1d": lambda r, n, m, x: _zero_pad(r, n, x, m.padding, 0, "ZeroPad1d"),
     "ZeroPad2d": lambda r, n, m, x: _zero_pad(r, n, x, m.padding, 0, "ZeroPad2d"),
-    "Dropout": _passthrough,
-    "Dropout1d": _passthrough,
-    "Dropout2d": _passthrough,
-    "AlphaDropout": _passthrough,
-    "Identity": _passthrough,
+    "Dropout": _module_passthrough,
+    "Dropout1d": _module_passthrough,
+    "Dropout2d": _module_passthrough,
+    "AlphaDropout": _module_passthrough,
+    "Identity": _module_passthrough,
 }
 
 
@@ -1226,6 +1260,9 @@ def _function_table() -> dict:
     def mean(reader, fx_node, x, dim=None, keepdim=False, dtype=None):
         return _mean(reader, fx_node, x, dim, keepdim)
 
+    def negative(reader, fx_node, x):
+        return _with_constant(reader, fx_node, _Constant(np.asarray(0.0)), x, "subtract", "neg")
+
     table = {
         F.relu: fn("relu", keeps_scale=True), torch.relu: fn("relu", keeps_scale=True),
         F.leaky_relu: leaky, F.elu: elu, F.hardtanh: hardtanh, F.relu6: lambda r, n, x, inplace=False: _clip(
@@ -1246,7 +1283,8 @@ def _function_table() -> dict:
         torch.sub: binary("subtract"), torch.subtract: binary("subtract"), operator.mul: binary("multiply"),
         torch.mul: binary("multiply"), torch.multiply: binary("multiply"), operator.truediv: binary("divide"),
         torch.div: binary("divide"), torch.maximum: binary("maximum"), torch.minimum: binary("minimum"),
-        torch.mean: mean, getattr: _getattr, operator.getitem: _getitem,
+        operator.neg: negative, torch.neg: negative, torch.mean: mean, getattr: _getattr,
+        operator.getitem: _getitem,
     }
     return table
 
@@ -1271,6 +1309,7 @@ def _method_table() -> dict:
         "softmax": lambda r, n, x, dim=None, dtype=None: _softmax(r, n, x, dim, "softmax"),
         "add": binary("add"), "sub": binary("subtract"), "mul": binary("multiply"), "div": binary("divide"),
         "mean": lambda r, n, x, dim=None, keepdim=False, dtype=None: _mean(r, n, x, dim, keepdim),
+        "neg": lambda r, n, x: _with_constant(r, n, _Constant(np.asarray(0.0)), x, "subtract", "neg"),
         "clamp": lambda r, n, x, min=None, max=None: _FUNCTIONS[_torch().clamp](r, n, x, min, max),
     }
 
