@@ -290,3 +290,17 @@ def test_what_nnhls_cannot_read_is_an_error_naming_it(module, input_shape, match
 def test_a_module_that_is_not_one():
     with pytest.raises(NnhlsError, match="expected a torch.nn.Module"):
         convert(object(), (3,))
+
+
+def test_compare_reads_every_layer_in_its_layout():
+    module = _randomized(Residual())
+    for conversion in ("full", "internal"):
+        hls_model = convert(module, IMAGE, precision="ap_fixed<24,10,AP_RND_CONV,AP_SAT>",
+                            channels_last_conversion=conversion)
+        X = inputs(IMAGE)
+        comparison = nnhls.compare(module, hls_model, X if conversion == "full" else channels_last(X))
+        layers = {row.layer for row in comparison}
+        assert {"bn1", "relu", "add", "cat", "pool", "fc"} <= layers  # conv1's output is folded into bn1's
+        # Each layer's output within the rounding of its weights' types from PyTorch's float: the
+        # layouts line up (a transposition would be off by whole values, some 10**4 LSBs).
+        assert max(row.max_error_lsb for row in comparison) <= 128

@@ -98,8 +98,9 @@ class Comparison(list):
 
 
 def compare(framework_model, hls_model, X, threshold_lsb: float = 1.0) -> Comparison:
-    """Compare every layer of `hls_model` (emulated) with the same layer of the Keras model."""
-    per_layer_framework = _keras_layer_outputs(framework_model, hls_model, X)
+    """Compare every layer of `hls_model` (emulated) with the same layer of the Keras model or
+    PyTorch module it was converted from; `X` as `hls_model.predict` takes it."""
+    per_layer_framework = framework_layer_outputs(framework_model, hls_model, X)
     _, per_node = hls_model.trace(X)
     overflowed = hls_model.overflow_report(X).by_layer()
     rows = []
@@ -114,6 +115,24 @@ def compare(framework_model, hls_model, X, threshold_lsb: float = 1.0) -> Compar
         rows.append(ComparisonRow(node.framework_output, node.name, node.result_type, float(error.max()),
                                   float(error.mean()), overflowed.get(node.name, 0)))
     return Comparison(rows, threshold_lsb)
+
+
+def framework_layer_outputs(model, hls_model, X) -> dict[str, np.ndarray]:
+    """The framework's output of every layer the graph realizes, by the name `node.framework_output`
+    gives, in the node's layout and units (a PyTorch tensor channels-last where the node is, a
+    Brevitas quantizer's output in its integer codes)."""
+    if type(model).__module__.split(".")[0] in ("torch", "brevitas") or _is_torch_module(model):
+        from nnhls.frontends.pytorch import layer_outputs
+
+        return layer_outputs(model, hls_model.graph, hls_model._check_inputs(X))
+    return _keras_layer_outputs(model, hls_model, X)
+
+
+def _is_torch_module(model) -> bool:
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(model, torch.nn.Module)
 
 
 def _keras_layer_outputs(model, hls_model, X) -> dict[str, np.ndarray]:

@@ -146,9 +146,11 @@ def _constants(node) -> list[tuple[str, Weights]]:
 
 
 def _framework_outputs(model, hls_model, X) -> dict[str, np.ndarray]:
-    """The Keras model's float output of every layer the graph realizes, by layer name."""
-    from nnhls.compare import _keras_layer_outputs
+    """The framework's float output of every layer the graph realizes, by layer name."""
+    from nnhls.compare import _is_torch_module, _keras_layer_outputs, framework_layer_outputs
 
+    if _is_torch_module(model):
+        return framework_layer_outputs(model, hls_model, X)
     if not hasattr(model, "get_layer") or not hasattr(model, "inputs"):
         raise NnhlsError(f"numerical's model must be the Keras model the HLS model was converted from, got a "
                          f"{type(model).__name__}; pass model=None to profile nnhls's values only")

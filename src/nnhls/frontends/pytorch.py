@@ -30,7 +30,7 @@ from nnhls.ir.ops import BatchNorm
 from nnhls.passes.transposes import fold_transposes
 from nnhls.types import IntType, exact_type
 
-__all__ = ["CHANNELS_LAST_CONVERSIONS", "read_pytorch", "supported_modules"]
+__all__ = ["CHANNELS_LAST_CONVERSIONS", "layer_outputs", "read_pytorch", "supported_modules"]
 
 # 'full': the design takes PyTorch's layout and transposes at its input; 'internal': the caller
 # gives channels-last inputs; 'off': PyTorch's axis order everywhere (no layer may need another).
@@ -113,6 +113,43 @@ def read_pytorch(model, input_shape, channels_last_conversion: str = "full", tra
     graph = Graph(reader.nodes, reader.outputs, name=type(model).__name__)
     fold_transposes(graph)
     return graph
+
+
+def layer_outputs(model, graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """The module's output at every fx node a graph node holds (`framework_output`), for `inputs`
+    as the graph's inputs take them, each in that node's layout and units (`framework_axes`,
+    `framework_scale`)."""
+    torch = _torch()
+    if not isinstance(model, torch.nn.Module):
+        raise NnhlsError(f"expected the torch.nn.Module the model was converted from, got {type(model).__name__}")
+    torch_inputs = [_to_framework(x, node.framework_axes) for node, x in zip(graph.inputs, inputs)]
+    training = model.training
+    model.eval()
+    try:
+        recorded = run(trace(model), torch_inputs)
+    finally:
+        model.train(training)
+    values = {}
+    for node in graph:
+        result = recorded.get(node.framework_output)
+        if result is None:
+            continue
+        result = getattr(result, "value", result)  # a Brevitas QuantTensor holds its values
+        if not _is_tensor(result):
+            continue
+        values[node.framework_output] = _from_framework(_array(result), node.framework_axes) / (node.framework_scale or 1)
+    return values
+
+
+def _to_framework(x: np.ndarray, axes) -> np.ndarray:
+    """Inputs given in the IR's order (after the batch axis) in PyTorch's."""
+    if axes is None:
+        return x
+    return np.transpose(x, (0, *[1 + list(axes).index(axis) for axis in range(len(axes))]))
+
+
+def _from_framework(x: np.ndarray, axes) -> np.ndarray:
+    return x if axes is None else np.transpose(x, (0, *[1 + axis for axis in axes]))
 
 
 def input_shapes(input_shape) -> list[tuple[int, ...]]:

@@ -108,6 +108,7 @@ def _into_dense(graph: Graph) -> bool:
         rows[source] = dense.weight.values
         dense.weight = replace(dense.weight, values=rows)
         flatten.inputs = list(node.inputs)
+        flatten.framework_output = None  # its values are in another order than the framework's now
         graph.replace(node.name, None)  # read by nothing now
         return True
     return False
