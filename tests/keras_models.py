@@ -110,10 +110,11 @@ def convert_example(model, backend, strategy, io_type, folder, project_name, reu
                                               output_dir=folder, project_name=project_name)
 
 
-def same_bits_in_every_cell(model, X, folder, project_name, **options):
+def same_bits_in_every_cell(model, X, folder, project_name, convert=None, **options):
     """The C simulation's outputs of `model` on `X` in every backend x strategy x io type (each
-    converted by convert_example with `options`), asserted equal to the emulator's in each cell and
-    to the first cell's; returns them."""
+    converted by `convert` (default convert_example) with `options`), asserted equal to the
+    emulator's in each cell and to the first cell's; returns them."""
+    convert = convert or convert_example
     import itertools
 
     from nnhls.hls.backend import BACKENDS, IO_TYPES
@@ -121,10 +122,29 @@ def same_bits_in_every_cell(model, X, folder, project_name, **options):
     reference = None
     for backend, strategy, io_type in itertools.product(BACKENDS, ("Latency", "Resource"), IO_TYPES):
         cell = f"{backend}_{strategy}_{io_type}"
-        converted = convert_example(model, backend, strategy, io_type, folder / cell, project_name, **options)
+        converted = convert(model, backend, strategy, io_type, folder / cell, project_name, **options)
         converted.compile()
         csim = converted.predict(X, engine="csim")
         assert np.array_equal(csim, converted.predict(X)), cell
         reference = csim if reference is None else reference
         assert np.array_equal(csim, reference), cell
     return reference
+
+
+def convert_torch_example(model, backend, strategy, io_type, folder, project_name, input_shape, reuse_factor=1,
+                          **config_options):
+    """A PyTorch module converted as convert_example converts a Keras model."""
+    import warnings
+
+    import nnhls
+
+    config = nnhls.config_from_pytorch_model(model, input_shape, granularity="name", backend=backend,
+                                             **config_options)
+    config["Model"]["Strategy"] = strategy
+    for entry in config["LayerName"].values():
+        if "ReuseFactor" in entry:
+            entry["ReuseFactor"] = reuse_factor
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return nnhls.convert_from_pytorch_model(model, hls_config=config, backend=backend, io_type=io_type,
+                                                output_dir=folder, project_name=project_name)
