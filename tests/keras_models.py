@@ -132,8 +132,9 @@ def same_bits_in_every_cell(model, X, folder, project_name, convert=None, **opti
 
 
 def convert_torch_example(model, backend, strategy, io_type, folder, project_name, input_shape, reuse_factor=1,
-                          **config_options):
-    """A PyTorch module converted as convert_example converts a Keras model."""
+                          output_precision=None, **config_options):
+    """A PyTorch module converted as convert_example converts a Keras model; `output_precision`
+    sets the result type of the output nodes."""
     import warnings
 
     import nnhls
@@ -141,6 +142,11 @@ def convert_torch_example(model, backend, strategy, io_type, folder, project_nam
     config = nnhls.config_from_pytorch_model(model, input_shape, granularity="name", backend=backend,
                                              **config_options)
     config["Model"]["Strategy"] = strategy
+    if output_precision is not None:
+        from nnhls.frontends.pytorch import read_pytorch
+
+        for name in read_pytorch(model, input_shape).outputs:
+            config["LayerName"][name]["Precision"]["result"] = output_precision
     for entry in config["LayerName"].values():
         if "ReuseFactor" in entry:
             entry["ReuseFactor"] = reuse_factor

@@ -3,7 +3,6 @@ every cell and from the emulator, at PyTorch's accuracy (within one point)."""
 
 from tests.keras_models import convert_torch_example, same_bits_in_every_cell
 
-import numpy as np
 import pytest
 
 from nnhls.examples import load_digits_data
@@ -26,3 +25,4 @@ def test_eight_cells_give_the_same_bits_at_pytorch_accuracy(tmp_path, name, inpu
                                         default_precision=PRECISION)
     accuracy = (reference.argmax(axis=1) == y).mean()
     assert abs(accuracy - torch_accuracy) <= 0.01
+

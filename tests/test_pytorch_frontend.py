@@ -211,8 +211,6 @@ def test_off_keeps_pytorch_order_and_refuses_what_needs_channels_last():
 
 
 def test_several_inputs():
-    module = _randomized(Lambda(lambda x, fc: fc(x), nn.Linear(4, 3)))
-
     class Two(nn.Module):
         def __init__(self):
             super().__init__()

@@ -256,6 +256,7 @@ class _Reader:
         self._taken = {node.name for node in traced.graph.nodes}
         self._moved: dict[tuple[str, tuple[int, ...]], _Value] = {}
         self._dequantized: dict[str, _Value] = {}
+        self.quantizers: dict[str, object] = {}  # IR node -> the Brevitas quantizer whose codes it holds
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -362,10 +363,6 @@ class _Reader:
             torch_order = self.transpose_outputs or self.conversion == "off" or value.rank < 2
             value = self.in_order(value, tuple(range(value.rank)) if torch_order else _channels_last(value.rank),
                                   "the module's output")
-            node = self.by_name[value.node]
-            if node.framework_output is None:
-                node.framework_output = result.name
-                node.framework_axes = None if value.axes == tuple(range(value.rank)) else value.axes
             self.outputs.append(value.node)
 
     # -- layouts and scales --------------------------------------------------------------------

@@ -1,0 +1,34 @@
+"""The shipped Brevitas digits models in every backend x strategy x io type: the same bits in
+every cell and from the emulator, within one output LSB of Brevitas's own outputs."""
+
+from tests.keras_models import convert_torch_example, same_bits_in_every_cell
+
+import numpy as np
+import pytest
+
+from nnhls.examples import load_digits_data
+
+torch = pytest.importorskip("torch")
+torch_digits = pytest.importorskip("nnhls.examples.torch_digits")
+
+
+OUTPUT_TYPE = "ap_fixed<16,6,AP_RND_CONV,AP_SAT>"
+
+
+@pytest.mark.parametrize("name, input_shape", [("brevitas_mlp", (64,)), ("brevitas_cnn", (1, 8, 8))])
+def test_brevitas_models_match_brevitas_within_an_output_lsb_in_every_cell(tmp_path, name, input_shape):
+    """Every quantizer inside is Brevitas's bit for bit (tests/test_brevitas_layers.py); the float
+    logits Brevitas sums in float32, nnhls exactly, rounded once into the output type."""
+    pytest.importorskip("brevitas")
+    model = torch_digits.load(name)
+    _, _, X, y = load_digits_data()
+    X = X.reshape(-1, *input_shape)
+    with torch.no_grad():
+        expected = model(torch.tensor(X, dtype=torch.float32)).numpy().astype(np.float64)
+    reference = same_bits_in_every_cell(model, X, tmp_path, name, convert=convert_torch_example,
+                                        input_shape=input_shape, reuse_factor=4, output_precision=OUTPUT_TYPE)
+    lsb = 2.0**-10
+    error = np.abs(reference - expected) / lsb
+    assert error.max() <= 1
+    assert np.mean(reference == np.round(expected / lsb) * lsb) >= 0.999
+    assert (reference.argmax(axis=1) == y).mean() == (expected.argmax(axis=1) == y).mean()
