@@ -38,8 +38,9 @@ def _converted(module, input_shape, **options):
 
 
 def _inputs(input_shape, n=200, seed=1):
-    # On the grid of the default input type, ap_fixed<16,6>: nnhls and Brevitas see the same values.
-    return np.round(np.random.default_rng(seed).uniform(-3, 3, (n, *input_shape)) * 1024) / 1024
+    """Any float32 values: the input's default type holds every quantizer threshold, so each input
+    compares with them as its float32 value does in Brevitas."""
+    return np.random.default_rng(seed).uniform(-3, 3, (n, *input_shape)).astype(np.float32).astype(np.float64)
 
 
 class QuantizedEnd(nn.Module):

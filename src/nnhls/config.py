@@ -14,8 +14,8 @@ import warnings
 import numpy as np
 
 from nnhls.errors import NnhlsError
-from nnhls.ir import Graph, Node, embedding_index_type
-from nnhls.types import AUTO, FixedType, parse_precision
+from nnhls.ir import Graph, Node, embedding_index_type, range_type
+from nnhls.types import AUTO, FixedType, exact_type, parse_precision
 
 __all__ = ["apply_config", "config_from_graph", "config_from_keras_model", "config_from_pytorch_model", "print_dict"]
 
@@ -256,6 +256,8 @@ def _quantizers_reading(graph: Graph, name: str) -> list[Node]:
 def _rounding_once_type(reader: Node) -> FixedType | None:
     """The type a float converted into rounds exactly as `reader`'s quantizer rounds it, or None
     where `reader` is no identity or relu into its quantizer's type."""
+    if reader.op == "step":
+        return _staircase_input_type(reader)
     if reader.op != "activation" or reader.function not in _ROUNDS_LIKE_ITS_INPUT:
         return None
     quantizer = reader.result_quantizer
@@ -264,6 +266,29 @@ def _rounding_once_type(reader: Node) -> FixedType | None:
     # relu(round(x)) = round(relu(x)): the step and rounding of the quantizer, signed, saturating.
     return FixedType(quantizer.width + (not quantizer.signed), quantizer.integer + (not quantizer.signed), True,
                      quantizer.rounding, "SAT")
+
+
+# Widest input type a staircase's thresholds may ask for (a Brevitas quantizer's float32
+# thresholds need about 24 significant bits plus the quantizer's bits).
+_STAIRCASE_INPUT_WIDTH = 48
+
+
+def _staircase_input_type(step: Node) -> FixedType | None:
+    """The type a float input converted into compares with every threshold of `step` (x >= t) as
+    the float itself does: every threshold lies on its grid and in its range, and it rounds down
+    (AP_TRN) and saturates, so x >= t exactly when its conversion is. None for a staircase with
+    strict thresholds or thresholds that need more than _STAIRCASE_INPUT_WIDTH bits."""
+    thresholds = np.asarray(step.thresholds, dtype=np.float64)
+    thresholds = thresholds[np.isfinite(thresholds)]
+    if step.strict is not None and np.any(step.strict) or not thresholds.size:
+        return None
+    frac = exact_type(thresholds).fractional
+    low = int(np.ldexp(thresholds.min(), frac)) - 1  # one step below every threshold
+    high = int(np.ldexp(thresholds.max(), frac))
+    grid = range_type(low, high, frac)
+    if grid.width > _STAIRCASE_INPUT_WIDTH:
+        return None
+    return FixedType(grid.width, grid.integer, grid.signed, "TRN", "SAT")
 
 
 def embedding_input_type(graph: Graph, node: Node) -> FixedType | None:
