@@ -302,3 +302,15 @@ def test_compare_reads_every_layer_in_its_layout():
         # Each layer's output within the rounding of its weights' types from PyTorch's float: the
         # layouts line up (a transposition would be off by whole values, some 10**4 LSBs).
         assert max(row.max_error_lsb for row in comparison) <= 128
+
+
+def test_numerical_profile_draws_pytorch_layer_outputs(tmp_path):
+    pytest.importorskip("matplotlib")
+    module = _randomized(Residual())
+    hls_model = convert(module, IMAGE)
+    from nnhls.profiling import _framework_outputs
+
+    framework = _framework_outputs(module, hls_model, inputs(IMAGE))
+    assert framework["fc"].shape == (64, 5) and framework["relu"].shape == (64, 8, 8, 4)  # channels-last
+    path = nnhls.profiling.numerical(module, hls_model, inputs(IMAGE), path=tmp_path / "profile.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

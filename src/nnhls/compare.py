@@ -108,9 +108,11 @@ def compare(framework_model, hls_model, X, threshold_lsb: float = 1.0) -> Compar
         if node.framework_output is None or node.framework_output not in per_layer_framework:
             continue
         expected = per_layer_framework[node.framework_output].reshape(per_node[node.name].shape)
-        # The unit is one LSB of the layer's type, or the framework's own float32 resolution
-        # where that is coarser (an exact wide type would otherwise count float32 rounding).
-        unit = np.maximum(node.result_type.lsb, np.spacing(np.abs(expected).astype(np.float32)).astype(np.float64))
+        # The unit is one LSB of the layer's type, or the framework's own float32 resolution at
+        # the layer's largest value where that is coarser (an exact wide type would otherwise count
+        # float32 rounding; a float32 sum is as far off near zero as near its largest terms).
+        largest = np.float32(np.abs(expected).max(initial=0))
+        unit = max(node.result_type.lsb, float(np.spacing(largest)))
         error = np.abs(per_node[node.name] - expected) / unit
         rows.append(ComparisonRow(node.framework_output, node.name, node.result_type, float(error.max()),
                                   float(error.mean()), overflowed.get(node.name, 0)))

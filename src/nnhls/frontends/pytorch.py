@@ -216,8 +216,10 @@ def run(traced, inputs: list[np.ndarray]) -> dict:
             recorded[node.name] = result
             return result
 
+    parameter = next(iter(traced.parameters()), None)
+    dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float32
     with torch.no_grad():
-        Recorder(traced).run(*[torch.as_tensor(x, dtype=torch.float32) for x in inputs])
+        Recorder(traced).run(*[torch.as_tensor(x, dtype=dtype) for x in inputs])
     return recorded
 
 
@@ -358,7 +360,9 @@ class _Reader:
         for result in results:
             value = self.argument(result)
             if not isinstance(value, _Value):
-                raise NnhlsError(f"the module returns {value!r}, which is not a tensor computed from its inputs")
+                raise NnhlsError(f"the module returns {_describe(value) if isinstance(value, _Constant) else type(value).__name__}"
+                                 "; nnhls reads modules that return a tensor computed from their inputs, or a tuple or "
+                                 "list of such tensors")
             value = self.real(value)
             torch_order = self.transpose_outputs or self.conversion == "off" or value.rank < 2
             value = self.in_order(value, tuple(range(value.rank)) if torch_order else _channels_last(value.rank),
@@ -1338,7 +1342,8 @@ def _method_table() -> dict:
         "view": _view, "reshape": lambda r, n, x, *s: _view(r, n, x, *s, framework_class="reshape"),
         "flatten": lambda r, n, x, start_dim=0, end_dim=-1: _flatten(r, n, x, start_dim, end_dim),
         "squeeze": lambda r, n, x, dim=None: _squeeze(r, n, x, dim), "unsqueeze": _unsqueeze,
-        "permute": _permute, "transpose": _transpose, "contiguous": _passthrough, "size": _size,
+        "permute": _permute, "transpose": _transpose, "size": _size,
+        **{name: _passthrough for name in ("contiguous", "float", "detach", "clone")},
         "relu": fn("relu", keeps_scale=True), "sigmoid": fn("sigmoid"), "tanh": fn("tanh"),
         "softmax": lambda r, n, x, dim=None, dtype=None: _softmax(r, n, x, dim, "softmax"),
         "add": binary("add"), "sub": binary("subtract"), "mul": binary("multiply"), "div": binary("divide"),
