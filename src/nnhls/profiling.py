@@ -86,6 +86,9 @@ def numerical(model=None, hls_model=None, X=None, path=None) -> Path:
     constant_rows = [(f"{node.name}.{name}", weights.values, weights.type)
                      for node in graph for name, weights in _constants(node)]
     output_rows = []
+    from nnhls.compare import _is_torch_module
+
+    framework_name = "PyTorch" if _is_torch_module(model) else "Keras"
     if X is not None:
         _, traced = hls_model.trace(X)
         framework = _framework_outputs(model, hls_model, X) if model is not None else {}
@@ -96,7 +99,7 @@ def numerical(model=None, hls_model=None, X=None, path=None) -> Path:
             label = node.name
             # A node may hold another layer's output, e.g. a Dense with its BatchNorm folded in.
             if theirs is not None and node.framework_output != node.name:
-                label = f"{node.name} (Keras {node.framework_output})"
+                label = f"{node.name} ({framework_name} {node.framework_output})"
             output_rows.append((label, traced[node.name], node.result_type, theirs))
 
     rows = max(len(constant_rows), len(output_rows), 1)
@@ -122,7 +125,7 @@ def numerical(model=None, hls_model=None, X=None, path=None) -> Path:
         _note(outputs_axes, "no inputs X given:\nlayer outputs are not profiled")
     legend.append(Patch(facecolor=_EMULATOR_COLOUR, alpha=0.6, label="nnhls (emulator)"))
     if any(theirs is not None for *_, theirs in output_rows):
-        legend.append(Patch(facecolor=_FRAMEWORK_COLOUR, alpha=0.6, label="Keras (float)"))
+        legend.append(Patch(facecolor=_FRAMEWORK_COLOUR, alpha=0.6, label=f"{framework_name} (float)"))
 
     for axes in (weights_axes, outputs_axes):
         axes.set_xlabel("log2 |value|  (zeros left out; their share at the right)")
