@@ -26,6 +26,7 @@ bench: venv
 	$(BIN)/python bench/cnn.py
 	$(BIN)/python bench/vendor_compile.py
 	$(BIN)/python bench/qkeras_exactness.py
+	$(BIN)/python bench/pytorch.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

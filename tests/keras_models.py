@@ -95,19 +95,25 @@ def load_example(path):
 def convert_example(model, backend, strategy, io_type, folder, project_name, reuse_factor=1, **config_options):
     """`model` converted with a per-layer configuration, `strategy` and every layer's reuse factor
     set (warnings of reuse factors moved to valid ones silenced)."""
-    import warnings
-
     import nnhls
 
     config = nnhls.config_from_keras_model(model, granularity="name", backend=backend, **config_options)
+    return _converted(nnhls.convert_from_keras_model, model, config, strategy, reuse_factor, backend=backend,
+                      io_type=io_type, output_dir=folder, project_name=project_name)
+
+
+def _converted(convert, model, config, strategy, reuse_factor, **options):
+    """`convert(model, ...)` with `strategy` and every layer's reuse factor set in `config`
+    (warnings of reuse factors moved to valid ones silenced)."""
+    import warnings
+
     config["Model"]["Strategy"] = strategy
     for entry in config["LayerName"].values():
         if "ReuseFactor" in entry:
             entry["ReuseFactor"] = reuse_factor
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return nnhls.convert_from_keras_model(model, hls_config=config, backend=backend, io_type=io_type,
-                                              output_dir=folder, project_name=project_name)
+        return convert(model, hls_config=config, **options)
 
 
 def same_bits_in_every_cell(model, X, folder, project_name, convert=None, **options):
@@ -135,22 +141,14 @@ def convert_torch_example(model, backend, strategy, io_type, folder, project_nam
                           output_precision=None, **config_options):
     """A PyTorch module converted as convert_example converts a Keras model; `output_precision`
     sets the result type of the output nodes."""
-    import warnings
-
     import nnhls
 
     config = nnhls.config_from_pytorch_model(model, input_shape, granularity="name", backend=backend,
                                              **config_options)
-    config["Model"]["Strategy"] = strategy
     if output_precision is not None:
         from nnhls.frontends.pytorch import read_pytorch
 
         for name in read_pytorch(model, input_shape).outputs:
             config["LayerName"][name]["Precision"]["result"] = output_precision
-    for entry in config["LayerName"].values():
-        if "ReuseFactor" in entry:
-            entry["ReuseFactor"] = reuse_factor
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return nnhls.convert_from_pytorch_model(model, hls_config=config, backend=backend, io_type=io_type,
-                                                output_dir=folder, project_name=project_name)
+    return _converted(nnhls.convert_from_pytorch_model, model, config, strategy, reuse_factor, backend=backend,
+                      io_type=io_type, output_dir=folder, project_name=project_name)

@@ -24,9 +24,10 @@ from nnhls.types import FixedType, result_type
 
 CXX = ["g++", "-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", f"-I{AP_TYPES_DIR}"]
 
-N_CONVERSION_PAIRS, CONVERSIONS_PER_PAIR = 400, 500
-N_DOUBLE_TYPES, DOUBLES_PER_TYPE = 60, 500
-N_ARITHMETIC_PAIRS, EXPRESSIONS_PER_PAIR = 250, 50
+# Compile time grows with the number of type pairs (template instances), run time hardly with the values.
+N_CONVERSION_PAIRS, CONVERSIONS_PER_PAIR = 200, 1000
+N_DOUBLE_TYPES, DOUBLES_PER_TYPE = 40, 750
+N_ARITHMETIC_PAIRS, EXPRESSIONS_PER_PAIR = 125, 100
 
 
 def draw_cases(seed: int):

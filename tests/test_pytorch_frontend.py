@@ -314,3 +314,10 @@ def test_numerical_profile_draws_pytorch_layer_outputs(tmp_path):
     assert framework["fc"].shape == (64, 5) and framework["relu"].shape == (64, 8, 8, 4)  # channels-last
     path = nnhls.profiling.numerical(module, hls_model, inputs(IMAGE), path=tmp_path / "profile.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_older_spellings_of_the_input_shape():
+    module = _randomized(nn.Linear(3, 2))
+    assert convert(module, (None, 3)).graph.inputs[0].shape == (3,)  # a leading None for the batch axis
+    with pytest.raises(NnhlsError, match="give the input shape to config_from_pytorch_model"):
+        nnhls.convert_from_pytorch_model(module, (None, 3))

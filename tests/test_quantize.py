@@ -39,7 +39,7 @@ def test_golden_vectors(x, width, integer, signed, rounding, overflow, sat_bits,
 def test_exhaustive_against_the_reference():
     """Every code of wider signed and unsigned sources into every small type and mode."""
     checked = 0
-    for t in _all_types(range(1, 7)):
+    for t in _all_types(range(1, 6)):
         for source_signed in (True, False):
             # Two more integer bits and three more fractional bits than the target.
             source_width = t.width + 5
@@ -58,14 +58,14 @@ def test_exhaustive_against_the_reference():
                 pytest.fail(f"{t}: code {codes[bad]} with {frac_bits} fractional bits gives {got[bad]}, "
                             f"reference {expected[bad]}")
             checked += len(codes)
-    assert checked > 3_000_000
+    assert checked > 1_000_000
 
 
 def test_float_inputs_against_the_reference():
     rng = np.random.default_rng(7)
     values = np.concatenate([
-        rng.normal(0, 4, 1200),
-        rng.integers(-64, 64, 500) / 8.0,  # exact ties and exact codes
+        rng.normal(0, 4, 500),
+        np.arange(-64, 64) / 8.0,  # exact ties and exact codes
         [0.0, -0.0, 1e-300, -1e-300, 5e-324, -5e-324, 1e300, -1e300, 2.0 ** 70 + 2.0 ** 18, -(2.0 ** 61)],
     ])
     for t in _all_types([1, 3, 7], integer_margin=3):

@@ -38,7 +38,7 @@ from vendor_headers import vendor_ap_types
 # each pair of arithmetic operands: the combinations are drawn from a small pool of types, which
 # g++ instantiates once each, and each carries many values, which cost next to nothing.
 N_POOL_TYPES = 48
-N_CONVERSION_PAIRS, CODES_PER_PAIR = 100, 600
+N_CONVERSION_PAIRS, CODES_PER_PAIR = 64, 1000  # compile time grows with the pairs, run time hardly with the codes
 N_DOUBLE_TYPES, DOUBLES_PER_TYPE = 35, 400  # the first 35 pool types hold every (Q, O) pair
 N_ARITHMETIC_PAIRS, VALUES_PER_ARITHMETIC_PAIR = 12, 200
 MAX_WIDTH = 70

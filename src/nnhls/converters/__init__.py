@@ -66,6 +66,10 @@ def convert_from_pytorch_model(model, output_dir: str | os.PathLike = "nnhls_prj
     """
     from nnhls.frontends.pytorch import read_pytorch
 
+    if isinstance(output_dir, (list, tuple)):
+        raise NnhlsError(f"convert_from_pytorch_model's second argument is output_dir, got the shape {output_dir!r}; "
+                         "give the input shape to config_from_pytorch_model(model, input_shape) (or input_shape= "
+                         "here), as hls4ml 0.8 and later take it")
     config = hls_config or {}
     shape = input_shape if input_shape is not None else config.get("InputShape")
     if shape is None:

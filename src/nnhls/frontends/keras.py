@@ -18,6 +18,7 @@ import numpy as np
 
 from nnhls.errors import NnhlsError
 from nnhls.frontends import qkeras as qk
+from nnhls.frontends.names import fresh_name
 from nnhls.ir import (ACTIVATIONS, Activation, BatchNorm, Concatenate, Conv, Crop, Dense, Dot, Embedding, Flatten,
                       Graph, Input, LayerNorm, Merge, Node, ParametricRelu, Pool, Reshape, ScaleShift, Transpose,
                       Upsample, Weights, Window, ZeroPad, make_activation, same_padding)
@@ -375,12 +376,7 @@ class _Reader:
 
     def fresh_name(self, name: str) -> str:
         """`name`, or `name_2`, `name_3`... if a Keras layer or node already has it."""
-        candidate, index = name, 1
-        while candidate in self._taken:
-            index += 1
-            candidate = f"{name}_{index}"
-        self._taken.add(candidate)
-        return candidate
+        return fresh_name(name, self._taken)
 
 
 def _hard_sigmoid_constants(node: Node, layer: _Layer) -> None:

@@ -24,6 +24,7 @@ from functools import partial
 import numpy as np
 
 from nnhls.errors import NnhlsError
+from nnhls.frontends.names import fresh_name
 from nnhls.ir import (Concatenate, Conv, Dense, Flatten, Graph, Input, Merge, Node, ParametricRelu, Pool, Reshape,
                       ScaleShift, Transpose, Upsample, Weights, Window, ZeroPad, make_activation)
 from nnhls.ir.ops import BatchNorm
@@ -153,7 +154,15 @@ def _from_framework(x: np.ndarray, axes) -> np.ndarray:
 
 
 def input_shapes(input_shape) -> list[tuple[int, ...]]:
-    """One shape or a list of shapes (tuples or lists of positive ints, without the batch axis)."""
+    """One shape or a list of shapes (tuples or lists of positive ints, without the batch axis; a
+    leading None for the batch axis, as older scripts write it, is dropped)."""
+    def without_batch(shape):
+        return shape[1:] if isinstance(shape, (list, tuple)) and len(shape) > 1 and shape[0] is None else shape
+
+    input_shape = without_batch(input_shape)
+    if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)):
+        input_shape = [without_batch(shape) for shape in input_shape]
+
     def valid(shape) -> bool:
         return (isinstance(shape, (list, tuple)) and len(shape) > 0
                 and all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in shape))
@@ -331,12 +340,7 @@ class _Reader:
 
     def fresh(self, name: str) -> str:
         """`name`, or `name_2`, `name_3`... if an fx node or IR node already has it."""
-        candidate, index = name, 1
-        while candidate in self._taken:
-            index += 1
-            candidate = f"{name}_{index}"
-        self._taken.add(candidate)
-        return candidate
+        return fresh_name(name, self._taken)
 
     # -- inputs and outputs ------------------------------------------------------------------
 
@@ -791,14 +795,12 @@ def _zero_pad(reader: _Reader, fx_node, x, pad, value, framework_class: str) -> 
     x = reader.tensor(x, where)
     if value not in (0, 0.0, None):
         raise NnhlsError(f"{where} pads with {value}; nnhls pads with zeros only")
-    pad = [pad] * 4 if isinstance(pad, int) else list(pad)
+    pad = [pad] * 2 * (x.rank - 1) if isinstance(pad, int) else list(pad)
     if x.rank not in (2, 3) or len(pad) not in (2, 4) or len(pad) // 2 > x.rank - 1 or \
             not all(isinstance(p, int) and p >= 0 for p in pad):
         raise NnhlsError(f"{where} pads {pad!r} a tensor of shape {x.shape}; nnhls pads the length of (C, L) or the "
                          "height and width of (C, H, W) by non-negative amounts")
     spatial = x.rank - 1
-    if framework_class.endswith("1d") and len(pad) == 4:
-        pad = pad[:2]
     left, right = pad[:2]
     top, bottom = pad[2:4] if len(pad) == 4 else (0, 0)
     x, (in_h, in_w, channels) = _spatial_input(reader, x, spatial, where)
