@@ -321,3 +321,9 @@ def test_older_spellings_of_the_input_shape():
     assert convert(module, (None, 3)).graph.inputs[0].shape == (3,)  # a leading None for the batch axis
     with pytest.raises(NnhlsError, match="give the input shape to config_from_pytorch_model"):
         nnhls.convert_from_pytorch_model(module, (None, 3))
+
+
+def test_arguments_nnhls_does_not_read_are_an_error_naming_the_node():
+    with pytest.raises(NnhlsError, match=r"function torch\.mean \(fx node 'mean'\) is called "
+                                         r"with arguments nnhls does not read"):
+        convert(Lambda(lambda x: torch.mean(x, (2, 3), out=None)), IMAGE)

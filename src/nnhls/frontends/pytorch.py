@@ -293,14 +293,14 @@ class _Reader:
                 handler = _module_handler(module)
                 if handler is None:
                     raise NnhlsError(f"{where} is not supported; supported modules: {', '.join(supported_modules())}")
-                value = handler(self, fx_node, module, *args, **kwargs)
+                value = _call(handler, where, self, fx_node, module, *args, **kwargs)
             else:
                 table = _FUNCTIONS if fx_node.op == "call_function" else _METHODS
                 handler = table.get(fx_node.target)
                 if handler is None:
                     raise NnhlsError(f"{where} is not supported; supported {'functions' if table is _FUNCTIONS else 'methods'}"
                                      f": {', '.join(sorted(set(_names(table))))}")
-                value = handler(self, fx_node, *args, **kwargs)
+                value = _call(handler, where, self, fx_node, *args, **kwargs)
         self.values[fx_node.name] = value
         if isinstance(value, _Value):
             self._bind(fx_node, value)
@@ -429,6 +429,17 @@ class _Reader:
             raise NnhlsError(f"{where}: {what} is {_describe(value)}, not a tensor computed from the module's inputs; "
                              "nnhls computes on the inputs' values only")
         return value
+
+
+def _call(handler, where: str, *args, **kwargs):
+    """A handler on an fx node's arguments; arguments it does not take are an error naming the node."""
+    import inspect
+
+    try:
+        inspect.signature(handler).bind(*args, **kwargs)
+    except TypeError as error:
+        raise NnhlsError(f"{where} is called with arguments nnhls does not read: {error}") from None
+    return handler(*args, **kwargs)
 
 
 def _reads_tensors(value) -> bool:
