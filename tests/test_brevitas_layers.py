@@ -149,3 +149,15 @@ def test_what_brevitas_computes_in_training_mode_is_refused():
 
         module.eval = eval_but_keep_training
         read_pytorch(module, (4,))
+
+
+def test_a_quantizer_after_a_layer_compares_its_integer_sums_per_channel():
+    module = _learned_scales(MODELS["mlp"][0]())
+    hls_model = _converted(module, (12,))
+    ops = [(node.name, node.op) for node in hls_model.graph]
+    # body_1 (QuantLinear) feeds body_2 (QuantReLU) directly: its scales and bias are in the thresholds.
+    assert ("body_1_scale", "scale_shift") not in ops and hls_model.graph["body_2"].inputs == ["body_1"]
+    step = hls_model.graph["body_2"]
+    assert step.per_channel and step.threshold_codes.shape == (16, len(step.levels.codes) - 1)
+    assert step.threshold_type.width == hls_model.graph["body_1"].result_type.width + 1
+    assert hls_model.graph["body_1"].result_type.width <= 20  # integer sums of 8-bit by 6-bit codes

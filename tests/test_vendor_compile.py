@@ -173,3 +173,22 @@ def test_qdense_with_powers_of_two_over_more_than_53_bits(tmp_path):
     result = run_testbench(project)
     assert result.returncode == 0 and "64 samples, 0 outputs differ" in result.stdout, result.stdout
 
+
+
+def test_brevitas_staircases_per_channel_pass_with_the_vendor_headers(tmp_path):
+    """The shipped Brevitas MLP: its quantizers compare the layers' integer sums with thresholds of
+    their own per channel, one integer bit wider than the sums."""
+    pytest.importorskip("brevitas")
+    from nnhls.examples.torch_digits import load
+
+    import nnhls
+
+    model = load("brevitas_mlp")
+    config = nnhls.config_from_pytorch_model(model, (64,), granularity="name")
+    hls_model = nnhls.convert_from_pytorch_model(model, hls_config=config, backend="Vivado", io_type="io_stream",
+                                                 output_dir=tmp_path / "prj")
+    assert any(node.op == "step" and node.per_channel for node in hls_model.graph)
+    project = hls_model.write()
+    compile_with_vendor_headers(project, "myproject", hls_model.project.backend.cflags)
+    result = run_testbench(project)
+    assert result.returncode == 0 and "0 outputs differ" in result.stdout, result.stdout

@@ -109,7 +109,7 @@ def weight_bits(graph: Graph, node: Node) -> int:
         constants = []
     total = sum(_bits(weights) for _, weights in constants)
     if node.op == "step":
-        total += len(node.threshold_codes) * graph[node.inputs[0]].result_type.width
+        total += int(node.threshold_codes.size) * node.threshold_type.width
     if node.op == "layernorm":  # n**3 * epsilon, at the variance's width
         total += node.statistics(graph[node.inputs[0]].result_type).variance.width
     return total

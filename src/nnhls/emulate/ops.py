@@ -580,7 +580,14 @@ def emulate_layernorm(node: Node, tally, source: tuple[np.ndarray, FixedType]) -
 def emulate_step(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, _ = source
     passed = np.zeros(x.shape, dtype=np.int64)
-    for code in node.threshold_codes:
+    codes = node.threshold_codes
+    if node.per_channel:  # channel c (the last axis) steps at row c
+        codes = codes.astype(np.int64) if x.dtype != object and node.threshold_type.width <= 62 else codes
+        for column in codes.T:
+            passed += x >= column
+        levels = node.levels.codes[passed]
+        return _convert(levels, node.levels.type, node.result_type, tally, "result")
+    for code in codes:
         passed += x >= code
     levels = node.levels.codes[node.first_level + passed]
     return _convert(levels, node.levels.type, node.result_type, tally, "result")

@@ -28,6 +28,7 @@ from nnhls.frontends.names import fresh_name
 from nnhls.ir import (Concatenate, Conv, Dense, Flatten, Graph, Input, Merge, Node, ParametricRelu, Pool, Reshape,
                       ScaleShift, Transpose, Upsample, Weights, Window, ZeroPad, make_activation)
 from nnhls.ir.ops import BatchNorm
+from nnhls.passes.staircases import fold_scales_into_staircases
 from nnhls.passes.transposes import fold_transposes
 from nnhls.types import IntType, exact_type
 
@@ -113,6 +114,7 @@ def read_pytorch(model, input_shape, channels_last_conversion: str = "full", tra
         model.train(training)
     graph = Graph(reader.nodes, reader.outputs, name=type(model).__name__)
     fold_transposes(graph)
+    fold_scales_into_staircases(graph)
     return graph
 
 

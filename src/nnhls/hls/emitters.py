@@ -333,20 +333,19 @@ def _prelu(emission: Emission, node: Node) -> tuple[str, str]:
 @EMITTERS.register("step")
 def _step(emission: Emission, node: Node) -> tuple[str, str]:
     plan = emission.plan
-    k = plan.index[node.name]
-    source = node.inputs[0]
     # A C array needs one element at least; with no reachable threshold it is never read.
-    codes = node.threshold_codes if len(node.threshold_codes) else np.zeros(1, dtype=np.int64)
-    weight_file(emission, f"thresholds{k}", plan.type_name[source], plan.graph[source].result_type, codes,
-                f"{node.name}: inputs where {node.staircase_of} steps up")
+    codes = node.threshold_codes.reshape(-1) if node.threshold_codes.size else np.zeros(1, dtype=np.int64)
+    n_channels, n_thresholds = node.threshold_codes.shape if node.per_channel else (1, len(node.threshold_codes))
+    thresholds = constant_array(emission, node, "thresholds", "threshold_t", node.threshold_type, codes,
+                                f"inputs where {node.staircase_of} steps up" + ", per channel" * node.per_channel)
     levels = constant_array(emission, node, "levels", "levels_t", node.levels.type, node.levels.codes,
                             "output levels")
     struct = config(
         plan, node, f"{node.staircase_of} as a staircase",
-        {"n_in": node.size, "n_thresholds": len(node.threshold_codes), "first_level": node.first_level,
+        {"n_in": node.size, "n_channels": n_channels, "n_thresholds": n_thresholds, "first_level": node.first_level,
          "n_levels": len(node.levels.codes)},
-        {"levels_t": node.levels.type})
-    return struct, call(plan, node, "step", f"thresholds{k}, {levels}")
+        {"levels_t": node.levels.type, "threshold_t": node.threshold_type})
+    return struct, call(plan, node, "step", f"{thresholds}, {levels}")
 
 
 @EMITTERS.register("softsign")

@@ -661,14 +661,26 @@ class Step(Node):
     with the real functions, binary) is its output levels and the inputs where the output steps.
     The pass that types the graph turns the thresholds into codes of the input type
     (`threshold_codes`, `first_level`), dropping those no input of that type can reach.
+
+    Per channel (`thresholds` of shape (channels, T), each row ascending, none strict; the channel
+    is the last axis): channel c steps at its own thresholds (a quantizer reading a layer whose
+    scale and bias per channel are folded into them). The thresholds may be floats or exact
+    fractions (`fractions.Fraction`); their codes, rounded up onto the input's grid and clamped to
+    one step beyond its range, are of `threshold_type` (the input type with one more integer bit),
+    and every threshold is kept (`first_level` 0).
     """
 
     staircase_of: str = "step"  # the function this staircase realizes, for messages
-    thresholds: np.ndarray = None  # ascending
+    thresholds: np.ndarray = None  # ascending; (T,) or (channels, T)
     strict: np.ndarray | None = None  # per threshold; None: none is strict
     levels: Weights = None  # one more than thresholds, exactly typed
     threshold_codes: np.ndarray = None
     first_level: int = 0
+    threshold_type: object = None  # the type of threshold_codes (the input type, or wider per channel)
+
+    @property
+    def per_channel(self) -> bool:
+        return np.ndim(self.thresholds) == 2
 
     op: ClassVar[str] = "step"
     ELEMENTWISE: ClassVar[bool] = True

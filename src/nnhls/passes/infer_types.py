@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from fractions import Fraction
 
 import numpy as np
 
@@ -203,11 +204,26 @@ def _step_thresholds(node: Node, source: FixedType) -> None:
     Thresholds at or below the smallest input are always passed (they pick the first level);
     those above the largest input can never be, and are dropped.
     """
+    if node.per_channel:
+        _channel_thresholds(node, source)
+        return
     strict = node.strict if node.strict is not None else np.zeros(len(node.thresholds), dtype=bool)
     scaled = [float(np.ldexp(t, source.fractional)) for t in node.thresholds]
     codes = [math.floor(v) + 1 if is_strict else math.ceil(v) for v, is_strict in zip(scaled, strict)]
     node.first_level = sum(code <= source.min_code for code in codes)
     node.threshold_codes = np.array([c for c in codes if source.min_code < c <= source.max_code], dtype=object)
+    node.threshold_type = source
+
+
+def _channel_thresholds(node: Node, source: FixedType) -> None:
+    """Per-channel thresholds (floats or Fractions) as codes: x >= t exactly when code(x) >= ceil(t * 2**F),
+    clamped to [min_code, max_code + 1] (always passed, never passed), in a type one integer bit wider."""
+    unit = Fraction(2) ** source.fractional
+    codes = [[min(max(math.ceil(Fraction(t) * unit), source.min_code), source.max_code + 1) for t in row]
+             for row in node.thresholds]
+    node.first_level = 0
+    node.threshold_codes = np.array(codes, dtype=object).reshape(np.shape(node.thresholds))
+    node.threshold_type = FixedType(source.width + 1, source.integer + 1, source.signed)
 
 
 def _union(node: Node, types: list[FixedType]) -> FixedType:

@@ -162,30 +162,35 @@ void softsign_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& ou
 }
 
 // A monotonic staircase: res = levels[first_level + number of thresholds that x reaches].
-// CONFIG_T provides n_in, n_thresholds, first_level, n_levels and levels_t; the thresholds are
-// values of the input type data_T, so each comparison is exact.
+// CONFIG_T provides n_in, n_channels, n_thresholds, first_level, n_levels, threshold_t and
+// levels_t. With one channel every value reads the same thresholds; with more, channel c (the
+// last axis) reads its own n_thresholds, of threshold_t (the input type, or one integer bit wider
+// so that a threshold no input reaches stays above them all), so each comparison is exact.
 template <class CONFIG_T, class data_T>
 struct step_function {
-  static const unsigned n_stored = CONFIG_T::n_thresholds > 0 ? CONFIG_T::n_thresholds : 1;
-  data_T thresholds[n_stored];
+  static const unsigned n_stored = CONFIG_T::n_thresholds > 0 ? CONFIG_T::n_channels * CONFIG_T::n_thresholds : 1;
+  typename CONFIG_T::threshold_t thresholds[n_stored];
   typename CONFIG_T::levels_t levels[CONFIG_T::n_levels];
 
-  step_function(const typename rom<data_T>::word threshold_codes[],
+  step_function(const typename rom<typename CONFIG_T::threshold_t>::word threshold_codes[],
                 const typename rom<typename CONFIG_T::levels_t>::word level_codes[CONFIG_T::n_levels]) {
 #pragma HLS ARRAY_PARTITION variable=thresholds complete
 #pragma HLS ARRAY_PARTITION variable=levels complete
-    for (unsigned t = 0; t < CONFIG_T::n_thresholds; t++) thresholds[t] = from_code<data_T>(threshold_codes[t]);
+    for (unsigned t = 0; t < CONFIG_T::n_channels * CONFIG_T::n_thresholds; t++) {
+      thresholds[t] = from_code<typename CONFIG_T::threshold_t>(threshold_codes[t]);
+    }
     for (unsigned l = 0; l < CONFIG_T::n_levels; l++) {
       levels[l] = from_code<typename CONFIG_T::levels_t>(level_codes[l]);
     }
   }
 
   template <class res_T>
-  res_T apply(const data_T& x, unsigned) const {
+  res_T apply(const data_T& x, unsigned channel) const {
 #pragma HLS INLINE
+    const unsigned first = CONFIG_T::n_channels == 1 ? 0 : channel * CONFIG_T::n_thresholds;
     unsigned passed = CONFIG_T::first_level;
     for (unsigned t = 0; t < CONFIG_T::n_thresholds; t++) {
-      if (x >= thresholds[t]) passed++;
+      if (x >= thresholds[first + t]) passed++;
     }
     return res_T(levels[passed]);
   }
@@ -193,17 +198,18 @@ struct step_function {
 
 template <class data_T, class res_T, class CONFIG_T>
 void step(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
-          const typename rom<data_T>::word thresholds[],
+          const typename rom<typename CONFIG_T::threshold_t>::word thresholds[],
           const typename rom<typename CONFIG_T::levels_t>::word levels[CONFIG_T::n_levels]) {
 #pragma HLS PIPELINE
-  elementwise<data_T, res_T, CONFIG_T::n_in, 1>(data, res, step_function<CONFIG_T, data_T>(thresholds, levels));
+  elementwise<data_T, res_T, CONFIG_T::n_in, CONFIG_T::n_channels>(data, res,
+                                                                   step_function<CONFIG_T, data_T>(thresholds, levels));
 }
 
 template <class in_packet_T, class out_packet_T, class CONFIG_T>
 void step_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out,
-                 const typename rom<typename in_packet_T::value_type>::word thresholds[],
+                 const typename rom<typename CONFIG_T::threshold_t>::word thresholds[],
                  const typename rom<typename CONFIG_T::levels_t>::word levels[CONFIG_T::n_levels]) {
-  elementwise_stream<in_packet_T, out_packet_T, CONFIG_T::n_in, 1>(
+  elementwise_stream<in_packet_T, out_packet_T, CONFIG_T::n_in, CONFIG_T::n_channels>(
       in, out, step_function<CONFIG_T, typename in_packet_T::value_type>(thresholds, levels));
 }
 

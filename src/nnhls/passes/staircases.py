@@ -1,0 +1,48 @@
+"""A per-channel scale and shift folded into the staircase that alone reads it.
+
+y = x * s_c + b_c (a ScaleShift, s_c > 0) passes threshold t exactly when x passes (t - b_c) / s_c.
+So a staircase reading only such a node can read x itself, at thresholds of its own per channel,
+computed once as exact fractions: the multiplication by a wide constant (the product of a
+Brevitas layer's input and weight scales) and the wide exact sum after it disappear, and the
+staircase compares the layer's integer sums. Its outputs are unchanged, bit for bit.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from nnhls.ir import Graph, Node
+
+__all__ = ["fold_scales_into_staircases"]
+
+
+def fold_scales_into_staircases(graph: Graph) -> bool:
+    """Fold every ScaleShift whose only reader is a staircase of shared thresholds; whether any was."""
+    changed = False
+    for step in graph:
+        if step.op != "step" or step.per_channel or step.strict is not None and np.any(step.strict):
+            continue
+        source = graph[step.inputs[0]]
+        if not _foldable(graph, source, step):
+            continue
+        scales = [Fraction(float(v)) for v in source.scale.values]
+        shifts = [Fraction(float(v)) for v in source.shift.values]
+        thresholds = [Fraction(float(t)) for t in step.thresholds]
+        rows = [[(t - shift) / scale for t in thresholds] for scale, shift in zip(scales, shifts)]
+        step.thresholds = np.array(rows, dtype=object).reshape(len(rows), len(thresholds))
+        step.inputs = list(source.inputs)
+        graph.replace(source.name, None)  # read by nothing now
+        changed = True
+    return changed
+
+
+def _foldable(graph: Graph, source: Node, step: Node) -> bool:
+    if source.op != "scale_shift" or source.name in graph.outputs or len(graph.consumers(source.name)) != 1:
+        return False
+    if source.scale.quantizer is None or source.shift.quantizer is None:
+        return False  # constants the configuration rounds: their exact values are not known yet
+    thresholds = np.asarray(step.thresholds, dtype=np.float64)
+    return bool(np.all(source.scale.values > 0) and np.all(np.isfinite(thresholds))
+                and len(source.scale.values) == source.shape[-1])
