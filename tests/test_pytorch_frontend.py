@@ -327,3 +327,11 @@ def test_arguments_nnhls_does_not_read_are_an_error_naming_the_node():
     with pytest.raises(NnhlsError, match=r"function torch\.mean \(fx node 'mean'\) is called "
                                          r"with arguments nnhls does not read"):
         convert(Lambda(lambda x: torch.mean(x, (2, 3), out=None)), IMAGE)
+
+
+def test_layer_names_may_be_module_paths():
+    module = _randomized(nn.Sequential(nn.Sequential(nn.Linear(4, 6), nn.ReLU()), nn.Linear(6, 3)))
+    config = nnhls.config_from_pytorch_model(module, (4,))
+    config["LayerName"] = {"0.0": {"ReuseFactor": 2}, "1": {"ReuseFactor": 3}}
+    hls_model = nnhls.convert_from_pytorch_model(module, hls_config=config, output_dir="unused")
+    assert hls_model.graph["_0_0"].reuse_factor == 2 and hls_model.graph["_1"].reuse_factor == 3

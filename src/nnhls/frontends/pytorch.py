@@ -32,7 +32,7 @@ from nnhls.passes.staircases import fold_scales_into_staircases
 from nnhls.passes.transposes import fold_transposes
 from nnhls.types import IntType, exact_type
 
-__all__ = ["CHANNELS_LAST_CONVERSIONS", "layer_outputs", "read_pytorch", "supported_modules"]
+__all__ = ["CHANNELS_LAST_CONVERSIONS", "layer_outputs", "module_paths", "read_pytorch", "supported_modules"]
 
 # 'full': the design takes PyTorch's layout and transposes at its input; 'internal': the caller
 # gives channels-last inputs; 'off': PyTorch's axis order everywhere (no layer may need another).
@@ -116,6 +116,11 @@ def read_pytorch(model, input_shape, channels_last_conversion: str = "full", tra
     fold_transposes(graph)
     fold_scales_into_staircases(graph)
     return graph
+
+
+def module_paths(model) -> dict[str, str]:
+    """The fx node name of each module the traced module calls, by the module's path ('0.0' -> '_0_0')."""
+    return {node.target: node.name for node in trace(model).graph.nodes if node.op == "call_module"}
 
 
 def layer_outputs(model, graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
