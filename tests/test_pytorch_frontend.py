@@ -97,6 +97,7 @@ LAYERS = {
     "prelu_channels": (nn.PReLU(3), IMAGE),
     "threshold": (nn.Threshold(0.25, 0.0), IMAGE),
     "threshold_to_itself": (nn.Threshold(0.5, 0.5), IMAGE),
+    "threshold_to_a_value": (nn.Threshold(-0.25, 1.75), IMAGE),
     "hardtanh": (nn.Hardtanh(-0.5, 1.5), IMAGE),
     "relu6": (nn.ReLU6(), IMAGE),
     "maxpool1d": (nn.MaxPool1d(3, stride=2, padding=1), SIGNAL),
@@ -335,3 +336,10 @@ def test_layer_names_may_be_module_paths():
     config["LayerName"] = {"0.0": {"ReuseFactor": 2}, "1": {"ReuseFactor": 3}}
     hls_model = nnhls.convert_from_pytorch_model(module, hls_config=config, output_dir="unused")
     assert hls_model.graph["_0_0"].reuse_factor == 2 and hls_model.graph["_1"].reuse_factor == 3
+
+
+def test_threshold_gives_its_value_at_the_threshold_itself():
+    module = Lambda(lambda x: F.threshold(x, 0.5, -3.0))
+    hls_model = convert(module, (9,))
+    X = np.arange(-4, 5)[None, :] / 4.0  # 0.5 is among them
+    assert np.array_equal(hls_model.predict(X), torch_outputs(module, X))

@@ -684,14 +684,13 @@ def _clip(reader: _Reader, fx_node, x, low: float, high: float, framework_class:
 
 
 def _read_threshold(reader: _Reader, fx_node, x, threshold: float, value: float, framework_class: str) -> _Value:
-    """y = x where x > threshold, else value: exact for value 0 (slope 0 below) and value = threshold."""
+    """y = x where x > threshold, else value. The ReLU family's node passes x above the threshold
+    before it looks at its lower bound, so any bound above the threshold gives `value` to every
+    x <= threshold (and 0 * (x - threshold) never appears)."""
     if value == 0:
         return _relu_family(reader, fx_node, x, framework_class, threshold=threshold, strict=True)
-    if value == threshold:
-        return _relu_family(reader, fx_node, x, framework_class, threshold=threshold, min_input=threshold,
-                            min_value=threshold)
-    raise NnhlsError(f"{reader.where(fx_node)} has threshold={threshold} and value={value}; nnhls supports value=0 "
-                     "or value=threshold")
+    return _relu_family(reader, fx_node, x, framework_class, threshold=threshold, strict=True,
+                        min_input=threshold + 1, min_value=value)
 
 
 def _softplus(reader: _Reader, fx_node, x, beta: float, threshold: float, framework_class: str) -> _Value:
