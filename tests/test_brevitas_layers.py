@@ -55,6 +55,25 @@ class QuantizedEnd(nn.Module):
         return self.out(self.body(x))
 
 
+class Merges(nn.Module):
+    """QuantEltwiseAdd, QuantUpsample (nearest, or bilinear rounded to the scale), torch.cat of
+    QuantTensors (Brevitas 0.13's own QuantCat fails: QuantTensor has no `cat`)."""
+
+    def __init__(self, mode="nearest"):
+        super().__init__()
+        self.inp = qnn.QuantIdentity(bit_width=8, return_quant_tensor=True)
+        self.conv = qnn.QuantConv2d(2, 2, 3, padding=1, weight_bit_width=4)
+        self.add = qnn.QuantEltwiseAdd()
+        self.relu = qnn.QuantReLU(bit_width=4, return_quant_tensor=True)
+        self.bilinear = qnn.QuantUpsample(scale_factor=2, mode=mode)
+        self.nearest = qnn.QuantUpsamplingNearest2d(scale_factor=2)
+
+    def forward(self, x):
+        x = self.inp(x)
+        y = self.relu(self.add(x, self.conv(x)))
+        return torch.cat([self.bilinear(y), self.nearest(y)], dim=1)
+
+
 MODELS = {
     "mlp": (lambda: QuantizedEnd(nn.Sequential(
         qnn.QuantIdentity(bit_width=8), qnn.QuantLinear(12, 16, weight_bit_width=6), qnn.QuantReLU(bit_width=6),
@@ -73,6 +92,7 @@ MODELS = {
         qnn.QuantReLU(bit_width=4))), (6,)),
     "trunc_avg_pool": (lambda: QuantizedEnd(nn.Sequential(
         qnn.QuantIdentity(bit_width=6, return_quant_tensor=True), qnn.TruncAvgPool2d(2, 2))), (3, 4, 4)),
+    "merges_and_upsampling": (Merges, (2, 4, 4)),
     "rounding_modes": (lambda: nn.Sequential(
         qnn.QuantIdentity(bit_width=5, float_to_int_impl_type="floor"), nn.ReLU(),
         qnn.QuantReLU(bit_width=3, float_to_int_impl_type="round_to_zero")), (7,)),
@@ -161,3 +181,17 @@ def test_a_quantizer_after_a_layer_compares_its_integer_sums_per_channel():
     assert step.per_channel and step.threshold_codes.shape == (16, len(step.levels.codes) - 1)
     assert step.threshold_type.width == hls_model.graph["body_1"].result_type.width + 1
     assert hls_model.graph["body_1"].result_type.width <= 20  # integer sums of 8-bit by 6-bit codes
+
+
+def test_bilinear_upsampling_rounds_to_the_scale_as_brevitas_within_its_float32_ties():
+    """Brevitas interpolates the float32 values and rounds value / scale half to even; nnhls rounds
+    the exact interpolation of the codes. Where that is a tie (x.5 codes, often: the weights are
+    sixteenths), Brevitas's float32 lands on either side, so codes differ by one there only."""
+    module = _learned_scales(Merges("bilinear"))
+    hls_model = _converted(module, (2, 4, 4), transpose_outputs=True)
+    X = _inputs((2, 4, 4))
+    expected = _brevitas(module, X)
+    got = hls_model.predict(X).astype(np.float32)
+    scale = hls_model.graph["relu"].framework_scale
+    assert np.abs(got - expected).max() <= scale * 1.0001
+    assert np.mean(got == expected) >= 0.9

@@ -21,8 +21,8 @@ import numpy as np
 
 from nnhls.errors import NnhlsError
 from nnhls.frontends import brevitas
-from nnhls.frontends.pytorch import (_Value, _canonical_kernel, _conv_node, _conv_window, _dense, _exact,
-                                     _spatial_input, _torch_image_shape, _zero_shift)
+from nnhls.frontends.pytorch import (_binary, _canonical_kernel, _conv_node, _conv_window, _dense,
+                                     _exact, _spatial_input, _torch_image_shape, _upsample, _Value, _zero_shift)
 from nnhls.ir import Activation, Pool, ScaleShift, Step, Weights, Window
 from nnhls.types import FixedType, exact_type
 
@@ -170,6 +170,52 @@ def _codes_quantizer(reader, x: _Value, where: str) -> brevitas.IntQuantizer:
     return reader.quantizers[name]
 
 
+def _inputs_quantized(reader, fx_node, module, values: list, where: str) -> list[_Value]:
+    """Each input through the layer's input quantizer (one quantizer, so one scale for all), if enabled."""
+    quantizer = brevitas.activation_quantizer(module.input_quant, where)
+    values = [reader.tensor(v, where, "an input") for v in values]
+    if quantizer is None:
+        return values
+    return [quantize(reader, v, quantizer, "identity", reader.fresh(f"{fx_node.name}_input_quant"),
+                     type(module).__name__, where) for v in values]
+
+
+def _output_quantized(reader, fx_node, module, value: _Value, where: str) -> _Value:
+    quantizer = brevitas.activation_quantizer(module.output_quant, where)
+    if quantizer is None:
+        return value
+    return quantize(reader, value, quantizer, "identity", reader.fresh(f"{fx_node.name}_output_quant"),
+                    type(module).__name__, where)
+
+
+def _read_eltwise_add(reader, fx_node, module, x, y) -> _Value:
+    """QuantEltwiseAdd: both inputs through its input quantizer, their sum (of codes, when they share
+    a scale), then its output quantizer."""
+    where = reader.where(fx_node)
+    x, y = _inputs_quantized(reader, fx_node, module, [x, y], where)
+    total = _binary(reader, fx_node, x, y, "add", type(module).__name__)
+    return _output_quantized(reader, fx_node, module, total, where)
+
+
+def _read_upsample(reader, fx_node, module, x, mode: str | None = None) -> _Value:
+    """QuantUpsample and kin: nearest repeats the codes; bilinear interpolates them and, as Brevitas
+    does, rounds the result to the input's scale (half to even), an integer code again."""
+    where = reader.where(fx_node)
+    x = reader.tensor(x, where)
+    mode = mode or module.mode
+    if mode != "nearest" and x.scale is None:
+        raise NnhlsError(f"{where} interpolates a value that is not a quantizer's output; Brevitas needs the input's "
+                         "scale to round the result: put a quantizer before it (return_quant_tensor=True)")
+    align_corners = getattr(module, "align_corners", None)
+    out = _upsample(reader, fx_node, x, module.size, module.scale_factor, mode, align_corners, type(module).__name__)
+    if mode != "nearest":
+        codes = _codes_quantizer(reader, x, where)
+        node = reader.by_name[out.node]
+        node.result_quantizer = FixedType(codes.bit_width, codes.bit_width, codes.signed, "RND_CONV", "SAT")
+        reader.quantizers[out.node] = codes
+    return out
+
+
 _HANDLERS = {
     "QuantIdentity": _read_activation,
     "QuantReLU": _read_activation,
@@ -179,6 +225,9 @@ _HANDLERS = {
     "QuantConv2d": partial(_read_conv, spatial=2),
     "TruncAvgPool2d": _read_trunc_avg_pool,
     "QuantAvgPool2d": _read_trunc_avg_pool,
+    "QuantEltwiseAdd": _read_eltwise_add,
+    "QuantUpsample": _read_upsample,
+    "QuantUpsamplingNearest2d": partial(_read_upsample, mode="nearest"),
 }
 
 SUPPORTED = tuple(_HANDLERS)
