@@ -18,6 +18,7 @@ Neither torch nor Brevitas is imported until a module is read.
 from __future__ import annotations
 
 import operator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -102,20 +103,28 @@ def read_pytorch(model, input_shape, channels_last_conversion: str = "full", tra
     if not isinstance(transpose_outputs, bool):
         raise NnhlsError(f"transpose_outputs must be True or False, got {transpose_outputs!r}")
     shapes = input_shapes(input_shape)
-    training = model.training
-    model.eval()
-    try:
+    with _in_eval_mode(model):
         traced = trace(model)
         recorded = run(traced, [np.random.default_rng(0).random((2, *shape)) for shape in shapes])
         reader = _Reader(traced, recorded, shapes, conversion, transpose_outputs)
         for fx_node in traced.graph.nodes:
             reader.read(fx_node)
-    finally:
-        model.train(training)
     graph = Graph(reader.nodes, reader.outputs, name=type(model).__name__)
     fold_transposes(graph)
     fold_scales_into_staircases(graph)
     return graph
+
+
+@contextmanager
+def _in_eval_mode(model):
+    """The module in inference mode for a while; every submodule's own mode back afterwards."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 def module_paths(model) -> dict[str, str]:
@@ -131,12 +140,8 @@ def layer_outputs(model, graph: Graph, inputs: list[np.ndarray]) -> dict[str, np
     if not isinstance(model, torch.nn.Module):
         raise NnhlsError(f"expected the torch.nn.Module the model was converted from, got {type(model).__name__}")
     torch_inputs = [_to_framework(x, node.framework_axes) for node, x in zip(graph.inputs, inputs)]
-    training = model.training
-    model.eval()
-    try:
+    with _in_eval_mode(model):
         recorded = run(trace(model), torch_inputs)
-    finally:
-        model.train(training)
     values = {}
     for node in graph:
         result = recorded.get(node.framework_output)
