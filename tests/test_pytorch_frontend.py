@@ -343,3 +343,24 @@ def test_threshold_gives_its_value_at_the_threshold_itself():
     hls_model = convert(module, (9,))
     X = np.arange(-4, 5)[None, :] / 4.0  # 0.5 is among them
     assert np.array_equal(hls_model.predict(X), torch_outputs(module, X))
+
+
+def test_yaml_configuration_reads_a_saved_module(tmp_path):
+    from nnhls.converters import convert_from_config
+
+    module = _randomized(Residual())
+    torch.save(module, tmp_path / "model.pt")
+    (tmp_path / "config.yml").write_text(
+        "PytorchModel: model.pt\nInputShape: [3, 8, 8]\nOutputDir: prj\nIOType: io_stream\n"
+        "HLSConfig:\n  Model:\n    Precision: ap_fixed<24,10>\n  LayerName:\n    fc:\n      ReuseFactor: 4\n")
+    hls_model = convert_from_config(tmp_path / "config.yml")
+    assert hls_model.graph["fc"].reuse_factor == 4 and hls_model.io_type == "io_stream"
+    expected = convert(module, IMAGE, precision="ap_fixed<24,10>").predict(inputs(IMAGE))
+    assert np.array_equal(hls_model.predict(inputs(IMAGE)), expected)
+    (tmp_path / "bad.yml").write_text("PytorchModel: model.pt\nOutputDir: prj\n")
+    with pytest.raises(NnhlsError, match=r"bad.yml:1: PytorchModel needs InputShape"):
+        convert_from_config(tmp_path / "bad.yml")
+    torch.save(module.state_dict(), tmp_path / "weights.pt")
+    (tmp_path / "weights.yml").write_text("PytorchModel: weights.pt\nInputShape: [3, 8, 8]\n")
+    with pytest.raises(NnhlsError, match="not a torch.nn.Module"):
+        convert_from_config(tmp_path / "weights.yml")

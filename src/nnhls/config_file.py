@@ -5,6 +5,8 @@ Keys (the ones users of this kind of tool know):
     KerasModel: model.h5      # a whole model: .h5 (tf.keras, QKeras) or .keras
     KerasH5: model.h5         # the same, or the weights when KerasJson is given
     KerasJson: model.json     # an architecture from model.to_json(), weights from KerasH5
+    PytorchModel: model.pt    # a whole torch.nn.Module saved by torch.save(model) (its classes importable)
+    InputShape: [1, 8, 8]     # with PytorchModel: the input's shape without the batch axis (a list of them)
     OutputDir: my_prj         # default nnhls_prj
     ProjectName: myproject
     Backend: Vivado           # or Vitis
@@ -27,8 +29,8 @@ from nnhls.errors import NnhlsError
 
 __all__ = ["ConfigFile", "read_config_file"]
 
-KEYS = ("KerasModel", "KerasH5", "KerasJson", "OutputDir", "ProjectName", "Backend", "Part", "ClockPeriod",
-        "IOType", "HLSConfig")
+KEYS = ("KerasModel", "KerasH5", "KerasJson", "PytorchModel", "InputShape", "OutputDir", "ProjectName", "Backend",
+        "Part", "ClockPeriod", "IOType", "HLSConfig")
 
 
 @dataclass
@@ -99,8 +101,17 @@ def read_config_file(path) -> ConfigFile:
     for key in values:
         if key not in KEYS:
             raise config.error(f"unknown key {key!r}; valid keys: {', '.join(KEYS)}", str(key))
-    if not any(key in values for key in ("KerasModel", "KerasH5", "KerasJson")):
-        raise NnhlsError(f"{path}: no model: give KerasModel or KerasH5 (a model file), or KerasJson and KerasH5")
+    models = [key for key in ("KerasModel", "KerasH5", "KerasJson", "PytorchModel") if key in values]
+    if not models:
+        raise NnhlsError(f"{path}: no model: give KerasModel or KerasH5 (a model file), KerasJson and KerasH5, or "
+                         "PytorchModel and InputShape")
+    if "PytorchModel" in values and len(models) > 1:
+        raise config.error(f"PytorchModel and {models[0] if models[0] != 'PytorchModel' else models[1]} both name a "
+                           "model; give one", "PytorchModel")
+    if ("PytorchModel" in values) != ("InputShape" in values):
+        key = "PytorchModel" if "PytorchModel" in values else "InputShape"
+        raise config.error("PytorchModel needs InputShape (the input's shape without the batch axis), and InputShape "
+                           "belongs to a PytorchModel", key)
     if "KerasJson" in values and "KerasH5" not in values:
         raise config.error("KerasJson needs KerasH5 with the weights", "KerasJson")
     for key in ("OutputDir", "ProjectName", "Backend", "Part", "IOType"):

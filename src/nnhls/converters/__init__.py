@@ -270,16 +270,43 @@ def convert_from_config(config_file) -> HLSModel:
             check()
         except NnhlsError as error:  # checked here, before the model loads, to name the line
             raise config.error(str(error), key) from None
-    if "KerasJson" in values:
-        model = load_keras_json(config.file("KerasJson"), config.file("KerasH5"))
+    options = {"hls_config": values.get("HLSConfig"), "backend": backend, "project_name": project_name,
+               "part": values.get("Part", "xcu250-figd2104-2L-e"), "clock_period": values.get("ClockPeriod", 5),
+               "io_type": io_type}
+    output_dir = Path(values.get("OutputDir", "nnhls_prj"))
+    options["output_dir"] = output_dir if output_dir.is_absolute() else config.path.parent / output_dir
+    if "PytorchModel" in values:
+        model = _load_torch_module(config.file("PytorchModel"))
+        try:
+            from nnhls.frontends.pytorch import input_shapes
+
+            input_shapes(values["InputShape"])
+        except NnhlsError as error:
+            raise config.error(str(error), "InputShape") from None
+        convert, options["input_shape"] = convert_from_pytorch_model, values["InputShape"]
+    elif "KerasJson" in values:
+        model, convert = load_keras_json(config.file("KerasJson"), config.file("KerasH5")), convert_from_keras_model
     else:
         model = load_keras_file(config.file("KerasModel") or config.file("KerasH5"))
-    output_dir = Path(values.get("OutputDir", "nnhls_prj"))
-    output_dir = output_dir if output_dir.is_absolute() else config.path.parent / output_dir
+        convert = convert_from_keras_model
     try:
-        return convert_from_keras_model(
-            model, hls_config=values.get("HLSConfig"), backend=backend, output_dir=output_dir,
-            project_name=project_name, part=values.get("Part", "xcu250-figd2104-2L-e"),
-            clock_period=values.get("ClockPeriod", 5), io_type=io_type)
+        return convert(model, **options)
     except NnhlsError as error:
         raise config.located(error) from None
+
+
+def _load_torch_module(path: Path):
+    """A whole module saved by torch.save(model): unpickled, so its classes must be importable (and
+    the file trusted, as unpickling runs its code)."""
+    try:
+        import torch
+    except ImportError as error:
+        raise NnhlsError(f"reading {str(path)!r} needs torch: pip install 'nnhls[torch]'") from error
+    try:
+        model = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:
+        raise NnhlsError(f"torch cannot load {str(path)!r} as a whole module: {type(error).__name__}: {error}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise NnhlsError(f"{str(path)!r} holds a {type(model).__name__}, not a torch.nn.Module: save the whole module "
+                         "with torch.save(model, path) (a state_dict has no architecture)")
+    return model
