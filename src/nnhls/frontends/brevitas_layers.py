@@ -9,8 +9,11 @@ two. The IR keeps the codes, and the value (`_Value.scale`) remembers the scale:
 - a QuantLinear or QuantConv multiplies the input's codes by its weight codes (a Dense or Conv of
   narrow exact integers), then one ScaleShift per output channel applies the input's scale times
   the weight's and adds the bias, exactly;
-- max pooling, ReLU, shapes and concatenations of one scale pass codes through; anything else
-  reads the value itself (codes times scale, exactly).
+- a quantizer that alone reads such a ScaleShift takes it into thresholds of its own per channel
+  (`nnhls.passes.staircases`, after reading), so it compares the layer's integer sums;
+- max pooling, ReLU, shapes, nearest upsampling and concatenations of one scale pass codes
+  through, QuantEltwiseAdd adds codes of its one input quantizer; anything else reads the value
+  itself (codes times scale, exactly).
 """
 
 from __future__ import annotations
@@ -85,12 +88,7 @@ def _scaled_output(reader, fx_node, module, node_value: _Value, x_scale: float |
     framework_class = type(module).__name__
     reader.add(ScaleShift(name, [node_value.node], node_value.ir_shape, scale=_exact(scale), shift=shift),
                framework_class)
-    out = _Value(name, node_value.shape, node_value.axes)
-    quantizer = brevitas.activation_quantizer(module.output_quant, where)
-    if quantizer is None:
-        return out
-    return quantize(reader, out, quantizer, "identity", reader.fresh(f"{fx_node.name}_output_quant"),
-                    framework_class, where)
+    return _output_quantized(reader, fx_node, module, _Value(name, node_value.shape, node_value.axes), where)
 
 
 def _codes_weights(codes: np.ndarray) -> Weights:
