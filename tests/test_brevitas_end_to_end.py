@@ -32,3 +32,19 @@ def test_brevitas_models_match_brevitas_within_an_output_lsb_in_every_cell(tmp_p
     assert error.max() <= 1
     assert np.mean(reference == np.round(expected / lsb) * lsb) >= 0.999
     assert (reference.argmax(axis=1) == y).mean() == (expected.argmax(axis=1) == y).mean()
+    every_quantizer_is_brevitas(model, tmp_path, input_shape, X)
+
+
+def every_quantizer_is_brevitas(model, folder, input_shape, X):
+    """Each quantizer's codes, through nnhls.compare's per-layer outputs, are Brevitas's own."""
+    import nnhls
+    from nnhls.frontends.pytorch import layer_outputs
+
+    config = nnhls.config_from_pytorch_model(model, input_shape)
+    hls_model = nnhls.convert_from_pytorch_model(model, hls_config=config, output_dir=folder / "per_layer")
+    theirs = layer_outputs(model, hls_model.graph, [X])
+    _, ours = hls_model.trace(X)
+    steps = [node for node in hls_model.graph if node.op == "step"]
+    assert len(steps) == 3
+    for node in steps:
+        assert np.array_equal(np.rint(theirs[node.framework_output]), ours[node.name]), node.name
