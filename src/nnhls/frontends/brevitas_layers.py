@@ -68,12 +68,21 @@ def _read_activation(reader, fx_node, module, x, *args, **kwargs) -> _Value:
     return quantize(reader, x, quantizer, function, fx_node.name, framework_class, where)
 
 
-def _input_quantized(reader, fx_node, module, x: _Value, where: str) -> _Value:
-    quantizer = brevitas.activation_quantizer(module.input_quant, where)
+def _through(reader, fx_node, module, value: _Value, proxy, role: str, where: str) -> _Value:
+    """`value` through one of the layer's quantizers (`role`: 'input_quant' or 'output_quant'), if enabled."""
+    quantizer = brevitas.activation_quantizer(proxy, where)
     if quantizer is None:
-        return x
-    return quantize(reader, x, quantizer, "identity", reader.fresh(f"{fx_node.name}_input_quant"),
+        return value
+    return quantize(reader, value, quantizer, "identity", reader.fresh(f"{fx_node.name}_{role}"),
                     type(module).__name__, where)
+
+
+def _input_quantized(reader, fx_node, module, x: _Value, where: str) -> _Value:
+    return _through(reader, fx_node, module, x, module.input_quant, "input_quant", where)
+
+
+def _output_quantized(reader, fx_node, module, value: _Value, where: str) -> _Value:
+    return _through(reader, fx_node, module, value, module.output_quant, "output_quant", where)
 
 
 def _scaled_output(reader, fx_node, module, node_value: _Value, x_scale: float | None,
@@ -170,20 +179,7 @@ def _codes_quantizer(reader, x: _Value, where: str) -> brevitas.IntQuantizer:
 
 def _inputs_quantized(reader, fx_node, module, values: list, where: str) -> list[_Value]:
     """Each input through the layer's input quantizer (one quantizer, so one scale for all), if enabled."""
-    quantizer = brevitas.activation_quantizer(module.input_quant, where)
-    values = [reader.tensor(v, where, "an input") for v in values]
-    if quantizer is None:
-        return values
-    return [quantize(reader, v, quantizer, "identity", reader.fresh(f"{fx_node.name}_input_quant"),
-                     type(module).__name__, where) for v in values]
-
-
-def _output_quantized(reader, fx_node, module, value: _Value, where: str) -> _Value:
-    quantizer = brevitas.activation_quantizer(module.output_quant, where)
-    if quantizer is None:
-        return value
-    return quantize(reader, value, quantizer, "identity", reader.fresh(f"{fx_node.name}_output_quant"),
-                    type(module).__name__, where)
+    return [_input_quantized(reader, fx_node, module, reader.tensor(v, where, "an input"), where) for v in values]
 
 
 def _read_eltwise_add(reader, fx_node, module, x, y) -> _Value:
