@@ -364,3 +364,14 @@ def test_yaml_configuration_reads_a_saved_module(tmp_path):
     (tmp_path / "weights.yml").write_text("PytorchModel: weights.pt\nInputShape: [3, 8, 8]\n")
     with pytest.raises(NnhlsError, match="not a torch.nn.Module"):
         convert_from_config(tmp_path / "weights.yml")
+
+
+def test_layers_have_the_field_s_class_names():
+    module = _randomized(Lambda(lambda x, conv, bn, fc: fc(F.adaptive_avg_pool2d(bn(conv(x)), 1).flatten(1)),
+                                nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Linear(4, 2)))
+    hls_model = convert(module, IMAGE)
+    names = {node.name: node.class_name for node in hls_model.get_layers()}
+    assert names["parts_0"] == "Conv2D" and names["adaptive_avg_pool2d"] == "GlobalPooling2D"
+    assert names["parts_2"] == "Dense"
+    on_positions = convert(_randomized(nn.Linear(10, 4)), SIGNAL)
+    assert on_positions.graph["linear"].op == "conv" and on_positions.graph["linear"].class_name == "Dense"

@@ -1197,7 +1197,8 @@ _LAYER_CLASSES = {"input": "Input", "dense": "Dense", "hard_sigmoid": "HardActiv
                   "dot": "Dot", "layernorm": "LayerNormalization", "embedding": "Embedding", "reshape": "Reshape",
                   "transpose": "Transpose", "upsample": "Resize"}
 _PARAMETRIZED = {"PReLU": "PReLU", "LeakyReLU": "ParametrizedActivation", "ThresholdedReLU": "ParametrizedActivation",
-                 "ELU": "ParametrizedActivation"}
+                 "ELU": "ParametrizedActivation", "Threshold": "ParametrizedActivation",
+                 "leaky_relu": "ParametrizedActivation", "elu": "ParametrizedActivation", "prelu": "PReLU"}
 
 
 def _layer_class_name(node: Node) -> str:
@@ -1205,7 +1206,7 @@ def _layer_class_name(node: Node) -> str:
     framework = node.framework_class
     dimensions = f"{len(node.in_shape) - 1}D" if node.op in ("conv", "pool", "zero_pad") else ""
     if node.op == "conv":
-        if framework in ("Dense", "QDense"):  # applied to the last axis of a tensor of rank > 1
+        if framework in ("Dense", "QDense", "Linear", "QuantLinear"):  # applied to the last axis of rank > 1
             return "Dense"
         if framework == "QConv2DBatchnorm":
             return "Conv2DBatchnorm"
@@ -1217,13 +1218,16 @@ def _layer_class_name(node: Node) -> str:
     if node.op == "dense" and framework == "QDenseBatchnorm":
         return "DenseBatchnorm"
     if node.op == "pool":
-        return f"{'Global' if 'Global' in framework else ''}Pooling{dimensions}"
+        covering = "Global" in framework or (framework.startswith(("Adaptive", "adaptive", "mean"))
+                                             and node.window.covers_image)
+        return f"{'Global' if covering else ''}Pooling{dimensions}"
     if node.op == "zero_pad":
         return f"ZeroPadding{dimensions}"
     if node.op == "crop":
         return f"Cropping{len(node.in_shape) - 1}D"
     if node.op == "scale_shift":  # a batch normalization, or the channel scales of QKeras's alpha='auto'
-        return "BatchNormalization" if "BatchNormalization" in framework else "ApplyAlpha"
+        batchnorm = "BatchNormalization" in framework or framework.startswith("BatchNorm")
+        return "BatchNormalization" if batchnorm else "ApplyAlpha"
     if node.op in ("activation", "prelu", "step", "softsign", "lookup"):
         return _PARAMETRIZED.get(framework, "Activation")
     return _LAYER_CLASSES[node.op]
