@@ -132,6 +132,8 @@ LAYERS = {
     "scalar_constants": (Lambda(lambda x: (x + 1.5) * 0.25 - 2 / 8 + x / 4), IMAGE),
     "channel_constant": (Lambda(lambda x, bn: x * bn.weight.view(1, 3, 1, 1) + bn.bias.view(3, 1, 1),
                                 nn.BatchNorm2d(3)), IMAGE),
+    "computed_constant": (Lambda(lambda x, bn: x * torch.exp(bn.weight).view(3, 1, 1) - torch.ones(1),
+                                 nn.BatchNorm2d(3)), IMAGE),
     "mean_spatial": (Lambda(lambda x: x.mean((2, 3))), IMAGE),
     "f_pools": (Lambda(lambda x: F.avg_pool2d(F.max_pool2d(x, 2), 2, count_include_pad=False)), IMAGE),
     "f_pad_interpolate": (Lambda(lambda x: F.interpolate(F.pad(x, (1, 1)), scale_factor=2)), IMAGE),
@@ -279,6 +281,9 @@ class DataDependent(nn.Module):
     (nn.Linear(3, 2), (4,), r"check input_shape"),
     (nn.Linear(3, 2), (3, 0), r"input_shape"),
     (Lambda(lambda x: x.view(2, -1)), (3,), r"keep the batch axis first"),
+    (Lambda(lambda x: x / F.relu(x)), (3,), r"divides a tensor by a tensor"),
+    (Lambda(lambda x: 2 / x), (3,), r"divide of a tensor and a constant is not supported"),
+    (nn.Embedding(10, 3), (4,), r"Embedding"),
     (Lambda(lambda x, fc: fc(x) * torch.ones(2, 3), nn.Linear(3, 3)), (3,), r"broadcasts a constant"),
 ])
 def test_what_nnhls_cannot_read_is_an_error_naming_it(module, input_shape, match):

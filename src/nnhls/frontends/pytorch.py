@@ -105,6 +105,7 @@ def read_pytorch(model, input_shape, channels_last_conversion: str = "full", tra
     shapes = input_shapes(input_shape)
     with _in_eval_mode(model):
         traced = trace(model)
+        _check_supported(traced)
         recorded = run(traced, [np.random.default_rng(0).random((2, *shape)) for shape in shapes])
         reader = _Reader(traced, recorded, shapes, conversion, transpose_outputs)
         for fx_node in traced.graph.nodes:
@@ -300,31 +301,18 @@ class _Reader:
                 result = self.recorded[fx_node.name]
                 self.values[fx_node.name] = _Constant(_array(result)) if _is_tensor(result) else result
                 return
+            handler = _handler(self.traced, fx_node)
             if fx_node.op == "call_module":
                 module = self.traced.get_submodule(fx_node.target)
-                handler = _module_handler(module)
-                if handler is None:
-                    raise NnhlsError(f"{where} is not supported; supported modules: {', '.join(supported_modules())}")
                 value = _call(handler, where, self, fx_node, module, *args, **kwargs)
             else:
-                table = _FUNCTIONS if fx_node.op == "call_function" else _METHODS
-                handler = table.get(fx_node.target)
-                if handler is None:
-                    raise NnhlsError(f"{where} is not supported; supported {'functions' if table is _FUNCTIONS else 'methods'}"
-                                     f": {', '.join(sorted(set(_names(table))))}")
                 value = _call(handler, where, self, fx_node, *args, **kwargs)
         self.values[fx_node.name] = value
         if isinstance(value, _Value):
             self._bind(fx_node, value)
 
     def where(self, fx_node) -> str:
-        if fx_node.op == "call_module":
-            module = self.traced.get_submodule(fx_node.target)
-            return f"module {fx_node.target!r} ({type(module).__name__}, fx node {fx_node.name!r})"
-        if fx_node.op in ("call_function", "call_method"):
-            kind = "function" if fx_node.op == "call_function" else "method"
-            return f"{kind} {_target_name(fx_node)} (fx node {fx_node.name!r})"
-        return f"fx node {fx_node.name!r} ({fx_node.op})"
+        return _where(self.traced, fx_node)
 
     def argument(self, a):
         torch = _torch()
@@ -441,6 +429,44 @@ class _Reader:
             raise NnhlsError(f"{where}: {what} is {_describe(value)}, not a tensor computed from the module's inputs; "
                              "nnhls computes on the inputs' values only")
         return value
+
+
+def _where(traced, fx_node) -> str:
+    """An fx node as an error names it: the module's path and class, or the function or method."""
+    if fx_node.op == "call_module":
+        module = traced.get_submodule(fx_node.target)
+        return f"module {fx_node.target!r} ({type(module).__name__}, fx node {fx_node.name!r})"
+    if fx_node.op in ("call_function", "call_method"):
+        kind = "function" if fx_node.op == "call_function" else "method"
+        return f"{kind} {_target_name(fx_node)} (fx node {fx_node.name!r})"
+    return f"fx node {fx_node.name!r} ({fx_node.op})"
+
+
+def _handler(traced, fx_node):
+    """The reader of a call_module, call_function or call_method node; an error naming it if nnhls has none."""
+    if fx_node.op == "call_module":
+        handler = _module_handler(traced.get_submodule(fx_node.target))
+        if handler is None:
+            raise NnhlsError(f"{_where(traced, fx_node)} is not supported; supported modules: "
+                             f"{', '.join(supported_modules())}")
+        return handler
+    table = _FUNCTIONS if fx_node.op == "call_function" else _METHODS
+    handler = table.get(fx_node.target)
+    if handler is None:
+        raise NnhlsError(f"{_where(traced, fx_node)} is not supported; supported "
+                         f"{'functions' if table is _FUNCTIONS else 'methods'}: {', '.join(sorted(set(_names(table))))}")
+    return handler
+
+
+def _check_supported(traced) -> None:
+    """Every call on the inputs' values has a reader: a layer nnhls lacks is named before anything
+    runs. (A call on constants only is taken as computed, whatever it is.)"""
+    from_inputs = set()
+    for fx_node in traced.graph.nodes:
+        if fx_node.op == "placeholder" or any(node.name in from_inputs for node in fx_node.all_input_nodes):
+            from_inputs.add(fx_node.name)
+            if fx_node.op in ("call_module", "call_function", "call_method"):
+                _handler(traced, fx_node)
 
 
 def _call(handler, where: str, *args, **kwargs):
@@ -1058,6 +1084,8 @@ def _binary(reader: _Reader, fx_node, a, b, function: str, framework_class: str,
     if len(tensors) == 1:
         return _with_constant(reader, fx_node, a, b, function, framework_class)
     a, b = tensors
+    if function == "divide":
+        raise NnhlsError(f"{where} divides a tensor by a tensor; nnhls divides by constants only")
     if a.shape != b.shape:
         raise NnhlsError(f"{where} combines tensors of shapes {a.shape} and {b.shape}; nnhls combines tensors of one "
                          "shape (no broadcasting)")
