@@ -578,17 +578,18 @@ def emulate_layernorm(node: Node, tally, source: tuple[np.ndarray, FixedType]) -
 
 
 def emulate_step(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    """levels[first_level + the number of thresholds x reaches]: the thresholds are ascending, so
+    that number is where x would sort among them (after those equal to it)."""
     x, _ = source
-    passed = np.zeros(x.shape, dtype=np.int64)
     codes = node.threshold_codes
+    if x.dtype != object and node.threshold_type.width <= 62:
+        codes = codes.astype(np.int64)
     if node.per_channel:  # channel c (the last axis) steps at row c
-        codes = codes.astype(np.int64) if x.dtype != object and node.threshold_type.width <= 62 else codes
-        for column in codes.T:
-            passed += x >= column
-        levels = node.levels.codes[passed]
-        return _convert(levels, node.levels.type, node.result_type, tally, "result")
-    for code in codes:
-        passed += x >= code
+        passed = np.empty(x.shape, dtype=np.int64)
+        for channel, row in enumerate(codes):
+            passed[..., channel] = np.searchsorted(row, x[..., channel], side="right")
+    else:
+        passed = np.searchsorted(codes, x, side="right")
     levels = node.levels.codes[node.first_level + passed]
     return _convert(levels, node.levels.type, node.result_type, tally, "result")
 
