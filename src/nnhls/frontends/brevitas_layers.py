@@ -24,8 +24,9 @@ import numpy as np
 
 from nnhls.errors import NnhlsError
 from nnhls.frontends import brevitas
-from nnhls.frontends.pytorch import (_binary, _canonical_kernel, _conv_node, _conv_window, _dense,
-                                     _exact, _spatial_input, _torch_image_shape, _upsample, _Value, _zero_shift)
+from nnhls.frontends.constants import exact_weights, zero_weights
+from nnhls.frontends.pytorch import (_binary, _canonical_kernel, _conv_node, _conv_window, _dense, _spatial_input,
+                                     _torch_image_shape, _upsample, _Value)
 from nnhls.ir import Activation, Pool, ScaleShift, Step, Weights, Window
 from nnhls.types import FixedType, exact_type
 
@@ -92,10 +93,10 @@ def _scaled_output(reader, fx_node, module, node_value: _Value, x_scale: float |
     channels = node_value.ir_shape[-1]
     scale = np.broadcast_to(weights.scale * (1.0 if x_scale is None else x_scale), (channels,))
     bias = brevitas.quantized_bias(module, None if x_scale is None else np.asarray(x_scale), where)
-    shift = _zero_shift(channels) if bias is None else _exact(np.broadcast_to(bias, (channels,)))
+    shift = zero_weights(channels) if bias is None else exact_weights(np.broadcast_to(bias, (channels,)))
     name = reader.fresh(f"{fx_node.name}_scale")
     framework_class = type(module).__name__
-    reader.add(ScaleShift(name, [node_value.node], node_value.ir_shape, scale=_exact(scale), shift=shift),
+    reader.add(ScaleShift(name, [node_value.node], node_value.ir_shape, scale=exact_weights(scale), shift=shift),
                framework_class)
     return _output_quantized(reader, fx_node, module, _Value(name, node_value.shape, node_value.axes), where)
 
@@ -111,7 +112,7 @@ def _read_linear(reader, fx_node, module, x) -> _Value:
     codes, weights = brevitas.weight_quantizer(module, where)
     out_features = codes.shape[0]
     dense = _dense(reader, fx_node.name, x, _codes_weights(np.ascontiguousarray(codes.T)),
-                   _zero_shift(out_features), type(module).__name__)
+                   zero_weights(out_features), type(module).__name__)
     return _scaled_output(reader, fx_node, module, dense, x.scale, weights, where)
 
 
@@ -121,7 +122,7 @@ def _read_conv(reader, fx_node, module, x, spatial: int) -> _Value:
     x, window = _conv_window(reader, module, x, spatial, where)
     codes, weights = brevitas.weight_quantizer(module, where)
     kernel = _codes_weights(_canonical_kernel(codes, spatial))
-    conv = _conv_node(reader, fx_node.name, x, window, kernel, _zero_shift(kernel.shape[-1]), module.groups, spatial,
+    conv = _conv_node(reader, fx_node.name, x, window, kernel, zero_weights(kernel.shape[-1]), module.groups, spatial,
                       type(module).__name__, where)
     return _scaled_output(reader, fx_node, module, conv, x.scale, weights, where)
 
@@ -158,9 +159,9 @@ def _read_trunc_avg_pool(reader, fx_node, module, x) -> _Value:
                              "which nnhls does not realize; use Brevitas's ROUND or FLOOR rounding")
         factor = 2.0 ** -pool.shift
         result = FixedType(pool.bit_width, pool.bit_width, pool.signed, rounding, "SAT_SYM" if pool.narrow else "SAT")
-    scale = _exact(np.full(channels, factor))
+    scale = exact_weights(np.full(channels, factor))
     name = fx_node.name
-    reader.add(ScaleShift(name, [sum_name], summed.ir_shape, scale=scale, shift=_zero_shift(channels),
+    reader.add(ScaleShift(name, [sum_name], summed.ir_shape, scale=scale, shift=zero_weights(channels),
                           result_quantizer=result), framework_class)
     return _Value(name, shape, x.axes, float(pool.scale))
 

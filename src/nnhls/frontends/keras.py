@@ -18,11 +18,12 @@ import numpy as np
 
 from nnhls.errors import NnhlsError
 from nnhls.frontends import qkeras as qk
+from nnhls.frontends.constants import exact_weights, zero_weights
 from nnhls.frontends.names import fresh_name
 from nnhls.ir import (ACTIVATIONS, Activation, BatchNorm, Concatenate, Conv, Crop, Dense, Dot, Embedding, Flatten,
                       Graph, Input, LayerNorm, Merge, Node, ParametricRelu, Pool, Reshape, ScaleShift, Transpose,
                       Upsample, Weights, Window, ZeroPad, make_activation, same_padding)
-from nnhls.types import IntType, exact_type
+from nnhls.types import exact_type
 
 __all__ = ["SUPPORTED_LAYERS", "load_keras_file", "load_keras_json", "read_keras"]
 
@@ -383,7 +384,7 @@ def _hard_sigmoid_constants(node: Node, layer: _Layer) -> None:
     """Keras 2 computes clip(0.2 x + 0.5, 0, 1); Keras 3 computes relu6(x + 3) / 6."""
     keras3 = type(layer.layer).__module__.split(".")[0] == "keras"
     node.slope = Weights(np.array([1 / 6 if keras3 else 0.2]))
-    node.offset = _exact(0.5)
+    node.offset = exact_weights(0.5)
 
 
 def _read_input(layer: _Layer, source, in_shape, reader) -> list[Node]:
@@ -515,7 +516,7 @@ def _qkeras_layer(layer: _Layer, kernel: np.ndarray, bias: np.ndarray | None, bi
     kernel_quantizer = kernel_quantizer or qlayer.kernel_quantizer_internal
     weight, scale = _quantized_weights(layer, kernel, kernel_quantizer, what, allow_scale=True)
     if bias is None:
-        bias_weights = _zero_bias(kernel.shape[-1])
+        bias_weights = zero_weights(kernel.shape[-1])
     else:
         bias_weights, _ = _quantized_weights(layer, bias, bias_quantizer, "bias")
     function, quantizer, fields = qk.activation_of(qlayer.activation, layer.where)
@@ -524,15 +525,6 @@ def _qkeras_layer(layer: _Layer, kernel: np.ndarray, bias: np.ndarray | None, bi
         return _activation_node(layer, node, function, quantizer, reader, **fields)
     *inner, scale_shift = _scaled_qdense(layer, node, scale, reader)
     return inner + _activation_node(layer, scale_shift, function, quantizer, reader, **fields)
-
-
-# The type of a bias that adds nothing (a layer without one, or one whose bias moved after its scale).
-_ZERO_TYPE = IntType(1, signed=False)
-
-
-def _zero_bias(n_out: int) -> Weights:
-    """Zeros of a one-bit type: exact whatever the configuration says, and they cost nothing."""
-    return Weights(np.zeros(n_out), quantizer=_ZERO_TYPE)
 
 
 def _scaled_qdense(layer: _Layer, node: Dense, scale: Weights, reader) -> list[Node]:
@@ -545,7 +537,7 @@ def _scaled_qdense(layer: _Layer, node: Dense, scale: Weights, reader) -> list[N
     """
     bias = node.bias
     # The bias moves after the scale, so the Dense or Conv adds nothing.
-    node.bias = _zero_bias(node.n_out)
+    node.bias = zero_weights(node.n_out)
     if bias.quantizer is None:
         # QKeras adds the float32 bias as it is; the configuration has no precision for a
         # ScaleShift's shift, so it gets the exact type of those values.
@@ -692,7 +684,7 @@ def _conv_node(layer: _Layer, source, in_shape, window: Window, weight: Weights,
 def _read_conv(layer: _Layer, source, in_shape, reader, spatial: int) -> list[Node]:
     window = _conv_window(layer, in_shape, spatial)
     kernel, bias = _conv_weights(layer)
-    bias = _zero_bias(kernel.shape[-1]) if bias is None else Weights(bias)
+    bias = zero_weights(kernel.shape[-1]) if bias is None else Weights(bias)
     conv = _conv_node(layer, source, in_shape, window, Weights(kernel), bias,
                       groups=_groups(layer, window, kernel.shape[-1]))
     function, fields, label = _activation_function(layer.config.get("activation"), layer)
@@ -755,7 +747,7 @@ def _read_conv_transpose(layer: _Layer, source, in_shape, reader, spatial: int) 
     filters = kernel.shape[-2]
     flipped = np.flip(kernel.reshape(*kernel_size, filters, channels), axis=(0, 1)).transpose(0, 1, 3, 2)
     conv = _conv_node(layer, source, in_shape, window, Weights(np.ascontiguousarray(flipped)),
-                      _zero_bias(filters) if bias is None else Weights(bias))
+                      zero_weights(filters) if bias is None else Weights(bias))
     function, fields, label = _activation_function(layer.config.get("activation"), layer)
     return _activation_node(layer, conv, function, None, reader, label, **fields)
 
@@ -799,7 +791,7 @@ def _read_depthwise(layer: _Layer, source, in_shape, reader, spatial: int, quant
     kernel = np.asarray(weights[0], dtype=np.float64)
     qlayer = layer.layer if quantized else None
     if not use_bias:
-        bias = _zero_bias(kernel.shape[-2] * kernel.shape[-1])
+        bias = zero_weights(kernel.shape[-2] * kernel.shape[-1])
     else:
         bias, _ = _quantized_weights(layer, np.asarray(weights[1], dtype=np.float64),
                                      qlayer.bias_quantizer_internal if quantized else None, "bias")
@@ -824,7 +816,7 @@ def _read_separable(layer: _Layer, source, in_shape, reader, spatial: int, quant
                    else "depthwise and pointwise kernels")
     depthwise, pointwise = (np.asarray(w, dtype=np.float64) for w in weights[:2])
     qlayer = layer.layer if quantized else None
-    no_bias = _zero_bias(depthwise.shape[-2] * depthwise.shape[-1])  # the bias comes after the pointwise part
+    no_bias = zero_weights(depthwise.shape[-2] * depthwise.shape[-1])  # the bias comes after the pointwise part
     nodes = _depthwise_part(layer, source, in_shape, depthwise, no_bias,
                             qlayer.depthwise_quantizer_internal if quantized else None, reader,
                             name=reader.fresh_name(f"{layer.name}_depthwise"))
@@ -836,7 +828,7 @@ def _read_separable(layer: _Layer, source, in_shape, reader, spatial: int, quant
         return nodes + _qkeras_layer(layer, pointwise, bias, qlayer.bias_quantizer_internal if use_bias else None,
                                      make_node, reader, kernel_quantizer=qlayer.pointwise_quantizer_internal,
                                      what="pointwise kernel")
-    conv = make_node(Weights(pointwise), _zero_bias(pointwise.shape[-1]) if bias is None else Weights(bias))
+    conv = make_node(Weights(pointwise), zero_weights(pointwise.shape[-1]) if bias is None else Weights(bias))
     function, fields, label = _activation_function(layer.config.get("activation"), layer)
     return nodes + _activation_node(layer, conv, function, None, reader, label, **fields)
 
@@ -901,7 +893,7 @@ def _read_qaverage_pool(layer: _Layer, source, in_shape, reader, covering: bool)
             channels = pool.shape[-1]
             scale = Weights(np.full(channels, factor), quantizer=exact_type(np.array([factor])))
             nodes.append(ScaleShift(reader.fresh_name(f"{layer.name}_scale"), [pool.name], pool.shape,
-                                    framework_class=layer.class_name, scale=scale, shift=_zero_bias(channels)))
+                                    framework_class=layer.class_name, scale=scale, shift=zero_weights(channels)))
     function, quantizer, fields = qk.activation_of(qlayer.activation, layer.where)
     return nodes[:-1] + _activation_node(layer, nodes[-1], function, quantizer, reader, **fields)
 
@@ -1037,17 +1029,11 @@ def _read_softmax(layer: _Layer, source, in_shape, reader) -> list[Node]:
     return [make_activation(layer.name, [source], in_shape, "softmax")]
 
 
-def _exact(values) -> Weights:
-    """Framework constants that the arithmetic must see exactly (thresholds, bounds)."""
-    values = np.atleast_1d(np.asarray(values, dtype=np.float64))
-    return Weights(values, quantizer=exact_type(values))
-
-
 def _relu_family(layer: _Layer, source, in_shape, threshold=0.0, slope=0.0, max_value=None,
                  strict=False) -> list[Node]:
     return [ParametricRelu(
-        layer.name, [source], in_shape, threshold=_exact(threshold), slope=Weights(np.atleast_1d(slope).astype(float)),
-        max_value=None if max_value is None else _exact(max_value), strict=strict)]
+        layer.name, [source], in_shape, threshold=exact_weights(threshold), slope=Weights(np.atleast_1d(slope).astype(float)),
+        max_value=None if max_value is None else exact_weights(max_value), strict=strict)]
 
 
 def _read_relu(layer: _Layer, source, in_shape, reader) -> list[Node]:

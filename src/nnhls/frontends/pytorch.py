@@ -25,13 +25,13 @@ from functools import partial
 import numpy as np
 
 from nnhls.errors import NnhlsError
+from nnhls.frontends.constants import exact_weights, zero_weights
 from nnhls.frontends.names import fresh_name
 from nnhls.ir import (Concatenate, Conv, Dense, Flatten, Graph, Input, Merge, Node, ParametricRelu, Pool, Reshape,
                       ScaleShift, Transpose, Upsample, Weights, Window, ZeroPad, make_activation)
 from nnhls.ir.ops import BatchNorm
 from nnhls.passes.staircases import fold_scales_into_staircases
 from nnhls.passes.transposes import fold_transposes
-from nnhls.types import IntType, exact_type
 
 __all__ = ["CHANNELS_LAST_CONVERSIONS", "layer_outputs", "module_paths", "read_pytorch", "supported_modules"]
 
@@ -418,8 +418,8 @@ class _Reader:
         if value.node not in self._dequantized:
             name = self.fresh(f"{value.node}_dequantized")
             channels = value.ir_shape[-1]
-            scale = _exact(np.full(channels, value.scale))
-            self.add(ScaleShift(name, [value.node], value.ir_shape, scale=scale, shift=_zero_shift(channels)),
+            scale = exact_weights(np.full(channels, value.scale))
+            self.add(ScaleShift(name, [value.node], value.ir_shape, scale=scale, shift=zero_weights(channels)),
                      self.by_name[value.node].framework_class)
             self._dequantized[value.node] = _Value(name, value.shape, value.axes)
         return self._dequantized[value.node]
@@ -520,20 +520,6 @@ def _array(value) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
-def _exact(values) -> Weights:
-    """Framework constants the arithmetic must see exactly (bounds, scales, PyTorch's float32 constants)."""
-    values = np.atleast_1d(np.asarray(values, dtype=np.float64))
-    return Weights(values, quantizer=exact_type(values))
-
-
-# The type of a shift that adds nothing.
-_ZERO_TYPE = IntType(1, signed=False)
-
-
-def _zero_shift(channels: int) -> Weights:
-    return Weights(np.zeros(channels), quantizer=_ZERO_TYPE)
-
-
 def _pair(value, spatial: int, what: str, where: str, minimum: int = 1) -> tuple[int, int]:
     """An int or a sequence of `spatial` ints as (height, width); a 1-D layer's height is 1 for a
     size (kernel, stride, dilation) and 0 for a padding (minimum 0)."""
@@ -590,7 +576,7 @@ def _dense(reader: _Reader, name: str, x: _Value, kernel: Weights, bias: Weights
 
 def _bias(module, n_out: int) -> Weights:
     if getattr(module, "bias", None) is None:
-        return Weights(np.zeros(n_out), quantizer=_ZERO_TYPE)
+        return zero_weights(n_out)
     return Weights(_array(module.bias))
 
 
@@ -696,10 +682,10 @@ def _relu_family(reader: _Reader, fx_node, x, framework_class: str, threshold: f
             raise NnhlsError(f"{where} has {slope.size} slopes for {x.shape[0]} channels")
     name = fx_node.name
     reader.add(ParametricRelu(
-        name, [x.node], x.ir_shape, threshold=_exact(threshold), slope=Weights(slope), strict=strict,
-        max_value=None if max_value is None else _exact(max_value),
-        min_input=None if min_input is None else _exact(min_input),
-        min_value=None if min_value is None else _exact(min_value)), framework_class)
+        name, [x.node], x.ir_shape, threshold=exact_weights(threshold), slope=Weights(slope), strict=strict,
+        max_value=None if max_value is None else exact_weights(max_value),
+        min_input=None if min_input is None else exact_weights(min_input),
+        min_value=None if min_value is None else exact_weights(min_value)), framework_class)
     return _Value(name, x.shape, x.axes)
 
 
@@ -1141,7 +1127,7 @@ def _with_constant(reader: _Reader, fx_node, a, b, function: str, framework_clas
         raise NnhlsError(f"{where}: {function} of a tensor and a constant is not supported; nnhls adds, subtracts, "
                          "multiplies and divides by constants")
     name = fx_node.name
-    reader.add(ScaleShift(name, [x.node], x.ir_shape, scale=_exact(scale), shift=_exact(shift)), framework_class)
+    reader.add(ScaleShift(name, [x.node], x.ir_shape, scale=exact_weights(scale), shift=exact_weights(shift)), framework_class)
     return _Value(name, x.shape, x.axes)
 
 
@@ -1214,7 +1200,7 @@ _MODULES = {
     "Tanh": _module_function("tanh"),
     "Softsign": _module_function("softsign"),
     "Hardsigmoid": lambda r, n, m, x: _elementwise(r, n, x, "hard_sigmoid", "Hardsigmoid",
-                                                   slope=Weights(np.array([1 / 6])), offset=_exact(0.5)),
+                                                   slope=Weights(np.array([1 / 6])), offset=exact_weights(0.5)),
     "Hardtanh": lambda r, n, m, x: _clip(r, n, x, float(m.min_val), float(m.max_val), type(m).__name__),
     "ReLU6": lambda r, n, m, x: _clip(r, n, x, 0.0, 6.0, "ReLU6"),
     "Softmax": lambda r, n, m, x: _softmax(r, n, x, m.dim, "Softmax"),
@@ -1361,7 +1347,7 @@ def _function_table() -> dict:
         torch.sigmoid: fn("sigmoid"), F.sigmoid: fn("sigmoid"), torch.tanh: fn("tanh"), F.tanh: fn("tanh"),
         F.softsign: fn("softsign"), F.softplus: softplus, F.softmax: softmax, torch.softmax: softmax,
         F.hardsigmoid: lambda r, n, x, inplace=False: _elementwise(
-            r, n, x, "hard_sigmoid", "hardsigmoid", slope=Weights(np.array([1 / 6])), offset=_exact(0.5)),
+            r, n, x, "hard_sigmoid", "hardsigmoid", slope=Weights(np.array([1 / 6])), offset=exact_weights(0.5)),
         F.max_pool1d: max_pool(1), F.max_pool2d: max_pool(2), F.avg_pool1d: avg_pool(1), F.avg_pool2d: avg_pool(2),
         F.adaptive_avg_pool1d: adaptive(1, "average"), F.adaptive_avg_pool2d: adaptive(2, "average"),
         F.adaptive_max_pool1d: adaptive(1, "max"), F.adaptive_max_pool2d: adaptive(2, "max"),

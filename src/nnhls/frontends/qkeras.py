@@ -48,6 +48,7 @@ import numpy as np
 
 from nnhls import quantize
 from nnhls.errors import NnhlsError
+from nnhls.frontends.constants import exact_weights
 from nnhls.ir import Weights
 from nnhls.types import FixedType, exact_type
 
@@ -289,7 +290,7 @@ def activation_of(identifier, where: str) -> tuple[str, FixedType | None, dict]:
 def leaky_relu_fields() -> dict:
     """The ReLU family's fields for Keras's `leaky_relu` activation: y = x from 0 up, else 0.2 * x,
     the slope quantized once into the layer's `param` precision (as for the LeakyReLU layer)."""
-    return {"threshold": _exact_weights(0.0), "slope": Weights(np.array([LEAKY_RELU_SLOPE]))}
+    return {"threshold": exact_weights(0.0), "slope": Weights(np.array([LEAKY_RELU_SLOPE]))}
 
 
 def _quantized_hard_function(activation, name: str, where: str) -> tuple[str, FixedType, dict]:
@@ -342,13 +343,8 @@ def _leaky_quantized_relu(activation, where: str) -> tuple[str, FixedType, dict]
     _require(slope > 0 and float(np.ldexp(lowest, result.fractional)).is_integer(), where, activation,
              "negative_slope must be positive with -negative_slope * 2**integer on the output grid")
     return "prelu", result, {
-        "threshold": _exact_weights(0.0), "slope": _exact_weights(slope), "min_input": _exact_weights(-(2.0**integer)),
-        "min_value": _exact_weights(lowest)}
-
-
-def _exact_weights(value: float) -> Weights:
-    values = np.array([value])
-    return Weights(values, quantizer=exact_type(values))
+        "threshold": exact_weights(0.0), "slope": exact_weights(slope), "min_input": exact_weights(-(2.0**integer)),
+        "min_value": exact_weights(lowest)}
 
 
 def _qkeras_module():
