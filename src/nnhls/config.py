@@ -422,7 +422,7 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
 
     layer_types = config.get("LayerType", {})
     _check_keys(layer_types, tuple(sorted({n.framework_class for n in graph})), "config['LayerType']")
-    layer_names = config.get("LayerName", {})
+    layer_names = _by_node_name(config.get("LayerName", {}), graph)
     _check_keys(layer_names, tuple(n.name for n in graph), "config['LayerName']")
 
     aliases_applied = {}  # (LayerType entry, alias) -> whether a layer of that type has the precision
@@ -483,6 +483,19 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
                              "precision; set it on the layers that have one")
     return {"default": default, "maximum": model_precision.get("maximum"),
             "BramFactor": model.get("BramFactor", 1_000_000_000)}
+
+
+def _by_node_name(layer_names, graph: Graph):
+    """config['LayerName'] with each key that is another name of a node (graph.aliases) as that node's name."""
+    if not isinstance(layer_names, dict) or not graph.aliases:
+        return layer_names
+    renamed = {}
+    for name, entry in layer_names.items():
+        key = graph.aliases[name] if name not in graph and name in graph.aliases else name
+        if key in renamed:
+            raise NnhlsError(f"config['LayerName'] names layer {key!r} twice (as {name!r} too)")
+        renamed[key] = entry
+    return renamed
 
 
 def _aliased_precisions(node: Node, entry: dict, where: str, applied: dict) -> dict:

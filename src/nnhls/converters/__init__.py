@@ -64,7 +64,7 @@ def convert_from_pytorch_model(model, output_dir: str | os.PathLike = "nnhls_prj
     `ChannelsLastConversion` and `TransposeOutputs` under `Model`); `input_shape=` here gives or
     overrides the shape. Everything else as `convert_from_keras_model`.
     """
-    from nnhls.frontends.pytorch import module_paths, read_pytorch
+    from nnhls.frontends.pytorch import read_pytorch
 
     if isinstance(output_dir, (list, tuple)):
         raise NnhlsError(f"convert_from_pytorch_model's second argument is output_dir, got the shape {output_dir!r}; "
@@ -78,26 +78,9 @@ def convert_from_pytorch_model(model, output_dir: str | os.PathLike = "nnhls_prj
     model_config = config.get("Model", {})
     conversion = model_config.get("ChannelsLastConversion", "full")
     transpose_outputs = model_config.get("TransposeOutputs", False)
-    graph = read_pytorch(model, shape, conversion, transpose_outputs)
-    hls_config = _module_paths_as_node_names(hls_config, graph, module_paths(model))
-    return _convert(lambda: graph, hls_config, output_dir,
+    return _convert(lambda: read_pytorch(model, shape, conversion, transpose_outputs), hls_config, output_dir,
                     project_name, input_data_tb, output_data_tb, backend, part, clock_period, io_type, strict,
                     clock_uncertainty, bit_exact, namespace, write_weights_txt, write_tar)
-
-
-def _module_paths_as_node_names(hls_config: dict | None, graph, paths: dict[str, str]) -> dict | None:
-    """config['LayerName'] may name a module by its path ('features.0'), as well as by its fx node's name
-    ('features_0'); `paths` maps the one to the other."""
-    names = (hls_config or {}).get("LayerName")
-    if not names:
-        return hls_config
-    renamed = {}
-    for name, entry in names.items():
-        key = paths[name] if name not in graph and name in paths else name
-        if key in renamed:
-            raise NnhlsError(f"config['LayerName'] names layer {key!r} twice (as {name!r} too)")
-        renamed[key] = entry
-    return {**hls_config, "LayerName": renamed}
 
 
 def convert_graph(graph, hls_config: dict | None = None, **options) -> HLSModel:

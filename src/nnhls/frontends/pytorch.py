@@ -33,7 +33,7 @@ from nnhls.ir.ops import BatchNorm
 from nnhls.passes.staircases import fold_scales_into_staircases
 from nnhls.passes.transposes import fold_transposes
 
-__all__ = ["CHANNELS_LAST_CONVERSIONS", "layer_outputs", "module_paths", "read_pytorch", "supported_modules"]
+__all__ = ["CHANNELS_LAST_CONVERSIONS", "layer_outputs", "read_pytorch", "supported_modules"]
 
 # 'full': the design takes PyTorch's layout and transposes at its input; 'internal': the caller
 # gives channels-last inputs; 'off': PyTorch's axis order everywhere (no layer may need another).
@@ -110,9 +110,11 @@ def read_pytorch(model, input_shape, channels_last_conversion: str = "full", tra
         reader = _Reader(traced, recorded, shapes, conversion, transpose_outputs)
         for fx_node in traced.graph.nodes:
             reader.read(fx_node)
+    paths = {n.target: n.name for n in traced.graph.nodes if n.op == "call_module" and n.target != n.name}
     graph = Graph(reader.nodes, reader.outputs, name=type(model).__name__)
     fold_transposes(graph)
     fold_scales_into_staircases(graph)
+    graph.aliases = {path: name for path, name in paths.items() if name in graph}
     return graph
 
 
@@ -126,11 +128,6 @@ def _in_eval_mode(model):
     finally:
         for module, training in modes:
             module.training = training
-
-
-def module_paths(model) -> dict[str, str]:
-    """The fx node name of each module the traced module calls, by the module's path ('0.0' -> '_0_0')."""
-    return {node.target: node.name for node in trace(model).graph.nodes if node.op == "call_module"}
 
 
 def layer_outputs(model, graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:

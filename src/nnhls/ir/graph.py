@@ -13,12 +13,14 @@ __all__ = ["Graph"]
 class Graph:
     """Nodes in topological order; `outputs` names the nodes whose values the network returns."""
 
-    def __init__(self, nodes: list[Node], outputs: list[str], name: str = "model"):
+    def __init__(self, nodes: list[Node], outputs: list[str], name: str = "model", aliases: dict[str, str] | None = None):
         self.name = name
         self._nodes: dict[str, Node] = {}
         for node in nodes:
             self.add(node)
         self.outputs = list(outputs)
+        # Other names the configuration may give a node (a PyTorch module's path for its fx node's name).
+        self.aliases: dict[str, str] = dict(aliases or {})
 
     def add(self, node: Node) -> None:
         if node.name in self._nodes:
