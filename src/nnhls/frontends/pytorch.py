@@ -20,7 +20,7 @@ from __future__ import annotations
 import operator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 
 import numpy as np
 
@@ -447,11 +447,12 @@ def _handler(traced, fx_node):
             raise NnhlsError(f"{_where(traced, fx_node)} is not supported; supported modules: "
                              f"{', '.join(supported_modules())}")
         return handler
-    table = _FUNCTIONS if fx_node.op == "call_function" else _METHODS
+    functions = fx_node.op == "call_function"
+    table = _function_table() if functions else _method_table()
     handler = table.get(fx_node.target)
     if handler is None:
         raise NnhlsError(f"{_where(traced, fx_node)} is not supported; supported "
-                         f"{'functions' if table is _FUNCTIONS else 'methods'}: {', '.join(sorted(set(_names(table))))}")
+                         f"{'functions' if functions else 'methods'}: {', '.join(sorted(set(_names(table))))}")
     return handler
 
 
@@ -1245,6 +1246,7 @@ def supported_modules() -> list[str]:
     return list(_MODULES) + list(brevitas_supported)
 
 
+@cache  # built on first use, so that importing this module does not import torch
 def _function_table() -> dict:
     torch = _torch()
     F = torch.nn.functional
@@ -1362,6 +1364,7 @@ def _function_table() -> dict:
     return table
 
 
+@cache
 def _method_table() -> dict:
     def fn(function, keeps_scale=False):
         def handler(reader, fx_node, x, *args, **kwargs):
@@ -1384,34 +1387,8 @@ def _method_table() -> dict:
         "add": binary("add"), "sub": binary("subtract"), "mul": binary("multiply"), "div": binary("divide"),
         "mean": lambda r, n, x, dim=None, keepdim=False, dtype=None: _mean(r, n, x, dim, keepdim),
         "neg": lambda r, n, x: _with_constant(r, n, _Constant(np.asarray(0.0)), x, "subtract", "neg"),
-        "clamp": lambda r, n, x, min=None, max=None: _FUNCTIONS[_torch().clamp](r, n, x, min, max),
+        "clamp": lambda r, n, x, min=None, max=None: _function_table()[_torch().clamp](r, n, x, min, max),
     }
-
-
-class _LazyTable(dict):
-    """A handler table built on first use, so that importing this module does not import torch."""
-
-    def __init__(self, build):
-        super().__init__()
-        self._build = build
-
-    def _filled(self) -> dict:
-        if not dict.__len__(self):
-            self.update(self._build())
-        return self
-
-    def get(self, key, default=None):
-        return dict.get(self._filled(), key, default)
-
-    def __getitem__(self, key):
-        return dict.__getitem__(self._filled(), key)
-
-    def keys(self):
-        return dict.keys(self._filled())
-
-
-_FUNCTIONS = _LazyTable(_function_table)
-_METHODS = _LazyTable(_method_table)
 
 
 def _names(table) -> list[str]:
