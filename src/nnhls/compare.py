@@ -123,7 +123,7 @@ def framework_layer_outputs(model, hls_model, X) -> dict[str, np.ndarray]:
     """The framework's output of every layer the graph realizes, by the name `node.framework_output`
     gives, in the node's layout and units (a PyTorch tensor channels-last where the node is, a
     Brevitas quantizer's output in its integer codes)."""
-    if type(model).__module__.split(".")[0] in ("torch", "brevitas") or _is_torch_module(model):
+    if _is_torch_module(model):
         from nnhls.frontends.pytorch import layer_outputs
 
         return layer_outputs(model, hls_model.graph, hls_model._check_inputs(X))

@@ -82,6 +82,13 @@ class Graph:
     def consumers(self, name: str) -> list[Node]:
         return [node for node in self if name in node.inputs]
 
+    def only_reader(self, name: str) -> Node | None:
+        """The one node reading `name`, once, if exactly one does and `name` is no output of the graph."""
+        readers = self.consumers(name)
+        if len(readers) != 1 or name in self.outputs or readers[0].inputs.count(name) != 1:
+            return None
+        return readers[0]
+
     def replace(self, old: str, new: Node | None) -> None:
         """Replace node `old` by `new` (same position), or remove it when `new` is None.
 

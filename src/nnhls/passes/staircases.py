@@ -39,7 +39,7 @@ def fold_scales_into_staircases(graph: Graph) -> bool:
 
 
 def _foldable(graph: Graph, source: Node, step: Node) -> bool:
-    if source.op != "scale_shift" or source.name in graph.outputs or len(graph.consumers(source.name)) != 1:
+    if source.op != "scale_shift" or graph.only_reader(source.name) is not step:
         return False
     if source.scale.quantizer is None or source.shift.quantizer is None:
         return False  # constants the configuration rounds: their exact values are not known yet

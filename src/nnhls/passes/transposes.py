@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from nnhls.ir import Graph, Node, Reshape, Transpose
+from nnhls.ir import Graph, Reshape, Transpose
 
 __all__ = ["fold_transposes"]
 
@@ -30,14 +30,6 @@ def fold_transposes(graph: Graph) -> bool:
     while any(rewrite(graph) for rewrite in _REWRITES):
         changed = True
     return changed
-
-
-def _only_reader(graph: Graph, node: Node) -> Node | None:
-    """The one node reading `node`, if exactly one does and `node` is no output of the graph."""
-    readers = graph.consumers(node.name)
-    if len(readers) != 1 or node.name in graph.outputs or readers[0].inputs.count(node.name) != 1:
-        return None
-    return readers[0]
 
 
 def _transposes(graph: Graph) -> list[Transpose]:
@@ -55,7 +47,7 @@ def _remove_identity(graph: Graph) -> bool:
 def _compose(graph: Graph) -> bool:
     """Transpose a then Transpose b (a's only reader): one Transpose of a's input."""
     for first in _transposes(graph):
-        second = _only_reader(graph, first)
+        second = graph.only_reader(first.name)
         if second is None or second.op != "transpose":
             continue
         perm = tuple(first.perm[axis] for axis in second.perm)
@@ -85,7 +77,7 @@ def _flatten_through_reshape(graph: Graph) -> bool:
     for node in graph:
         if node.op != "reshape":
             continue
-        reader = _only_reader(graph, node)
+        reader = graph.only_reader(node.name)
         if reader is not None and reader.op == "flatten" and node.framework_output is None:
             reader.inputs = list(node.inputs)
             graph.replace(node.name, None)  # read by nothing now
@@ -96,10 +88,10 @@ def _flatten_through_reshape(graph: Graph) -> bool:
 def _into_dense(graph: Graph) -> bool:
     """Transpose, then Flatten, then Dense: the Dense reads the untransposed values, its rows permuted."""
     for node in _transposes(graph):
-        flatten = _only_reader(graph, node)
+        flatten = graph.only_reader(node.name)
         if flatten is None or flatten.op != "flatten":
             continue
-        dense = _only_reader(graph, flatten)
+        dense = graph.only_reader(flatten.name)
         if dense is None or dense.op != "dense":
             continue
         # The flattened transposed value at place i is the untransposed value at place source[i].
