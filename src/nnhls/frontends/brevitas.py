@@ -34,6 +34,11 @@ import numpy as np
 import torch
 
 from nnhls.errors import NnhlsError
+from nnhls.frontends.int_quant import MAX_BIT_WIDTH as _MAX_BIT_WIDTH
+from nnhls.frontends.int_quant import MAX_STAIRCASE_BIT_WIDTH as _MAX_STAIRCASE_BIT_WIDTH
+from nnhls.frontends.int_quant import ROUNDINGS, IntQuantizer, float32_below, staircase
+from nnhls.frontends.int_quant import along as _along
+from nnhls.frontends.int_quant import to_float32_values as _to_float32_values
 
 __all__ = [
     "ROUNDINGS",
@@ -47,127 +52,16 @@ __all__ = [
     "weight_quantizer",
 ]
 
-# numpy's float32 counterparts of Brevitas's float-to-int functions. torch.round and np.rint both
-# round half to even; Brevitas's round to zero is sign(x) * floor(|x|), which is np.trunc.
-_ROUNDING_FUNCTIONS = {"ROUND": np.rint, "ROUND_TO_ZERO": np.trunc, "FLOOR": np.floor, "CEIL": np.ceil}
-ROUNDINGS = tuple(_ROUNDING_FUNCTIONS)
 # Brevitas's float_to_int_impl modules (float_to_int_impl_type 'round', 'round_to_zero', 'floor', 'ceil').
 _ROUNDING_OF_MODULE = {"RoundSte": "ROUND", "RoundToZeroSte": "ROUND_TO_ZERO", "FloorSte": "FLOOR", "CeilSte": "CEIL"}
 # Both clamp with torch.where against float32 bounds; they differ only in their gradient.
 _CLAMPS = ("TensorClamp", "TensorClampSte")
-# float32 holds every integer up to 2**24, so codes of up to 24 bits stay exact in Brevitas's arithmetic.
-_MAX_BIT_WIDTH = 24
-# A staircase has one threshold per code; beyond 16 bits it would not be a practical comparison chain.
-_MAX_STAIRCASE_BIT_WIDTH = 16
-# Ordered keys of float32 bit patterns: -inf .. -0 = +0 .. +inf map to -0x7f800000 .. 0x7f800000.
-_KEY_OF_INFINITY = 0x7F800000
 _UNIT_ROUNDOFF_FLOAT32 = 2.0**-24
 
 
 def _class_name(obj) -> str:
     """The class name of a module, also when TorchScript (BREVITAS_JIT=1) has wrapped it."""
     return getattr(obj, "original_name", None) or type(obj).__name__
-
-
-def _to_float32_values(values: np.ndarray, what: str) -> np.ndarray:
-    """`values` as float64, after checking that each is a float32 number (as the docs promise)."""
-    values = np.asarray(values, dtype=np.float64)
-    if not np.array_equal(values.astype(np.float32).astype(np.float64), values, equal_nan=True):
-        raise NnhlsError(f"{what} must hold float32 values (Brevitas computes in float32); got {values}")
-    return values
-
-
-def _along(values: np.ndarray, ndim: int, axis: int) -> np.ndarray:
-    """A per-channel vector shaped to broadcast along `axis` of an array of `ndim` axes."""
-    if values.ndim == 0:
-        return values
-    shape = [1] * ndim
-    shape[axis] = values.shape[0]
-    return values.reshape(shape)
-
-
-@dataclass(frozen=True)
-class IntQuantizer:
-    """Brevitas's integer quantizer: codes `q` in [low, high], values `(q - zero_point) * scale`.
-
-    `scale` holds float32 values (as float64), of shape () per tensor or (C,) per channel;
-    `zero_point` holds integers (as float64) of the same shape. `rounding` is one of `ROUNDINGS`:
-    'ROUND' rounds half to even (torch.round), 'ROUND_TO_ZERO' truncates, 'FLOOR' and 'CEIL'.
-    Two quantizers are equal when all their fields are.
-    """
-
-    scale: np.ndarray
-    zero_point: np.ndarray
-    bit_width: int
-    signed: bool
-    narrow: bool
-    rounding: str
-
-    def __post_init__(self):
-        scale = _to_float32_values(self.scale, "IntQuantizer.scale")
-        zero_point = np.asarray(self.zero_point, dtype=np.float64)
-        if scale.ndim > 1 or zero_point.shape != scale.shape:
-            raise NnhlsError(f"IntQuantizer: scale and zero_point need one shape, () or (C,); got "
-                             f"{scale.shape} and {zero_point.shape}")
-        if not np.array_equal(zero_point, np.rint(zero_point)):
-            raise NnhlsError(f"IntQuantizer: the zero point must hold integers; got {zero_point}")
-        if self.rounding not in ROUNDINGS:
-            raise NnhlsError(f"IntQuantizer: rounding {self.rounding!r} is not one of {ROUNDINGS}")
-        if not 1 <= self.bit_width <= _MAX_BIT_WIDTH:
-            raise NnhlsError(f"IntQuantizer: bit width {self.bit_width} is not in [1, {_MAX_BIT_WIDTH}]")
-        for name, values in (("scale", scale), ("zero_point", zero_point)):
-            values.setflags(write=False)
-            object.__setattr__(self, name, values)
-
-    def __eq__(self, other):
-        if not isinstance(other, IntQuantizer):
-            return NotImplemented
-        return (np.array_equal(self.scale, other.scale) and np.array_equal(self.zero_point, other.zero_point)
-                and (self.bit_width, self.signed, self.narrow, self.rounding)
-                == (other.bit_width, other.signed, other.narrow, other.rounding))
-
-    def __hash__(self):
-        return hash((self.scale.tobytes(), self.zero_point.tobytes(), self.bit_width, self.signed, self.narrow,
-                     self.rounding))
-
-    @property
-    def low(self) -> int:
-        """The smallest code (Brevitas's min_int)."""
-        if not self.signed:
-            return 0
-        return -(2 ** (self.bit_width - 1)) + int(self.narrow)
-
-    @property
-    def high(self) -> int:
-        """The largest code (Brevitas's max_int)."""
-        if self.signed:
-            return 2 ** (self.bit_width - 1) - 1
-        return 2**self.bit_width - 1 - int(self.narrow)
-
-    @property
-    def per_channel(self) -> bool:
-        return self.scale.ndim == 1
-
-    def codes(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
-        """The codes `q` Brevitas computes for `x` (rounded to float32 first), as float32 integers.
-
-        A per-channel quantizer's channels run along `axis` of `x`.
-        """
-        x = np.asarray(x, dtype=np.float32)
-        scale = _along(self.scale.astype(np.float32), x.ndim, axis)
-        zero_point = _along(self.zero_point.astype(np.float32), x.ndim, axis)
-        with np.errstate(over="ignore", invalid="ignore"):
-            scaled = (x / scale).astype(np.float32) + zero_point
-        rounded = _ROUNDING_FUNCTIONS[self.rounding](scaled)
-        return np.clip(rounded, np.float32(self.low), np.float32(self.high)).astype(np.float32)
-
-    def quantize(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
-        """Brevitas's dequantized float32 output for `x`, as float64 (the numpy reference)."""
-        x = np.asarray(x, dtype=np.float32)
-        scale = _along(self.scale.astype(np.float32), x.ndim, axis)
-        zero_point = _along(self.zero_point.astype(np.float32), x.ndim, axis)
-        values = (self.codes(x, axis) - zero_point) * scale
-        return values.astype(np.float32).astype(np.float64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,10 +212,7 @@ def _staircase_boundaries(quantizer: IntQuantizer, where: str) -> torch.Tensor:
     if quantizer.per_channel or quantizer.bit_width > _MAX_STAIRCASE_BIT_WIDTH:
         return torch.zeros(0)
     thresholds = staircase(quantizer, where)[0].astype(np.float32)
-    keys = thresholds.view(np.int32).astype(np.int64)
-    keys = np.where(keys < 0, -(keys & 0x7FFFFFFF), keys)
-    below = _float32_of_keys(keys[keys > -_KEY_OF_INFINITY] - 1)
-    return torch.from_numpy(np.concatenate([thresholds, below]))
+    return torch.from_numpy(np.concatenate([thresholds, float32_below(thresholds)]))
 
 
 def _check_activation_reading(tensor_quant, quantizer: IntQuantizer, scale: torch.Tensor, where: str) -> None:
@@ -369,49 +260,6 @@ def activation_function(module, where: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Staircase: the quantizer as thresholds on its float32 input
 # ---------------------------------------------------------------------------------------------
-
-
-def _float32_of_keys(keys: np.ndarray) -> np.ndarray:
-    """The float32 numbers of ordered bit-pattern keys (-0x7f800000 = -inf, 0 = +0, 0x7f800000 = +inf)."""
-    keys = np.asarray(keys, dtype=np.int64)
-    bits = np.where(keys >= 0, keys, np.int64(0x80000000) | -keys).astype(np.uint32)
-    return bits.view(np.float32)
-
-
-def staircase(quantizer: IntQuantizer, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """A per-tensor quantizer as `(thresholds, levels)`: output `levels[k] * scale`, k = #{t <= x}.
-
-    `thresholds` are ascending float32 values (as float64), `levels` the integers `q - zero_point`
-    (int64), one more than thresholds. For every float32 x (including -0, +-inf), the number of
-    thresholds at or below x picks exactly the code Brevitas computes, because each threshold is
-    the smallest float32 whose code reaches that level, found by bisection over float32 bit
-    patterns with the quantizer's float32 arithmetic (`IntQuantizer.codes`); `activation_quantizer`
-    runs Brevitas's own module on both sides of every threshold, which by monotonicity covers
-    every input. Codes no float32 input reaches (when one float32 step crosses several codes)
-    are left out.
-    """
-    if quantizer.per_channel:
-        raise NnhlsError(f"{where}: its quantizer has a scale per channel; a staircase needs one scale per tensor")
-    if quantizer.bit_width > _MAX_STAIRCASE_BIT_WIDTH:
-        raise NnhlsError(f"{where}: a {quantizer.bit_width}-bit quantizer has too many levels for a staircase "
-                         f"(at most {_MAX_STAIRCASE_BIT_WIDTH} bits)")
-    targets = np.arange(quantizer.low + 1, quantizer.high + 1, dtype=np.int64)
-    if targets.size == 0:  # a single code (a 1-bit narrow quantizer)
-        return np.zeros(0), np.array([quantizer.low - int(quantizer.zero_point)], dtype=np.int64)
-    # Invariant: code(lo) < target <= code(hi); -inf gives the lowest code, +inf the highest.
-    lo = np.full(targets.shape, -_KEY_OF_INFINITY, dtype=np.int64)
-    hi = np.full(targets.shape, _KEY_OF_INFINITY, dtype=np.int64)
-    while np.any(hi - lo > 1):
-        mid = lo + (hi - lo) // 2
-        reached = quantizer.codes(_float32_of_keys(mid)) >= targets
-        hi = np.where(reached, mid, hi)
-        lo = np.where(reached, lo, mid)
-    thresholds = _float32_of_keys(hi).astype(np.float64)
-    # Equal thresholds: one float32 step crosses several codes; keep the last code of each run.
-    reached_alone = np.append(thresholds[:-1] < thresholds[1:], True)
-    zero_point = int(quantizer.zero_point)
-    levels = np.concatenate([[quantizer.low], targets[reached_alone]]) - zero_point
-    return thresholds[reached_alone], levels.astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
