@@ -260,24 +260,125 @@ def _target_name(fx_node) -> str:
 # The reader
 
 
-class _Reader:
-    """Turns fx nodes into IR nodes, remembering which value each fx node's output is."""
+class LayoutReader:
+    """What the readers of channels-first frameworks (PyTorch, ONNX) share: IR nodes added in
+    order, and each value's layout (`_Value.axes`), with the Transposes and dequantizations that
+    ops needing another layout or the values themselves read. `taken`: names already in use."""
 
-    def __init__(self, traced, recorded: dict, shapes: list[tuple[int, ...]], conversion: str,
-                 transpose_outputs: bool):
-        self.traced = traced
-        self.recorded = recorded
-        self.shapes = list(shapes)
+    def __init__(self, taken, conversion: str, transpose_outputs: bool):
         self.conversion = conversion
         self.transpose_outputs = transpose_outputs
         self.nodes: list[Node] = []
         self.by_name: dict[str, Node] = {}
         self.outputs: list[str] = []
-        self.values: dict[str, object] = {}  # fx node name -> _Value, _Constant or a Python value
-        self._taken = {node.name for node in traced.graph.nodes}
+        self.values: dict[str, object] = {}  # framework name -> _Value, _Constant or a Python value
+        self._taken = set(taken)
         self._moved: dict[tuple[str, tuple[int, ...]], _Value] = {}
         self._dequantized: dict[str, _Value] = {}
-        self.quantizers: dict[str, object] = {}  # IR node -> the Brevitas quantizer whose codes it holds
+        self.quantizers: dict[str, object] = {}  # IR node -> the quantizer whose codes it holds
+
+    def bind(self, framework_name: str, value: _Value) -> None:
+        """The IR node holding a framework value says so, for per-layer comparisons."""
+        node = self.by_name[value.node]
+        if node.framework_output is None:
+            node.framework_output = framework_name
+            node.framework_axes = None if value.axes == tuple(range(value.rank)) else value.axes
+            node.framework_scale = value.scale
+
+    def add(self, node: Node, framework_class: str = "") -> Node:
+        node.framework_class = node.framework_class or framework_class
+        self.nodes.append(node)
+        self.by_name[node.name] = node
+        return node
+
+    def fresh(self, name: str) -> str:
+        """`name`, or `name_2`, `name_3`... if a framework node or IR node already has it."""
+        return fresh_name(name, self._taken)
+
+    def input(self, name: str, shape: tuple[int, ...]) -> _Value:
+        """A design input of the framework's `shape` (without the batch axis), laid out as the
+        conversion says: channels-last for 'internal', the framework's order otherwise."""
+        axes = _channels_last(len(shape)) if self.conversion == "internal" else tuple(range(len(shape)))
+        value = _Value(name, shape, axes)
+        self.add(Input(name, [], value.ir_shape, dtype="float32"), "InputLayer")
+        return value
+
+    def output(self, value: _Value, why: str) -> None:
+        """`value` as a design output: its values, in the framework's order where the settings ask
+        for it (or it has one axis), channels-last otherwise."""
+        value = self.real(value)
+        framework_order = self.transpose_outputs or self.conversion == "off" or value.rank < 2
+        value = self.in_order(value, tuple(range(value.rank)) if framework_order else _channels_last(value.rank),
+                              why)
+        self.outputs.append(value.node)
+
+    # -- layouts and scales --------------------------------------------------------------------
+
+    def in_order(self, value: _Value, axes: tuple[int, ...], why: str) -> _Value:
+        """`value` with its IR tensor holding PyTorch's axes in order `axes`: itself, or through a Transpose."""
+        axes = tuple(axes)
+        if value.axes == axes:
+            return value
+        key = (value.node, axes)
+        if key in self._moved:
+            return self._moved[key]
+        if self.conversion == "off" and axes != tuple(range(value.rank)):
+            raise NnhlsError(f"{why} needs its input channels-last, and channels_last_conversion='off' keeps "
+                             "the framework's axis order: use channels_last_conversion='full' or 'internal'")
+        if value.rank > Transpose.MAX_RANK:
+            raise NnhlsError(f"{why} needs a tensor of {value.rank} axes transposed; nnhls transposes up to "
+                             f"{Transpose.MAX_RANK} axes")
+        perm = tuple(value.axes.index(axis) for axis in axes)
+        moved = _Value(self.fresh(f"{value.node}_transpose"), value.shape, axes, value.scale)
+        self.add(Transpose(moved.node, [value.node], moved.ir_shape, perm=perm, in_shape=value.ir_shape), "Transpose")
+        self._moved[key] = moved
+        return moved
+
+    def channels_last(self, value: _Value, why: str) -> _Value:
+        return self.in_order(value, _channels_last(value.rank), why)
+
+    def torch_order(self, value: _Value, why: str) -> _Value:
+        return self.in_order(value, tuple(range(value.rank)), why)
+
+    def with_last(self, value: _Value, axis: int, why: str) -> _Value:
+        """`value` with PyTorch's axis `axis` last in the IR (its other axes as they are, if possible)."""
+        if value.axes[-1] == axis:
+            return value
+        if axis == value.rank - 1:
+            return self.torch_order(value, why)
+        if axis == 0:
+            return self.channels_last(value, why)
+        return self.in_order(value, tuple(a for a in range(value.rank) if a != axis) + (axis,), why)
+
+    def real(self, value: _Value) -> _Value:
+        """The value itself, not a quantizer's integer codes: codes times their scale (exact)."""
+        if value.scale is None:
+            return value
+        if value.node not in self._dequantized:
+            name = self.fresh(f"{value.node}_dequantized")
+            channels = value.ir_shape[-1]
+            scale = exact_weights(np.full(channels, value.scale))
+            self.add(ScaleShift(name, [value.node], value.ir_shape, scale=scale, shift=zero_weights(channels)),
+                     self.by_name[value.node].framework_class)
+            self._dequantized[value.node] = _Value(name, value.shape, value.axes)
+        return self._dequantized[value.node]
+
+    def tensor(self, value, where: str, what: str = "its input") -> _Value:
+        if not isinstance(value, _Value):
+            raise NnhlsError(f"{where}: {what} is {_describe(value)}, not a tensor computed from the model's inputs; "
+                             "nnhls computes on the inputs' values only")
+        return value
+
+
+class _Reader(LayoutReader):
+    """Turns fx nodes into IR nodes, remembering which value each fx node's output is."""
+
+    def __init__(self, traced, recorded: dict, shapes: list[tuple[int, ...]], conversion: str,
+                 transpose_outputs: bool):
+        super().__init__({node.name for node in traced.graph.nodes}, conversion, transpose_outputs)
+        self.traced = traced
+        self.recorded = recorded
+        self.shapes = list(shapes)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -306,7 +407,7 @@ class _Reader:
                 value = _call(handler, where, self, fx_node, *args, **kwargs)
         self.values[fx_node.name] = value
         if isinstance(value, _Value):
-            self._bind(fx_node, value)
+            self.bind(fx_node.name, value)
 
     def where(self, fx_node) -> str:
         return _where(self.traced, fx_node)
@@ -321,24 +422,6 @@ class _Reader:
             return {key: self.argument(item) for key, item in a.items()}
         return a
 
-    def _bind(self, fx_node, value: _Value) -> None:
-        """The IR node holding an fx node's output says so, for per-layer comparisons."""
-        node = self.by_name[value.node]
-        if node.framework_output is None:
-            node.framework_output = fx_node.name
-            node.framework_axes = None if value.axes == tuple(range(value.rank)) else value.axes
-            node.framework_scale = value.scale
-
-    def add(self, node: Node, framework_class: str = "") -> Node:
-        node.framework_class = node.framework_class or framework_class
-        self.nodes.append(node)
-        self.by_name[node.name] = node
-        return node
-
-    def fresh(self, name: str) -> str:
-        """`name`, or `name_2`, `name_3`... if an fx node or IR node already has it."""
-        return fresh_name(name, self._taken)
-
     # -- inputs and outputs ------------------------------------------------------------------
 
     def _input(self, fx_node) -> _Value:
@@ -346,11 +429,7 @@ class _Reader:
         if index >= len(self.shapes):
             raise NnhlsError(f"the module's forward takes more inputs than input_shape gives ({len(self.shapes)}): "
                              f"give a shape for {fx_node.name!r} too")
-        shape = self.shapes[index]
-        axes = _channels_last(len(shape)) if self.conversion == "internal" else tuple(range(len(shape)))
-        value = _Value(fx_node.name, shape, axes)
-        self.add(Input(fx_node.name, [], value.ir_shape, dtype="float32"), "InputLayer")
-        return value
+        return self.input(fx_node.name, self.shapes[index])
 
     def _outputs(self, fx_node) -> None:
         results = fx_node.args[0]
@@ -364,68 +443,7 @@ class _Reader:
                 raise NnhlsError(f"the module returns {_describe(value) if isinstance(value, _Constant) else type(value).__name__}"
                                  "; nnhls reads modules that return a tensor computed from their inputs, or a tuple or "
                                  "list of such tensors")
-            value = self.real(value)
-            torch_order = self.transpose_outputs or self.conversion == "off" or value.rank < 2
-            value = self.in_order(value, tuple(range(value.rank)) if torch_order else _channels_last(value.rank),
-                                  "the module's output")
-            self.outputs.append(value.node)
-
-    # -- layouts and scales --------------------------------------------------------------------
-
-    def in_order(self, value: _Value, axes: tuple[int, ...], why: str) -> _Value:
-        """`value` with its IR tensor holding PyTorch's axes in order `axes`: itself, or through a Transpose."""
-        axes = tuple(axes)
-        if value.axes == axes:
-            return value
-        key = (value.node, axes)
-        if key in self._moved:
-            return self._moved[key]
-        if self.conversion == "off" and axes != tuple(range(value.rank)):
-            raise NnhlsError(f"{why} needs its input channels-last, and channels_last_conversion='off' keeps "
-                             "PyTorch's axis order: use channels_last_conversion='full' or 'internal'")
-        if value.rank > Transpose.MAX_RANK:
-            raise NnhlsError(f"{why} needs a tensor of {value.rank} axes transposed; nnhls transposes up to "
-                             f"{Transpose.MAX_RANK} axes")
-        perm = tuple(value.axes.index(axis) for axis in axes)
-        moved = _Value(self.fresh(f"{value.node}_transpose"), value.shape, axes, value.scale)
-        self.add(Transpose(moved.node, [value.node], moved.ir_shape, perm=perm, in_shape=value.ir_shape), "Transpose")
-        self._moved[key] = moved
-        return moved
-
-    def channels_last(self, value: _Value, why: str) -> _Value:
-        return self.in_order(value, _channels_last(value.rank), why)
-
-    def torch_order(self, value: _Value, why: str) -> _Value:
-        return self.in_order(value, tuple(range(value.rank)), why)
-
-    def with_last(self, value: _Value, axis: int, why: str) -> _Value:
-        """`value` with PyTorch's axis `axis` last in the IR (its other axes as they are, if possible)."""
-        if value.axes[-1] == axis:
-            return value
-        if axis == value.rank - 1:
-            return self.torch_order(value, why)
-        if axis == 0:
-            return self.channels_last(value, why)
-        return self.in_order(value, tuple(a for a in range(value.rank) if a != axis) + (axis,), why)
-
-    def real(self, value: _Value) -> _Value:
-        """The value itself, not a Brevitas quantizer's integer codes: codes times their scale (exact)."""
-        if value.scale is None:
-            return value
-        if value.node not in self._dequantized:
-            name = self.fresh(f"{value.node}_dequantized")
-            channels = value.ir_shape[-1]
-            scale = exact_weights(np.full(channels, value.scale))
-            self.add(ScaleShift(name, [value.node], value.ir_shape, scale=scale, shift=zero_weights(channels)),
-                     self.by_name[value.node].framework_class)
-            self._dequantized[value.node] = _Value(name, value.shape, value.axes)
-        return self._dequantized[value.node]
-
-    def tensor(self, value, where: str, what: str = "its input") -> _Value:
-        if not isinstance(value, _Value):
-            raise NnhlsError(f"{where}: {what} is {_describe(value)}, not a tensor computed from the module's inputs; "
-                             "nnhls computes on the inputs' values only")
-        return value
+            self.output(value, "the module's output")
 
 
 def _where(traced, fx_node) -> str:
