@@ -8,10 +8,10 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[keras,torch,examples,dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[keras,torch,onnx,examples,dev]'
 	touch $(STAMP)
 
 demo: venv

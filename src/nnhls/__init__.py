@@ -2,8 +2,8 @@
 
 from nnhls import converters, estimate, profiling, quantize, report, types, utils
 from nnhls.compare import compare
-from nnhls.config import config_from_keras_model, config_from_pytorch_model, print_dict
-from nnhls.converters import convert_from_config, convert_from_keras_model, convert_from_pytorch_model
+from nnhls.config import config_from_keras_model, config_from_onnx_model, config_from_pytorch_model, print_dict
+from nnhls.converters import convert_from_config, convert_from_keras_model, convert_from_onnx_model, convert_from_pytorch_model
 from nnhls.errors import NnhlsError, PrecisionError
 from nnhls.model import HLSModel
 from nnhls.types import AUTO, FixedType, IntType, parse_precision
@@ -13,9 +13,11 @@ __all__ = [
     "HLSModel",
     "compare",
     "config_from_keras_model",
+    "config_from_onnx_model",
     "config_from_pytorch_model",
     "convert_from_config",
     "convert_from_keras_model",
+    "convert_from_onnx_model",
     "convert_from_pytorch_model",
     "converters",
     "estimate",

@@ -98,8 +98,9 @@ class Comparison(list):
 
 
 def compare(framework_model, hls_model, X, threshold_lsb: float = 1.0) -> Comparison:
-    """Compare every layer of `hls_model` (emulated) with the same layer of the Keras model or
-    PyTorch module it was converted from; `X` as `hls_model.predict` takes it."""
+    """Compare every layer of `hls_model` (emulated) with the same layer of the Keras model,
+    PyTorch module or ONNX model it was converted from (for ONNX, QONNX's reference execution of
+    the model as nnhls read it); `X` as `hls_model.predict` takes it."""
     per_layer_framework = framework_layer_outputs(framework_model, hls_model, X)
     _, per_node = hls_model.trace(X)
     overflowed = hls_model.overflow_report(X).by_layer()
@@ -127,7 +128,27 @@ def framework_layer_outputs(model, hls_model, X) -> dict[str, np.ndarray]:
         from nnhls.frontends.pytorch import layer_outputs
 
         return layer_outputs(model, hls_model.graph, hls_model._check_inputs(X))
+    if _is_onnx_model(model):
+        from nnhls.frontends.onnx import layer_outputs
+
+        return layer_outputs(model, hls_model.graph, hls_model._check_inputs(X))
     return _keras_layer_outputs(model, hls_model, X)
+
+
+def _is_onnx_model(model) -> bool:
+    """An ONNX model object, or a path to a .onnx file."""
+    import os
+
+    if isinstance(model, (str, os.PathLike)) and os.fspath(model).lower().endswith(".onnx"):
+        return True
+    from nnhls.frontends.onnx import is_onnx_model
+
+    return is_onnx_model(model)
+
+
+def framework_name(model) -> str:
+    """The framework `model` comes from, as messages name it."""
+    return "PyTorch" if _is_torch_module(model) else "ONNX" if _is_onnx_model(model) else "Keras"
 
 
 def _is_torch_module(model) -> bool:

@@ -17,7 +17,8 @@ from nnhls.errors import NnhlsError
 from nnhls.ir import Graph, Node, embedding_index_type, range_type
 from nnhls.types import AUTO, FixedType, exact_type, parse_precision
 
-__all__ = ["apply_config", "config_from_graph", "config_from_keras_model", "config_from_pytorch_model", "print_dict"]
+__all__ = ["apply_config", "config_from_graph", "config_from_keras_model", "config_from_onnx_model",
+           "config_from_pytorch_model", "print_dict"]
 
 STRATEGIES = ("Latency", "Resource")
 _MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "BramFactor", "TraceOutput", "ParallelizationFactor",
@@ -94,6 +95,28 @@ def config_from_pytorch_model(model, input_shape, granularity: str = "model", ba
     config["Model"]["ChannelsLastConversion"] = str(channels_last_conversion).lower()
     config["Model"]["TransposeOutputs"] = transpose_outputs
     config["InputShape"] = list(shapes[0]) if len(shapes) == 1 else [list(shape) for shape in shapes]
+    return config
+
+
+def config_from_onnx_model(model, granularity: str = "model", backend: str | None = None,
+                           default_precision: str = "fixed<16,6>", default_reuse_factor: int = 1,
+                           channels_last_conversion: str = "full", transpose_outputs: bool = False,
+                           max_precision: str | None = None) -> dict:
+    """A configuration dictionary for an ONNX or QONNX model: an onnx.ModelProto, a path to a .onnx
+    file, or a qonnx ModelWrapper (docs/onnx.md).
+
+    The model is read after qonnx's own clean-up and channels-last conversion; layer names are the
+    node names they give ('Conv_0', 'MatMul_1', 'Quant_2'). `channels_last_conversion` and
+    `transpose_outputs` as for config_from_pytorch_model (ONNX's tensors are channels-first too);
+    both are kept under config['Model'].
+    """
+    from nnhls.frontends.onnx import read_onnx
+
+    _check_granularity(granularity)
+    graph = read_onnx(model, channels_last_conversion, transpose_outputs)
+    config = config_from_graph(graph, granularity, backend, default_precision, default_reuse_factor, max_precision)
+    config["Model"]["ChannelsLastConversion"] = str(channels_last_conversion).lower()
+    config["Model"]["TransposeOutputs"] = transpose_outputs
     return config
 
 

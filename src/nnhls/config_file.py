@@ -7,6 +7,7 @@ Keys (the ones users of this kind of tool know):
     KerasJson: model.json     # an architecture from model.to_json(), weights from KerasH5
     PytorchModel: model.pt    # a whole torch.nn.Module saved by torch.save(model) (its classes importable)
     InputShape: [1, 8, 8]     # with PytorchModel: the input's shape without the batch axis (a list of them)
+    OnnxModel: model.onnx     # an ONNX or QONNX model
     OutputDir: my_prj         # default nnhls_prj
     ProjectName: myproject
     Backend: Vivado           # or Vitis
@@ -29,7 +30,7 @@ from nnhls.errors import NnhlsError
 
 __all__ = ["ConfigFile", "read_config_file"]
 
-KEYS = ("KerasModel", "KerasH5", "KerasJson", "PytorchModel", "InputShape", "OutputDir", "ProjectName", "Backend",
+KEYS = ("KerasModel", "KerasH5", "KerasJson", "PytorchModel", "InputShape", "OnnxModel", "OutputDir", "ProjectName", "Backend",
         "Part", "ClockPeriod", "IOType", "HLSConfig")
 
 
@@ -101,13 +102,14 @@ def read_config_file(path) -> ConfigFile:
     for key in values:
         if key not in KEYS:
             raise config.error(f"unknown key {key!r}; valid keys: {', '.join(KEYS)}", str(key))
-    models = [key for key in ("KerasModel", "KerasH5", "KerasJson", "PytorchModel") if key in values]
+    models = [key for key in ("KerasModel", "KerasH5", "KerasJson", "PytorchModel", "OnnxModel") if key in values]
     if not models:
-        raise NnhlsError(f"{path}: no model: give KerasModel or KerasH5 (a model file), KerasJson and KerasH5, or "
-                         "PytorchModel and InputShape")
-    if "PytorchModel" in values and len(models) > 1:
-        raise config.error(f"PytorchModel and {models[0] if models[0] != 'PytorchModel' else models[1]} both name a "
-                           "model; give one", "PytorchModel")
+        raise NnhlsError(f"{path}: no model: give KerasModel or KerasH5 (a model file), KerasJson and KerasH5, "
+                         "PytorchModel and InputShape, or OnnxModel")
+    for single in ("PytorchModel", "OnnxModel"):
+        if single in values and len(models) > 1:
+            other = next(key for key in models if key != single)
+            raise config.error(f"{single} and {other} both name a model; give one", single)
     if ("PytorchModel" in values) != ("InputShape" in values):
         key = "PytorchModel" if "PytorchModel" in values else "InputShape"
         raise config.error("PytorchModel needs InputShape (the input's shape without the batch axis), and InputShape "

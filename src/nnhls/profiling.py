@@ -86,9 +86,9 @@ def numerical(model=None, hls_model=None, X=None, path=None) -> Path:
     constant_rows = [(f"{node.name}.{name}", weights.values, weights.type)
                      for node in graph for name, weights in _constants(node)]
     output_rows = []
-    from nnhls.compare import _is_torch_module
+    from nnhls.compare import framework_name as framework_of
 
-    framework_name = "PyTorch" if _is_torch_module(model) else "Keras"
+    framework_name = framework_of(model)
     if X is not None:
         _, traced = hls_model.trace(X)
         framework = _framework_outputs(model, hls_model, X) if model is not None else {}
@@ -150,9 +150,9 @@ def _constants(node) -> list[tuple[str, Weights]]:
 
 def _framework_outputs(model, hls_model, X) -> dict[str, np.ndarray]:
     """The framework's float output of every layer the graph realizes, by layer name."""
-    from nnhls.compare import _is_torch_module, _keras_layer_outputs, framework_layer_outputs
+    from nnhls.compare import _is_onnx_model, _is_torch_module, _keras_layer_outputs, framework_layer_outputs
 
-    if _is_torch_module(model):
+    if _is_torch_module(model) or _is_onnx_model(model):
         return framework_layer_outputs(model, hls_model, X)
     if not hasattr(model, "get_layer") or not hasattr(model, "inputs"):
         raise NnhlsError(f"numerical's model must be the Keras model the HLS model was converted from, got a "

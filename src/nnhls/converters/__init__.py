@@ -16,7 +16,8 @@ from nnhls.hls.limits import synthesis_limits
 from nnhls.model import HLSModel
 from nnhls.passes import lower
 
-__all__ = ["convert_from_config", "convert_from_keras_model", "convert_from_pytorch_model", "convert_graph"]
+__all__ = ["convert_from_config", "convert_from_keras_model", "convert_from_onnx_model", "convert_from_pytorch_model",
+           "convert_graph"]
 
 
 def convert_from_keras_model(model, output_dir: str | os.PathLike = "nnhls_prj", project_name: str = "myproject",
@@ -81,6 +82,30 @@ def convert_from_pytorch_model(model, output_dir: str | os.PathLike = "nnhls_prj
     return _convert(lambda: read_pytorch(model, shape, conversion, transpose_outputs), hls_config, output_dir,
                     project_name, input_data_tb, output_data_tb, backend, part, clock_period, io_type, strict,
                     clock_uncertainty, bit_exact, namespace, write_weights_txt, write_tar)
+
+
+def convert_from_onnx_model(model, output_dir: str | os.PathLike = "nnhls_prj", project_name: str = "myproject",
+                            input_data_tb=None, output_data_tb=None, backend: str = "Vivado",
+                            hls_config: dict | None = None, *, part: str = "xcu250-figd2104-2L-e",
+                            clock_period: float = 5, io_type: str = "io_parallel", strict: bool = False,
+                            clock_uncertainty: str | float | None = None, bit_exact: bool | None = None,
+                            namespace: str | None = None, write_weights_txt: bool = True,
+                            write_tar: bool = False) -> HLSModel:
+    """Convert an ONNX or QONNX model (an onnx.ModelProto, a .onnx path or a qonnx ModelWrapper)
+    into an HLSModel.
+
+    The channels-last settings come from the configuration (`ChannelsLastConversion` and
+    `TransposeOutputs` under `Model`, as config_from_onnx_model writes them). Everything else as
+    `convert_from_keras_model`.
+    """
+    from nnhls.frontends.onnx import read_onnx
+
+    model_config = (hls_config or {}).get("Model", {})
+    conversion = model_config.get("ChannelsLastConversion", "full")
+    transpose_outputs = model_config.get("TransposeOutputs", False)
+    return _convert(lambda: read_onnx(model, conversion, transpose_outputs), hls_config, output_dir, project_name,
+                    input_data_tb, output_data_tb, backend, part, clock_period, io_type, strict, clock_uncertainty,
+                    bit_exact, namespace, write_weights_txt, write_tar)
 
 
 def convert_graph(graph, hls_config: dict | None = None, **options) -> HLSModel:
@@ -267,6 +292,8 @@ def convert_from_config(config_file) -> HLSModel:
         except NnhlsError as error:
             raise config.error(str(error), "InputShape") from None
         convert, options["input_shape"] = convert_from_pytorch_model, values["InputShape"]
+    elif "OnnxModel" in values:
+        model, convert = config.file("OnnxModel"), convert_from_onnx_model
     elif "KerasJson" in values:
         model, convert = load_keras_json(config.file("KerasJson"), config.file("KerasH5")), convert_from_keras_model
     else:
