@@ -152,3 +152,19 @@ def convert_torch_example(model, backend, strategy, io_type, folder, project_nam
             config["LayerName"][name]["Precision"]["result"] = output_precision
     return _converted(nnhls.convert_from_pytorch_model, model, config, strategy, reuse_factor, backend=backend,
                       io_type=io_type, output_dir=folder, project_name=project_name)
+
+
+def convert_onnx_example(model, backend, strategy, io_type, folder, project_name, reuse_factor=1,
+                         output_precision=None, **config_options):
+    """An ONNX model converted as convert_example converts a Keras model; `output_precision` sets
+    the result type of the output nodes."""
+    import nnhls
+
+    config = nnhls.config_from_onnx_model(model, granularity="name", backend=backend, **config_options)
+    if output_precision is not None:
+        from nnhls.frontends.onnx import read_onnx
+
+        for name in read_onnx(model).outputs:
+            config["LayerName"][name]["Precision"]["result"] = output_precision
+    return _converted(nnhls.convert_from_onnx_model, model, config, strategy, reuse_factor, backend=backend,
+                      io_type=io_type, output_dir=folder, project_name=project_name)

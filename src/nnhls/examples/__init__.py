@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-__all__ = ["DIGITS_KERAS3", "DIGITS_MOBILE", "DIGITS_QCNN", "DIGITS_QMLP", "DIGITS_RESIDUAL", "load_digits_data", "load_digits_images"]
+__all__ = ["DIGITS_KERAS3", "DIGITS_MOBILE", "DIGITS_ONNX_CNN", "DIGITS_QCNN", "DIGITS_QMLP", "DIGITS_QONNX_CNN",
+           "DIGITS_QONNX_MLP", "DIGITS_RESIDUAL", "load_digits_data", "load_digits_images"]
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
 # A QKeras MLP 64-32-32-10 trained on scikit-learn's 8x8 digits (see train_digits_qmlp.py).
@@ -18,6 +19,11 @@ DIGITS_MOBILE = EXAMPLES_DIR / "digits_mobile.h5"
 # A float Keras 3 functional CNN: depthwise convolution, Add, cropping, reshape, permute, a Dense on
 # a 2-D tensor, layer normalization, Concatenate (see train_digits_keras3.py).
 DIGITS_KERAS3 = EXAMPLES_DIR / "digits_keras3.keras"
+# The PyTorch digits models (torch_digits.py) as ONNX files (see export_digits_onnx.py): the float
+# CNN by torch.onnx.export, the Brevitas MLP and CNN by Brevitas's QONNX export.
+DIGITS_ONNX_CNN = EXAMPLES_DIR / "digits_onnx_cnn.onnx"
+DIGITS_QONNX_MLP = EXAMPLES_DIR / "digits_qonnx_mlp.onnx"
+DIGITS_QONNX_CNN = EXAMPLES_DIR / "digits_qonnx_cnn.onnx"
 
 
 def load_digits_data():

@@ -119,7 +119,17 @@ def prepare(model, batch_size: int = 1):
         converted = wrapper
     for step in (GiveUniqueNodeNames(), GiveReadableTensorNames(), InferShapes(), SortGraph()):
         converted = _transformed(converted, lambda w, step=step: w.transform(step), type(step).__name__)
+    _standard_opset_first(converted)
     return converted
+
+
+def _standard_opset_first(wrapper) -> None:
+    """ONNX's own opset first among the model's imports: qonnx's execution runs every standard node
+    at the version of the first import."""
+    imports = sorted(wrapper.model.opset_import, key=lambda o: o.domain not in ("", "ai.onnx"))
+    copies = [type(o)(domain=o.domain, version=o.version) for o in imports]
+    del wrapper.model.opset_import[:]
+    wrapper.model.opset_import.extend(copies)
 
 
 def _transformed(wrapper, transform, what: str):
@@ -267,7 +277,9 @@ class _Reader(LayoutReader):
         initializers = {t.name for t in graph.initializer}
         for value_info in graph.input:
             if value_info.name not in initializers:
-                self.values[value_info.name] = self.input(value_info.name, self.shape(value_info.name))
+                value = self.input(value_info.name, self.shape(value_info.name))
+                self.values[value_info.name] = value
+                self.bind(value_info.name, value)
         for node in graph.node:
             if node.name not in self.fused:
                 self.read(node)
@@ -1116,13 +1128,16 @@ def reference_outputs(model, inputs: list[np.ndarray], full: bool = False) -> di
     """QONNX's reference execution (`qonnx.core.onnx_exec`) of `model` on `inputs` (one array per
     graph input, batch first, in ONNX's layout), as float64: its outputs by name, or with `full`
     every tensor it computed."""
-    from qonnx.core.onnx_exec import execute_onnx
     from qonnx.transformation.infer_shapes import InferShapes
 
-    wrapper = load(model)
-    batch = int(inputs[0].shape[0])
-    wrapper = _set_batch_size(wrapper, batch)
-    wrapper = wrapper.transform(InferShapes())
+    wrapper = _set_batch_size(load(model), int(inputs[0].shape[0])).transform(InferShapes())
+    _standard_opset_first(wrapper)
+    return _execute(wrapper, inputs, full)
+
+
+def _execute(wrapper, inputs: list[np.ndarray], full: bool) -> dict[str, np.ndarray]:
+    from qonnx.core.onnx_exec import execute_onnx
+
     initializers = {t.name for t in wrapper.graph.initializer}
     names = [i.name for i in wrapper.graph.input if i.name not in initializers]
     if len(names) != len(inputs):
@@ -1134,11 +1149,11 @@ def reference_outputs(model, inputs: list[np.ndarray], full: bool = False) -> di
 
 
 def layer_outputs(model, graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """QONNX's reference execution of the prepared model at every tensor a graph node holds
-    (`framework_output`), for `inputs` as the graph's inputs take them, each in that node's
-    layout and units (`framework_axes`, `framework_scale`)."""
+    """QONNX's reference execution of the model as nnhls reads it (`prepare`, for the batch of
+    `inputs`) at every tensor a graph node holds (`framework_output`), for `inputs` as the graph's
+    inputs take them, each in that node's layout and units (`framework_axes`, `framework_scale`)."""
     onnx_inputs = [_to_framework(x, node.framework_axes) for node, x in zip(graph.inputs, inputs)]
-    computed = reference_outputs(prepare(model), onnx_inputs, full=True)
+    computed = _execute(prepare(model, batch_size=int(onnx_inputs[0].shape[0])), onnx_inputs, full=True)
     values = {}
     for node in graph:
         result = computed.get(node.framework_output)

@@ -1,4 +1,8 @@
-"""A per-channel scale and shift folded into the staircase that alone reads it.
+"""A ReLU, and a per-channel scale and shift, folded into the staircase that alone reads them.
+
+relu(x) = max(x, 0) passes every threshold t <= 0 whatever x is, and a threshold t > 0 exactly
+when x does: a staircase reading only a ReLU reads x, without its thresholds at or below 0 (it
+starts at the level they lead to).
 
 y = x * s_c + b_c (a ScaleShift, s_c > 0) passes threshold t exactly when x passes (t - b_c) / s_c.
 So a staircase reading only such a node can read x itself, at thresholds of its own per channel,
@@ -15,12 +19,33 @@ import numpy as np
 
 from nnhls.ir import Graph, Node
 
-__all__ = ["fold_scales_into_staircases"]
+__all__ = ["fold_relus_into_staircases", "fold_scales_into_staircases"]
+
+
+def fold_relus_into_staircases(graph: Graph) -> bool:
+    """Fold every ReLU whose only reader is a staircase of shared, non-strict thresholds; whether any was."""
+    changed = False
+    for step in graph:
+        if step.op != "step" or step.per_channel or step.strict is not None and np.any(step.strict):
+            continue
+        source = graph[step.inputs[0]]
+        if source.op != "activation" or source.function != "relu" or source.result_quantizer is not None \
+                or graph.only_reader(source.name) is not step:
+            continue
+        thresholds = np.asarray(step.thresholds, dtype=np.float64)
+        passed = int(np.sum(thresholds <= 0))
+        step.thresholds = step.thresholds[passed:]
+        step.levels = type(step.levels)(step.levels.values[passed:], quantizer=step.levels.quantizer)
+        step.inputs = list(source.inputs)
+        graph.replace(source.name, None)  # read by nothing now
+        changed = True
+    return changed
 
 
 def fold_scales_into_staircases(graph: Graph) -> bool:
-    """Fold every ScaleShift whose only reader is a staircase of shared thresholds; whether any was."""
-    changed = False
+    """Fold every ScaleShift whose only reader is a staircase of shared thresholds (after folding the
+    ReLUs between them); whether any was."""
+    changed = fold_relus_into_staircases(graph)
     for step in graph:
         if step.op != "step" or step.per_channel or step.strict is not None and np.any(step.strict):
             continue
