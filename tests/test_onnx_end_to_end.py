@@ -48,7 +48,8 @@ def test_float_onnx_cnn_in_every_cell_at_onnxruntime_accuracy(tmp_path):
 
 
 def test_every_quantizer_gives_qonnx_codes_and_compare_says_so(tmp_path):
-    """Through nnhls.compare's per-layer outputs: each Quant's codes are QONNX's own (0 LSB)."""
+    """Through nnhls.compare's per-layer outputs: each Quant's codes are QONNX's own. (compare divides
+    QONNX's float32 code * scale by the scale, which leaves millionths of an LSB.)"""
     import nnhls
     from nnhls.frontends.onnx import layer_outputs
 
@@ -64,7 +65,7 @@ def test_every_quantizer_gives_qonnx_codes_and_compare_says_so(tmp_path):
         assert np.array_equal(np.rint(theirs[node.framework_output]), ours[node.name]), node.name
     rows = {row.layer: row for row in nnhls.compare(str(DIGITS_QONNX_CNN), hls_model, X)}
     for node in steps:
-        assert rows[node.framework_output].max_error_lsb == 0, node.name
+        assert rows[node.framework_output].max_error_lsb < 1e-4, node.name
 
 
 def test_a_brevitas_export_made_now_reads_as_the_shipped_one(tmp_path):

@@ -26,6 +26,7 @@ Neither onnx nor qonnx is imported until a model is read.
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 from dataclasses import dataclass
 from functools import partial
@@ -100,14 +101,31 @@ def load(model):
 
 def prepare(model, batch_size: int = 1):
     """The model as nnhls reads it: qonnx's clean-up, Gemm to MatMul and channels-last conversion
-    applied to a copy with the batch size set to `batch_size`."""
+    applied to a copy with the batch size set to `batch_size`.
+
+    The last few preparations are kept (by the model's bytes and the batch size), so reading a model
+    for its configuration and again to convert it prepares it once."""
+    onnx, ModelWrapper = _libraries()
+    wrapper = load(model)
+    key = (hashlib.sha256(wrapper.model.SerializeToString(deterministic=True)).hexdigest(), int(batch_size))
+    if key not in _PREPARED:
+        _PREPARED[key] = _prepared(wrapper, batch_size).model.SerializeToString()
+        while len(_PREPARED) > _PREPARED_KEPT:
+            del _PREPARED[next(iter(_PREPARED))]
+    return ModelWrapper(onnx.load_from_string(_PREPARED[key]))
+
+
+_PREPARED: dict[tuple[str, int], bytes] = {}
+_PREPARED_KEPT = 8
+
+
+def _prepared(wrapper, batch_size: int):
     from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
     from qonnx.transformation.gemm_to_matmul import GemmToMatMul
     from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames, SortGraph
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.util.cleanup import cleanup_model
 
-    wrapper = load(model)
     _check_graph(wrapper)
     wrapper = _set_batch_size(wrapper, batch_size)
     wrapper = _transformed(wrapper, lambda w: cleanup_model(w), "clean-up")
