@@ -27,7 +27,7 @@ bench: venv
 	$(BIN)/python bench/vendor_compile.py
 	$(BIN)/python bench/qkeras_exactness.py
 	$(BIN)/python bench/pytorch.py
-	$(BIN)/python bench/onnx.py
+	$(BIN)/python bench/onnx_digits.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass
 from functools import partial
 
@@ -129,7 +130,12 @@ def _prepared(wrapper, batch_size: int):
     _check_graph(wrapper)
     wrapper = _set_batch_size(wrapper, batch_size)
     wrapper = _transformed(wrapper, lambda w: cleanup_model(w), "clean-up")
-    wrapper = _transformed(wrapper, lambda w: w.transform(GemmToMatMul()), "Gemm to MatMul")
+    _standard_opset_first(wrapper)
+    with warnings.catch_warnings():
+        # qonnx warns for every Gemm version but 9; the versions differ in nothing it rewrites
+        # (an optional C since 11, more types since 13).
+        warnings.filterwarnings("ignore", message="The GemmToMatMul transformation only offers explicit support")
+        wrapper = _transformed(wrapper, lambda w: w.transform(GemmToMatMul()), "Gemm to MatMul")
     wrapper = _transformed(wrapper, lambda w: cleanup_model(w), "clean-up")
     try:
         converted = wrapper.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False))
