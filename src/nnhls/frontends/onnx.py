@@ -38,11 +38,11 @@ from nnhls.errors import NnhlsError
 from nnhls.frontends.constants import exact_weights, zero_weights
 from nnhls.frontends.int_quant import (KEY_OF_INFINITY, MAX_BIT_WIDTH, MAX_STAIRCASE_BIT_WIDTH, ROUNDINGS, float32_below,
                                        float32_of_keys, int_range, round_float32, staircase_of)
-from nnhls.frontends.pytorch import (CHANNELS_LAST_CONVERSIONS, LayoutReader, _binary, _canonical_kernel,
-                                     _ceil_mode_changes, _channels_last, _checked_window, _Constant, _elementwise,
-                                     _from_framework, _global_pool, _per_channel, _permute, _relu_family, _reshape,
-                                     _softmax, _spatial_input, _to_framework, _upsample, _Value, _with_constant,
-                                     _zero_pad, _clip, _concatenate)
+from nnhls.frontends.pytorch import (LayoutReader, _binary, _canonical_kernel, _ceil_mode_changes, _channels_last,
+                                     _checked_window, _clip, _concatenate, _Constant, _elementwise, _from_framework,
+                                     _global_pool, _per_channel, _permute, _relu_family, _reshape, _softmax,
+                                     _spatial_input, _to_framework, _upsample, _Value, _with_constant, _zero_pad,
+                                     checked_layout_settings)
 from nnhls.ir import (Activation, Conv, Dense, Graph, Merge, ParametricRelu, Pool, ScaleShift, Step, Weights, Window,
                       ZeroPad)
 from nnhls.ir.ops import SELU_ALPHA, SELU_SCALE, BatchNorm
@@ -223,12 +223,7 @@ def read_onnx(model, channels_last_conversion: str = "full", transpose_outputs: 
     `channels_last_conversion` and `transpose_outputs` as for PyTorch (docs/pytorch.md): with
     'full' the design takes ONNX's layout, with 'internal' channels-last inputs.
     """
-    conversion = str(channels_last_conversion).lower()
-    if conversion not in CHANNELS_LAST_CONVERSIONS:
-        raise NnhlsError(f"channels_last_conversion={channels_last_conversion!r} is not valid; use one of "
-                         f"{', '.join(map(repr, CHANNELS_LAST_CONVERSIONS))}")
-    if not isinstance(transpose_outputs, bool):
-        raise NnhlsError(f"transpose_outputs must be True or False, got {transpose_outputs!r}")
+    conversion = checked_layout_settings(channels_last_conversion, transpose_outputs)
     prepared = prepare(model)
     reader = _Reader(prepared, conversion, transpose_outputs)
     reader.read_all()

@@ -96,12 +96,7 @@ def read_pytorch(model, input_shape, channels_last_conversion: str = "full", tra
     torch = _torch()
     if not isinstance(model, torch.nn.Module):
         raise NnhlsError(f"expected a torch.nn.Module, got {type(model).__name__}")
-    conversion = str(channels_last_conversion).lower()
-    if conversion not in CHANNELS_LAST_CONVERSIONS:
-        raise NnhlsError(f"channels_last_conversion={channels_last_conversion!r} is not valid; use one of "
-                         f"{', '.join(map(repr, CHANNELS_LAST_CONVERSIONS))}")
-    if not isinstance(transpose_outputs, bool):
-        raise NnhlsError(f"transpose_outputs must be True or False, got {transpose_outputs!r}")
+    conversion = checked_layout_settings(channels_last_conversion, transpose_outputs)
     shapes = input_shapes(input_shape)
     with _in_eval_mode(model):
         traced = trace(model)
@@ -116,6 +111,17 @@ def read_pytorch(model, input_shape, channels_last_conversion: str = "full", tra
     fold_scales_into_staircases(graph)
     graph.aliases = {path: name for path, name in paths.items() if name in graph}
     return graph
+
+
+def checked_layout_settings(channels_last_conversion, transpose_outputs) -> str:
+    """The channels-last conversion, lower case, after checking both layout settings."""
+    conversion = str(channels_last_conversion).lower()
+    if conversion not in CHANNELS_LAST_CONVERSIONS:
+        raise NnhlsError(f"channels_last_conversion={channels_last_conversion!r} is not valid; use one of "
+                         f"{', '.join(map(repr, CHANNELS_LAST_CONVERSIONS))}")
+    if not isinstance(transpose_outputs, bool):
+        raise NnhlsError(f"transpose_outputs must be True or False, got {transpose_outputs!r}")
+    return conversion
 
 
 @contextmanager
