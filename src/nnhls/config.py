@@ -299,19 +299,23 @@ _STAIRCASE_INPUT_WIDTH = 48
 def _staircase_input_type(step: Node) -> FixedType | None:
     """The type a float input converted into compares with every threshold of `step` (x >= t) as
     the float itself does: every threshold lies on its grid and in its range, and it rounds down
-    (AP_TRN) and saturates, so x >= t exactly when its conversion is. None for a staircase with
-    strict thresholds or thresholds that need more than _STAIRCASE_INPUT_WIDTH bits."""
+    (AP_TRN) and saturates, so x >= t exactly when its conversion is. Where that grid needs more
+    than _STAIRCASE_INPUT_WIDTH bits (a threshold at 2**-149, where a quantizer rounding up steps),
+    the type keeps that width and the range of every threshold, and drops the finest fractional
+    bits: only an input nearer than its LSB to a threshold off its grid then compares as the grid
+    point below it. None for a staircase with strict thresholds."""
     thresholds = np.asarray(step.thresholds, dtype=np.float64)
     thresholds = thresholds[np.isfinite(thresholds)]
     if step.strict is not None and np.any(step.strict) or not thresholds.size:
         return None
     frac = exact_type(thresholds).fractional
-    low = int(np.ldexp(thresholds.min(), frac)) - 1  # one step below every threshold
-    high = int(np.ldexp(thresholds.max(), frac))
-    grid = range_type(low, high, frac)
-    if grid.width > _STAIRCASE_INPUT_WIDTH:
-        return None
-    return FixedType(grid.width, grid.integer, grid.signed, "TRN", "SAT")
+    while True:
+        low = int(np.floor(np.ldexp(thresholds.min(), frac))) - 1  # one step below every threshold
+        high = int(np.ceil(np.ldexp(thresholds.max(), frac)))
+        grid = range_type(low, high, frac)
+        if grid.width <= _STAIRCASE_INPUT_WIDTH:
+            return FixedType(grid.width, grid.integer, grid.signed, "TRN", "SAT")
+        frac -= grid.width - _STAIRCASE_INPUT_WIDTH
 
 
 def embedding_input_type(graph: Graph, node: Node) -> FixedType | None:

@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -56,8 +58,14 @@ _QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.bre
 _CHANNELS_LAST_DOMAIN = "qonnx.custom_op.channels_last"
 _QUANTIZERS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
 # QONNX's rounding of a power-of-two quantizer, as the fixed-point conversion that rounds alike.
+# Not HALF_UP: QONNX computes it as floor(|x / s| + 0.5) in float32, whose sum rounds the one
+# float32 x / s = 0.5 - 2**-25 up to 1 (a tie to even), where ap_fixed's AP_RND_INF gives 0; its
+# staircase, found from QONNX's own arithmetic, has that threshold.
 _CAST_ROUNDINGS = {"ROUND": "RND_CONV", "HALF_EVEN": "RND_CONV", "FLOOR": "TRN", "ROUND_TO_ZERO": "TRN_ZERO",
-                   "DOWN": "TRN_ZERO", "HALF_UP": "RND_INF", "HALF_DOWN": "RND_ZERO"}
+                   "DOWN": "TRN_ZERO", "HALF_DOWN": "RND_ZERO"}
+# Brevitas's name for rounding toward zero, which Brevitas writes into its QONNX exports; qonnx's
+# own functions know it as DOWN (both np.fix).
+_QONNX_ROUNDING_NAMES = {"ROUND_TO_ZERO": "DOWN"}
 
 
 def _libraries():
@@ -121,30 +129,96 @@ _PREPARED_KEPT = 8
 
 
 def _prepared(wrapper, batch_size: int):
-    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
-    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
-    from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames, SortGraph
-    from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.util.cleanup import cleanup_model
 
     _check_graph(wrapper)
+    _remember_origins(wrapper)
+    _separate_repeated_inputs(wrapper)
     wrapper = _set_batch_size(wrapper, batch_size)
     wrapper = _transformed(wrapper, lambda w: cleanup_model(w), "clean-up")
     _standard_opset_first(wrapper)
+    wrapper = _transformed(wrapper, _gemm_to_matmul, "Gemm to MatMul")
+    wrapper = _transformed(wrapper, lambda w: cleanup_model(w), "clean-up")
+    return _in_channels_last(wrapper)
+
+
+def _named(wrapper, strict: bool = True):
+    """qonnx's unique node names, readable tensor names, shape inference and topological order."""
+    from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames, SortGraph
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    for step in (GiveUniqueNodeNames(), GiveReadableTensorNames(), InferShapes(), SortGraph()):
+        wrapper = _transformed(wrapper, lambda w, step=step: w.transform(step), type(step).__name__) if strict \
+            else wrapper.transform(step)
+    _standard_opset_first(wrapper)
+    return wrapper
+
+
+def _in_channels_last(wrapper):
+    """The cleaned graph after qonnx's channels-last conversion, where that computes what the graph
+    computes; the cleaned graph itself otherwise, which the reader puts channels-last on its own.
+
+    The conversion is checked by QONNX's execution of both graphs on random inputs: it rewires some
+    graphs wrongly (a Conv's output c read by Add(c, Relu(c)) becomes Add(Transpose(Relu(c)),
+    Relu(c)), which no shape check reveals where C = H = W), and fails on others."""
+    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+
+    cleaned = _named(wrapper)
+    try:
+        converted = _named(wrapper.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False)),
+                           strict=False)
+        if _computes_alike(cleaned, converted):
+            return converted
+    except Exception:  # noqa: BLE001  (qonnx's conversion or its execution failed: read the cleaned graph)
+        pass
+    return cleaned
+
+
+def _computes_alike(first, second) -> bool:
+    """Whether QONNX's execution of two graphs with the same inputs gives the same outputs on
+    random inputs, up to float32's rounding of sums computed in another order."""
+    initializers = {t.name for t in first.graph.initializer}
+    names = [i.name for i in first.graph.input if i.name not in initializers]
+    if names != [i.name for i in second.graph.input if i.name not in {t.name for t in second.graph.initializer}]:
+        return False
+    rng = np.random.default_rng(0)
+    inputs = [rng.uniform(-2, 2, first.get_tensor_shape(name)).astype(np.float32) for name in names]
+    ours, theirs = _execute(first, inputs, full=False), _execute(second, inputs, full=False)
+    if sorted(ours) != sorted(theirs):
+        return False
+    for name, expected in ours.items():
+        got = theirs[name]
+        if got.shape != expected.shape:
+            return False
+        tolerance = 1e-4 * max(float(np.abs(expected).max(initial=0)), 1e-30)
+        if np.mean(np.abs(got - expected) <= tolerance) < 0.99:
+            return False
+    return True
+
+
+def _gemm_to_matmul(wrapper):
+    """qonnx's GemmToMatMul, with what it lacks: a Gemm without C (optional since opset 11) gets a
+    zero C, and the alpha and beta it stores as float64 become float32, the type ONNX's Mul needs
+    to meet the MatMul's float32 output."""
+    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+
+    for node in wrapper.graph.node:
+        if node.op_type == "Gemm" and (len(node.input) < 3 or not node.input[2]):
+            zero = wrapper.make_new_valueinfo_name()
+            wrapper.set_initializer(zero, np.zeros(1, dtype=np.float32))
+            if len(node.input) < 3:
+                node.input.append(zero)
+            else:
+                node.input[2] = zero
     with warnings.catch_warnings():
         # qonnx warns for every Gemm version but 9; the versions differ in nothing it rewrites
         # (an optional C since 11, more types since 13).
         warnings.filterwarnings("ignore", message="The GemmToMatMul transformation only offers explicit support")
-        wrapper = _transformed(wrapper, lambda w: w.transform(GemmToMatMul()), "Gemm to MatMul")
-    wrapper = _transformed(wrapper, lambda w: cleanup_model(w), "clean-up")
-    try:
-        converted = wrapper.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False))
-    except Exception:  # noqa: BLE001  (a graph qonnx cannot convert is read channels-first as it is)
-        converted = wrapper
-    for step in (GiveUniqueNodeNames(), GiveReadableTensorNames(), InferShapes(), SortGraph()):
-        converted = _transformed(converted, lambda w, step=step: w.transform(step), type(step).__name__)
-    _standard_opset_first(converted)
-    return converted
+        wrapper = wrapper.transform(GemmToMatMul())
+    doubles = [t.name for t in wrapper.graph.initializer if t.data_type == t.DOUBLE]
+    for name in doubles:
+        wrapper.set_initializer(name, wrapper.get_initializer(name).astype(np.float32))
+    return wrapper
 
 
 def _standard_opset_first(wrapper) -> None:
@@ -194,7 +268,8 @@ def _check_graph(wrapper) -> None:
 
 def _set_batch_size(wrapper, batch_size: int):
     """The model with every input's and output's batch axis `batch_size`, and constant Reshape
-    shapes with it (inferred shapes are dropped; shape inference gives them again)."""
+    shapes with it (inferred shapes are dropped, but in a model with qonnx's channels-last nodes;
+    shape inference gives them again)."""
     from qonnx.transformation.change_batchsize import ChangeBatchSize
 
     def batch_axes(model):
@@ -203,10 +278,22 @@ def _set_batch_size(wrapper, batch_size: int):
         values = [value for value in graph.input if value.name not in initializers] + list(graph.output)
         return [value.type.tensor_type.shape.dim for value in values]
 
+    if any(not d for d in batch_axes(wrapper)):  # an output declared without a shape: inference gives it
+        from qonnx.transformation.infer_shapes import InferShapes
+
+        wrapper = _transformed(wrapper, lambda w: w.transform(InferShapes()), "shape inference")
     if all(len(d) and d[0].HasField("dim_value") and d[0].dim_value == batch_size for d in batch_axes(wrapper)):
         return wrapper
+    # qonnx's channels-last nodes infer their shapes from their inputs' shapes only: the shapes of
+    # the tensors computed are kept, with the new batch size.
+    initializers = {t.name for t in wrapper.graph.initializer}
+    kept = [copy.deepcopy(v) for v in wrapper.graph.value_info
+            if v.name not in initializers and v.type.tensor_type.shape.dim] \
+        if any(node.domain == _CHANNELS_LAST_DOMAIN for node in wrapper.graph.node) else []
     wrapper = wrapper.transform(ChangeBatchSize(batch_size))  # the first input and output, and Reshape shapes
-    for d in batch_axes(wrapper):
+    wrapper.graph.value_info.extend(kept)
+    kept = wrapper.graph.value_info[len(wrapper.graph.value_info) - len(kept):]
+    for d in batch_axes(wrapper) + [v.type.tensor_type.shape.dim for v in kept]:
         if len(d):
             d[0].ClearField("dim_param")
             d[0].dim_value = batch_size
@@ -234,9 +321,49 @@ def read_onnx(model, channels_last_conversion: str = "full", transpose_outputs: 
     return graph
 
 
+# A node's name and inputs in the model as given, kept in its doc_string (which qonnx's
+# transformations keep with the node) so that errors about the prepared graph name them too.
+_ORIGIN_TAG = "nnhls origin: "
+
+
+def _remember_origins(wrapper) -> None:
+    for node in wrapper.graph.node:
+        node.doc_string = _ORIGIN_TAG + json.dumps([node.name, list(node.input), list(node.output)])
+
+
+def _separate_repeated_inputs(wrapper) -> None:
+    """A node reading one tensor more than once (Mul(x, x)) reads the repeats through Identity
+    nodes: qonnx's tensor renaming renames only the first use of a name in a node's inputs."""
+    from onnx import helper
+
+    graph = wrapper.graph
+    index = 0
+    while index < len(graph.node):
+        node = graph.node[index]
+        seen = set()
+        for position, name in enumerate(node.input):
+            if name and name in seen:
+                copy_name = wrapper.make_new_valueinfo_name()
+                graph.node.insert(index, helper.make_node("Identity", [name], [copy_name]))
+                index += 1
+                node = graph.node[index]
+                node.input[position] = copy_name
+            seen.add(name)
+        index += 1
+
+
+def _node_name(name: str, outputs) -> str:
+    return repr(name) if name else f"writing {outputs[0]!r}" if outputs else "(unnamed)"
+
+
 def _where(node) -> str:
-    return f"ONNX node {node.name!r} ({node.op_type}{'' if not node.domain else ', ' + node.domain}, inputs " \
-           f"{list(node.input)})"
+    where = f"ONNX node {_node_name(node.name, node.output)} ({node.op_type}" \
+            f"{'' if not node.domain else ', ' + node.domain}, inputs {list(node.input)})"
+    if node.doc_string.startswith(_ORIGIN_TAG):
+        name, inputs, outputs = json.loads(node.doc_string[len(_ORIGIN_TAG):])
+        if (name, inputs) != (node.name, list(node.input)):
+            where += f" (in the model as given: node {_node_name(name, outputs)}, inputs {inputs})"
+    return where
 
 
 def _handler_key(node) -> tuple[str, str]:
@@ -324,6 +451,10 @@ class _Reader(LayoutReader):
         value = handler(self, node, inputs, _attributes(node))
         self.values[node.output[0]] = value
         self.bind(node.output[0], value)
+
+    def domain_version(self, domain: str) -> int:
+        """The version of `domain` the model imports (QONNX's default, 1, where it imports none)."""
+        return next((o.version for o in self.model.model.opset_import if o.domain == domain), 1)
 
     def constant(self, value, node, what: str) -> _Constant:
         if not isinstance(value, _Constant):
@@ -698,6 +829,8 @@ def _quant(reader: _Reader, node, inputs, attrs) -> _Value:
     scale = float(fields.scale)
     bipolar = fields.bit_width == 1 and fields.signed
     mode = _CAST_ROUNDINGS.get(fields.rounding)
+    if fields.rounding == "HALF_UP" and fields.bit_width > MAX_STAIRCASE_BIT_WIDTH:
+        mode = "RND_INF"  # too many levels for a staircase: the conversion, off at x / s = +-(0.5 - 2**-25) only
     if (_is_power_of_two(fields.scale) and float(fields.zero_point) == 0 and mode is not None and not bipolar
             and not (fields.narrow and not fields.signed)):
         exponent = int(np.frexp(scale)[1]) - 1
@@ -743,7 +876,7 @@ def _check_staircase(node, inputs, attrs, thresholds, codes, fields: _QuantField
                             np.array([-np.inf, 0.0, np.inf], dtype=np.float32)])
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         expected = quant(probe, fields.scale, fields.zero_point, np.float32(fields.bit_width), fields.signed,
-                         fields.narrow, fields.rounding)
+                         fields.narrow, _QONNX_ROUNDING_NAMES.get(fields.rounding, fields.rounding))
     ours = codes[np.searchsorted(thresholds, probe.astype(np.float64), side="right")]
     ours = ((ours.astype(np.float32) - fields.zero_point) * fields.scale).astype(np.float32)
     if not np.array_equal(np.asarray(expected, dtype=np.float32), ours):
@@ -761,13 +894,27 @@ def _bipolar_quant(reader: _Reader, node, inputs, attrs) -> _Value:
     return _step(reader, node, x, np.array([0.0]), np.array([-1.0, 1.0]), float(scale.reshape(-1)[0]), "BipolarQuant")
 
 
+def _reachable_range(reader: _Reader, x: _Value) -> tuple[np.float32, np.float32] | None:
+    """float32 bounds of the values `x` takes where it is a staircase's output (its levels, times
+    the scale the value carries), rounded outward; None where `x` is no staircase's output."""
+    step = reader.by_name.get(x.node)
+    if not isinstance(step, Step) or step.per_channel:
+        return None
+    levels = np.asarray(step.levels.values, dtype=np.float64) * (1.0 if x.scale is None else x.scale)
+    low, high = np.float32(levels.min()), np.float32(levels.max())
+    return (np.nextafter(low, np.float32(-np.inf)) if low > levels.min() else low,
+            np.nextafter(high, np.float32(np.inf)) if high < levels.max() else high)
+
+
 def _trunc(reader: _Reader, node, inputs, attrs) -> _Value:
     """QONNX's Trunc: the input's codes shifted right onto fewer bits. It is monotonic in its input,
     so a staircase whose thresholds are where qonnx's own float32 computation steps."""
     from qonnx.custom_op.general.trunc import trunc_v1, trunc_v2
 
     where = reader.where(node)
-    x = reader.real(reader.tensor(inputs[0], where))
+    source = reader.tensor(inputs[0], where)
+    reach = _reachable_range(reader, source)
+    x = reader.real(source)
     params = [_parameter(v, node, what) for v, what in
               zip(inputs[1:], ("scale", "zero point", "input bit width", "output scale", "output bit width"))]
     if any(p.size != 1 for p in params):
@@ -777,6 +924,13 @@ def _trunc(reader: _Reader, node, inputs, attrs) -> _Value:
     if rounding not in ROUNDINGS:
         raise NnhlsError(f"{where} rounds with {rounding!r}; QONNX's roundings are {', '.join(ROUNDINGS)}")
     signed, narrow = bool(attrs.get("signed", 1)), bool(attrs.get("narrow", 0))
+    rounding = _QONNX_ROUNDING_NAMES.get(rounding, rounding)
+    version = reader.domain_version(node.domain)
+    if len(params) != (5 if version >= 2 else 4):
+        # QONNX executes the Trunc of the version the model imports, whatever its inputs.
+        raise NnhlsError(f"{where} has {len(inputs)} inputs, but the model imports {node.domain!r} at version "
+                         f"{version}, whose Trunc takes {6 if version >= 2 else 5}: import it at version 2 for a "
+                         "Trunc with an output scale and bit width (6 inputs, as Brevitas exports), 1 for 5 inputs")
     if len(params) == 5:  # Trunc v2: an output scale and bit width
         scale, zero_point, in_bits, out_scale, out_bits = params
         out_scale = float(out_scale)
@@ -796,6 +950,9 @@ def _trunc(reader: _Reader, node, inputs, attrs) -> _Value:
             return np.asarray(y, dtype=np.float64) / out_scale
     else:
         raise NnhlsError(f"{where} has {len(inputs)} inputs; QONNX's Trunc takes 5 (v1) or 6 (v2)")
+    if reach is not None:  # the input takes values in [low, high] only: the Trunc of the rest never matters
+        def function(v, computed=function, low=reach[0], high=reach[1]):
+            return computed(np.clip(np.asarray(v, dtype=np.float32), low, high))
     if not np.isfinite(out_scale) or out_scale <= 0 or float(out_bits) > MAX_STAIRCASE_BIT_WIDTH:
         raise NnhlsError(f"{where} has the output scale {out_scale} and {float(out_bits)} output bits; nnhls reads "
                          f"a positive scale and at most {MAX_STAIRCASE_BIT_WIDTH} bits")
@@ -805,6 +962,10 @@ def _trunc(reader: _Reader, node, inputs, attrs) -> _Value:
     outputs = np.unique(function(float32_of_keys(keys)))
     outputs = outputs[np.isfinite(outputs)]
     low, high = outputs[0], outputs[-1]
+    if high - low > 2 ** MAX_STAIRCASE_BIT_WIDTH:  # Trunc v1 clamps nothing
+        raise NnhlsError(f"{where} reaches {high - low + 1:.0f} output levels on its input's range; nnhls reads Trunc "
+                         f"of at most {2 ** MAX_STAIRCASE_BIT_WIDTH} (Trunc v1, which does not clamp, after a "
+                         "quantizer such as a Quant of its input bit width)")
     step = 1.0
     candidates = np.unique(np.concatenate([outputs, np.arange(low, high + step, step)]))
     candidates = candidates[(candidates >= low) & (candidates <= high)]
@@ -1162,9 +1323,24 @@ def _execute(wrapper, inputs: list[np.ndarray], full: bool) -> dict[str, np.ndar
     if len(names) != len(inputs):
         raise NnhlsError(f"the model takes {len(names)} inputs; {len(inputs)} were given")
     feeds = {name: np.asarray(x, dtype=np.float32) for name, x in zip(names, inputs)}
-    results = execute_onnx(wrapper, feeds, return_full_exec_context=full)
+    with _quiet_onnxruntime():
+        results = execute_onnx(wrapper, feeds, return_full_exec_context=full)
     return {name: np.asarray(value, dtype=np.float64) for name, value in results.items()
             if isinstance(value, np.ndarray) and value.dtype.kind == "f"}
+
+
+@contextmanager
+def _quiet_onnxruntime():
+    """onnxruntime's warnings off for a while (then back at its default level, warnings): qonnx runs
+    a channels-last node's standard op in a model of opset 1 (the version of its own op), which
+    onnxruntime runs but warns about, twice per node and execution."""
+    import onnxruntime
+
+    onnxruntime.set_default_logger_severity(3)
+    try:
+        yield
+    finally:
+        onnxruntime.set_default_logger_severity(2)
 
 
 def layer_outputs(model, graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
