@@ -90,3 +90,15 @@ def test_compare_runs_qonnx_s_execution_on_a_float_model_too(tmp_path):
     assert {"global_in", "global_out"} <= set(rows)
     assert rows["global_in"].max_error_lsb == 0
     assert rows["global_out"].max_error_lsb < 2**10  # float weights rounded to 14 fractional bits
+
+
+def test_the_readme_s_onnx_example_runs(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"An ONNX or QONNX model .*?```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace = {"nnhls": nnhls, "np": np, "images": np.random.default_rng(0).random((100, 1, 8, 8))}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert [node.op for node in namespace["hls_model"].graph].count("step") == 3

@@ -66,23 +66,3 @@ def test_every_quantizer_gives_qonnx_codes_and_compare_says_so(tmp_path):
     rows = {row.layer: row for row in nnhls.compare(str(DIGITS_QONNX_CNN), hls_model, X)}
     for node in steps:
         assert rows[node.framework_output].max_error_lsb < 1e-4, node.name
-
-
-def test_a_brevitas_export_made_now_reads_as_the_shipped_one(tmp_path):
-    """Brevitas's QONNX export, run with the installed Brevitas, gives a model nnhls reads to the
-    same outputs as the shipped file."""
-    pytest.importorskip("brevitas")
-    torch = pytest.importorskip("torch")
-    import nnhls
-    from brevitas.export import export_qonnx
-
-    from nnhls.examples.torch_digits import load
-
-    path = tmp_path / "mlp.onnx"
-    export_qonnx(load("brevitas_mlp"), torch.zeros(1, 64), export_path=str(path))
-    X, _ = all_digits((64,))
-    outputs = []
-    for model in (path, DIGITS_QONNX_MLP):
-        config = nnhls.config_from_onnx_model(model)
-        outputs.append(nnhls.convert_from_onnx_model(model, hls_config=config, output_dir=tmp_path / "p").predict(X))
-    assert np.array_equal(*outputs)
