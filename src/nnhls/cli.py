@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nnhls", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     convert = commands.add_parser("convert", help="convert the model a YAML configuration names into an HLS project")
-    convert.add_argument("-c", "--config", required=True, help="the YAML file (KerasH5 or PytorchModel and InputShape, OutputDir, HLSConfig, ...)")
+    convert.add_argument("-c", "--config", required=True, help="the YAML file (KerasH5, PytorchModel and InputShape, or OnnxModel; OutputDir, HLSConfig, ...)")
     convert.add_argument("--compile", action="store_true",
                          help="also build the C simulation with g++ and check it against the emulator")
     convert.set_defaults(run=_convert)

@@ -31,7 +31,7 @@ import json
 import os
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -56,7 +56,6 @@ __all__ = ["is_onnx_model", "layer_outputs", "load", "prepare", "read_onnx", "re
 
 _QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 _CHANNELS_LAST_DOMAIN = "qonnx.custom_op.channels_last"
-_QUANTIZERS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
 # QONNX's rounding of a power-of-two quantizer, as the fixed-point conversion that rounds alike.
 # Not HALF_UP: QONNX computes it as floor(|x / s| + 0.5) in float32, whose sum rounds the one
 # float32 x / s = 0.5 - 2**-25 up to 1 (a tie to even), where ap_fixed's AP_RND_INF gives 0; its
@@ -617,8 +616,8 @@ def _bias_values(value, n_out: int, node) -> tuple[np.ndarray, bool] | None:
 
 
 def _scaled(reader: _Reader, name: str, layer: _Value, scale: np.ndarray | None, bias, framework_class: str) -> _Value:
-    """A layer's products (of codes where `scale` is given) times `scale`, plus the bias: one
-    ScaleShift per output channel, exactly, or nothing where there is no scale."""
+    """A layer's products of codes times `scale` (per output channel), plus the bias (QONNX's
+    float32 values): one ScaleShift, exactly."""
     channels = layer.ir_shape[-1]
     shift = zero_weights(channels) if bias is None else exact_weights(bias[0])
     out_name = reader.fresh(f"{name}_scale")
@@ -652,7 +651,7 @@ def _fused_bias(reader: _Reader, node, n_out: int):
     other = add.input[1] if add.input[0] == node.output[0] else add.input[0]
     constant = reader.values.get(other)
     if not isinstance(constant, _Constant) or constant.values.size not in (1, n_out) or \
-            (constant.values.size == n_out and constant.values.shape[-1] != n_out) or constant.values.ndim > 2:
+            (constant.values.ndim and constant.values.shape[-1] != constant.values.size) or constant.values.ndim > 2:
         return None, None
     return _bias_values(constant, n_out, add), add
 
@@ -816,15 +815,11 @@ def _quant(reader: _Reader, node, inputs, attrs) -> _Value:
     integer codes (the value then carries the scale) otherwise."""
     where = reader.where(node)
     fields = _quant_fields(node, inputs, attrs)
-    if fields.scale.size != 1 or fields.zero_point.size != 1:
-        if np.all(fields.scale == fields.scale.reshape(-1)[0]) and np.all(fields.zero_point == fields.zero_point.reshape(-1)[0]):
-            fields = _QuantFields(fields.scale.reshape(-1)[:1].reshape(()), fields.zero_point.reshape(-1)[:1].reshape(()),
-                                  fields.bit_width, fields.signed, fields.narrow, fields.rounding)
-        else:
-            raise NnhlsError(f"{where} quantizes a tensor with a scale or zero point per channel; nnhls reads "
-                             "activation quantizers with one scale and zero point (per tensor)")
-    fields = _QuantFields(fields.scale.reshape(()), fields.zero_point.reshape(()), fields.bit_width, fields.signed,
-                          fields.narrow, fields.rounding)
+    if np.unique(fields.scale).size != 1 or np.unique(fields.zero_point).size != 1:
+        raise NnhlsError(f"{where} quantizes a tensor with a scale or zero point per channel; nnhls reads "
+                         "activation quantizers with one scale and zero point (per tensor)")
+    fields = replace(fields, scale=fields.scale.reshape(-1)[0].reshape(()),
+                     zero_point=fields.zero_point.reshape(-1)[0].reshape(()))
     x = reader.real(reader.tensor(inputs[0], where))
     scale = float(fields.scale)
     bipolar = fields.bit_width == 1 and fields.signed
