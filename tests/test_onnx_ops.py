@@ -344,6 +344,21 @@ def test_global_pool(op_type, shape):
     assert_exact_op(single(op_type, shape), grid_inputs(shape))
 
 
+@pytest.mark.parametrize("keepdims", [0, 1])
+@pytest.mark.parametrize("op_type", ["ReduceMean", "ReduceMax"])
+def test_reduce_over_the_spatial_axes_is_a_global_pool(op_type, keepdims):
+    # What torch.onnx.export writes for adaptive pooling to one pixel: axes an input (opset 18).
+    model = build([helper.make_node(op_type, ["x", "axes"], ["y"], keepdims=keepdims)], {"x": IMAGE}, opset=18,
+                  initializers=[int_constant("axes", [2, 3])])
+    assert_exact_op(model, grid_inputs(IMAGE))
+
+
+def test_reduce_over_the_channels_is_an_error():
+    model = build([helper.make_node("ReduceMean", ["x"], ["y"], axes=[1], keepdims=1)], {"x": IMAGE})
+    with pytest.raises(NnhlsError, match=r"ReduceMean.* reduces over axes \[1\]"):
+        read_onnx(model)
+
+
 # ---------------------------------------------------------------------------------------------
 # Element-wise arithmetic and merges
 

@@ -1090,6 +1090,25 @@ def _global(reader: _Reader, node, inputs, attrs, function: str) -> _Value:
     return _global_pool(reader, node, x, x.rank - 1, function, 1, node.op_type)
 
 
+def _reduce(reader: _Reader, node, inputs, attrs, function: str) -> _Value:
+    """ReduceMean and ReduceMax over every spatial axis of (C, L) or (C, H, W): a global pooling
+    (what torch.onnx.export writes for an adaptive pooling to one pixel or x.mean((2, 3)))."""
+    where = reader.where(node)
+    x = reader.tensor(inputs[0], where)
+    if function == "average":
+        x = reader.real(x)
+    axes = attrs.get("axes")
+    if axes is None and len(inputs) > 1 and inputs[1] is not None:  # an input since opset 18
+        axes = reader.constant(inputs[1], node, "its axes").values.astype(np.int64).tolist()
+    rank = x.rank + 1
+    spatial = list(range(2, rank))
+    if x.rank not in (2, 3) or axes is None or sorted(int(a) % rank for a in axes) != spatial:
+        raise NnhlsError(f"{where} reduces over axes {axes} of a tensor of shape {x.shape}; nnhls reduces over every "
+                         "axis but the batch and the channels of (C, L) or (C, H, W) (axes [2, 3] of an image)")
+    return _global_pool(reader, node, x, x.rank - 1, function, 1, node.op_type,
+                        keepdims=bool(attrs.get("keepdims", 1)))
+
+
 def _pad(reader: _Reader, node, inputs, attrs) -> _Value:
     where = reader.where(node)
     x = reader.tensor(inputs[0], where)
@@ -1263,6 +1282,8 @@ _HANDLERS = {
     ("AveragePool", ""): partial(_pool, function="average"),
     ("GlobalMaxPool", ""): partial(_global, function="max"),
     ("GlobalAveragePool", ""): partial(_global, function="average"),
+    ("ReduceMean", ""): partial(_reduce, function="average"),
+    ("ReduceMax", ""): partial(_reduce, function="max"),
     ("Add", ""): partial(_arithmetic, function="add"),
     ("Sub", ""): partial(_arithmetic, function="subtract"),
     ("Mul", ""): partial(_arithmetic, function="multiply"),
