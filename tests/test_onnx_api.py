@@ -102,3 +102,24 @@ def test_the_readme_s_onnx_example_runs(tmp_path, monkeypatch):
     namespace = {"nnhls": nnhls, "np": np, "images": np.random.default_rng(0).random((100, 1, 8, 8))}
     exec(compile(code, "README.md", "exec"), namespace)
     assert [node.op for node in namespace["hls_model"].graph].count("step") == 3
+
+
+def test_a_model_the_user_cleaned_and_converted_with_qonnx_reads_to_the_same_outputs(tmp_path):
+    """As the field's scripts do it: qonnx's clean-up and channels-last conversion by hand, then
+    `hls4ml.utils.config.config_from_onnx_model`."""
+    import warnings
+
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+    from qonnx.util.cleanup import cleanup_model
+
+    import nnhls as hls4ml
+
+    model = cleanup_model(ModelWrapper(str(DIGITS_QONNX_CNN)))
+    with warnings.catch_warnings():  # qonnx's own, on the model's opset
+        warnings.simplefilter("ignore", UserWarning)
+        model = cleanup_model(model.transform(ConvertToChannelsLastAndClean()).transform(GemmToMatMul()))
+    config = hls4ml.utils.config.config_from_onnx_model(model, granularity="name", default_precision="fixed<16,6>")
+    by_hand = hls4ml.converters.convert_from_onnx_model(model, output_dir=tmp_path / "a", hls_config=config)
+    assert np.array_equal(by_hand.predict(images()), converted(DIGITS_QONNX_CNN, tmp_path / "b").predict(images()))
