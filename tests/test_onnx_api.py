@@ -123,3 +123,28 @@ def test_a_model_the_user_cleaned_and_converted_with_qonnx_reads_to_the_same_out
     config = hls4ml.utils.config.config_from_onnx_model(model, granularity="name", default_precision="fixed<16,6>")
     by_hand = hls4ml.converters.convert_from_onnx_model(model, output_dir=tmp_path / "a", hls_config=config)
     assert np.array_equal(by_hand.predict(images()), converted(DIGITS_QONNX_CNN, tmp_path / "b").predict(images()))
+
+
+def _tiny(nodes, inputs, outputs, initializers=()):
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        nodes, "tiny", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in outputs],
+        [numpy_helper.from_array(np.asarray(v, np.float32), n) for n, v in initializers])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_a_model_passing_its_input_through_is_read(tmp_path):
+    X = np.arange(12).reshape(3, 4) / 8
+    assert np.array_equal(converted(_tiny([], [("x", ["N", 4])], [("x", ["N", 4])]), tmp_path).predict(X), X)
+
+
+def test_a_weight_that_is_not_a_number_is_named():
+    from onnx import helper
+
+    model = _tiny([helper.make_node("MatMul", ["x", "W"], ["y"])], [("x", ["N", 4])], [("y", ["N", 2])],
+                  [("W", np.full((4, 2), np.nan))])
+    config = nnhls.config_from_onnx_model(model)
+    with pytest.raises(NnhlsError, match="layer 'MatMul_0': its weight holds nan"):
+        nnhls.convert_from_onnx_model(model, hls_config=config)

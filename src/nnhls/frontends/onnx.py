@@ -133,6 +133,7 @@ def _prepared(wrapper, batch_size: int):
     _check_graph(wrapper)
     _remember_origins(wrapper)
     _separate_repeated_inputs(wrapper)
+    _outputs_computed(wrapper)
     wrapper = _set_batch_size(wrapper, batch_size)
     wrapper = _transformed(wrapper, lambda w: cleanup_model(w), "clean-up")
     _standard_opset_first(wrapper)
@@ -349,6 +350,20 @@ def _separate_repeated_inputs(wrapper) -> None:
                 node.input[position] = copy_name
             seen.add(name)
         index += 1
+
+
+def _outputs_computed(wrapper) -> None:
+    """A graph output that is a graph input (a model of no nodes, or one passing an input through)
+    is written by an Identity node: qonnx's renaming needs every output computed by a node."""
+    from onnx import helper
+
+    graph = wrapper.graph
+    inputs = {i.name for i in graph.input}
+    for output in graph.output:
+        if output.name in inputs:
+            source = output.name
+            output.name = wrapper.make_new_valueinfo_name()
+            graph.node.append(helper.make_node("Identity", [source], [output.name]))
 
 
 def _node_name(name: str, outputs) -> str:

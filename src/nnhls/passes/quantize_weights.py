@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from nnhls import quantize
 from nnhls.errors import NnhlsError
 from nnhls.ir import Graph, Weights
@@ -36,6 +38,10 @@ def _quantize(layer: str, role: str, weights: Weights) -> None:
     if weights.type.width > MAX_CONSTANT_WIDTH:
         raise NnhlsError(f"layer {layer!r}: {role} type {weights.type} is wider than {MAX_CONSTANT_WIDTH} bits, "
                          f"the most nnhls's C simulation types hold; use at most {MAX_CONSTANT_WIDTH} bits")
+    if not np.all(np.isfinite(weights.values)):
+        bad = weights.values[~np.isfinite(weights.values)].reshape(-1)[0]
+        raise NnhlsError(f"layer {layer!r}: its {role} holds {bad}, which has no fixed-point code; the model's "
+                         "constants must be finite numbers")
     weights.codes, n_overflow = quantize.from_float(weights.values, weights.type, count_overflow=True)
     if n_overflow:
         warnings.warn(f"layer {layer!r}: {n_overflow} of {weights.values.size} {role} values lie outside "
