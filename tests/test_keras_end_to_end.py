@@ -148,6 +148,8 @@ def test_bad_predict_inputs_are_clear_errors(qmlp, tmp_path):
         model.predict(np.zeros((10, 15)))
     with pytest.raises(NnhlsError, match="must be numeric"):
         model.predict(np.array([["a"] * 16]))
+    with pytest.raises(NnhlsError, match="input 'input_1' holds nan, which has no fixed-point code"):
+        model.predict(np.full((2, 16), np.nan))
     with pytest.raises(NnhlsError, match="engine 'gpu' is not valid"):
         model.predict(np.zeros((1, 16)), engine="gpu")
     with pytest.raises(NnhlsError, match="call compile"):

@@ -222,7 +222,12 @@ class HLSModel:
                                  f"got {array.shape}")
             if node.dtype is not None:  # the framework rounds its inputs to this type first
                 array = array.astype(node.dtype)
-            checked.append(array.astype(np.float64))
+            array = array.astype(np.float64)
+            if not np.all(np.isfinite(array)):
+                bad = array[~np.isfinite(array)][0]
+                raise NnhlsError(f"input {node.name!r} holds {bad}, which has no fixed-point code; give finite "
+                                 "numbers (a fixed-point design saturates or wraps what is too large for its type)")
+            checked.append(array)
         batches = {len(a) for a in checked}
         if len(batches) > 1:
             raise NnhlsError(f"all inputs need the same batch size, got {sorted(batches)}")
