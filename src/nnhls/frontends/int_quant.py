@@ -29,8 +29,10 @@ __all__ = [
     "IntQuantizer",
     "float32_below",
     "float32_of_keys",
+    "int_codes",
     "int_range",
     "round_float32",
+    "scaled_float32",
     "staircase",
     "staircase_of",
 ]
@@ -68,6 +70,23 @@ KEY_OF_INFINITY = 0x7F800000
 def round_float32(x: np.ndarray, rounding: str) -> np.ndarray:
     """`x` (float32) rounded to integers by `rounding` (one of ROUNDINGS), in float32."""
     return _ROUNDING_FUNCTIONS[rounding](np.asarray(x, dtype=np.float32))
+
+
+def scaled_float32(x: np.ndarray, scale, zero_point) -> np.ndarray:
+    """fl32(fl32(x / scale) + zero_point), as the frameworks compute it (scale and zero point
+    float32, broadcast against `x`)."""
+    x = np.asarray(x, dtype=np.float32)
+    scale, zero_point = np.asarray(scale, dtype=np.float32), np.asarray(zero_point, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return (x / scale).astype(np.float32) + zero_point
+
+
+def int_codes(x: np.ndarray, scale, zero_point, low: int, high: int, rounding: str) -> np.ndarray:
+    """The integer codes q = clamp(R(fl32(fl32(x / scale) + zero_point)), low, high) of float32 `x`,
+    as float32 integers (scale and zero point float32, broadcast against `x`)."""
+    with np.errstate(invalid="ignore"):
+        rounded = round_float32(scaled_float32(x, scale, zero_point), rounding)
+    return np.clip(rounded, np.float32(low), np.float32(high)).astype(np.float32)
 
 
 def int_range(bit_width: int, signed: bool, narrow: bool) -> tuple[int, int]:
@@ -160,10 +179,7 @@ class IntQuantizer:
         x = np.asarray(x, dtype=np.float32)
         scale = along(self.scale.astype(np.float32), x.ndim, axis)
         zero_point = along(self.zero_point.astype(np.float32), x.ndim, axis)
-        with np.errstate(over="ignore", invalid="ignore"):
-            scaled = (x / scale).astype(np.float32) + zero_point
-            rounded = round_float32(scaled, self.rounding)
-        return np.clip(rounded, np.float32(self.low), np.float32(self.high)).astype(np.float32)
+        return int_codes(x, scale, zero_point, self.low, self.high, self.rounding)
 
     def quantize(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         """The dequantized float32 output for `x`, as float64 (the numpy reference)."""

@@ -39,7 +39,7 @@ import numpy as np
 from nnhls.errors import NnhlsError
 from nnhls.frontends.constants import exact_weights, zero_weights
 from nnhls.frontends.int_quant import (KEY_OF_INFINITY, MAX_BIT_WIDTH, MAX_STAIRCASE_BIT_WIDTH, ROUNDINGS, float32_below,
-                                       float32_of_keys, int_range, round_float32, staircase_of)
+                                       float32_of_keys, int_codes, int_range, scaled_float32, staircase_of)
 from nnhls.frontends.pytorch import (LayoutReader, _binary, _canonical_kernel, _ceil_mode_changes, _channels_last,
                                      _checked_window, _clip, _concatenate, _Constant, _elementwise, _from_framework,
                                      _global_pool, _per_channel, _permute, _relu_family, _reshape, _softmax,
@@ -564,13 +564,10 @@ def _quant_fields(node, inputs: list, attrs: dict) -> _QuantFields:
 def _qonnx_codes(x: np.ndarray, fields: _QuantFields) -> np.ndarray:
     """QONNX's integer q for float32 `x`, in its float32 arithmetic (qonnx's int_quant, before the
     zero point is taken off): a signed 1-bit quantizer is bipolar (1 where x / s + z >= 0, else -1)."""
-    x = np.asarray(x, dtype=np.float32)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        scaled = (x / fields.scale).astype(np.float32) + fields.zero_point
-        if fields.bit_width == 1 and fields.signed:
-            return np.where(scaled >= 0, np.float32(1), np.float32(-1))
-        low, high = _range(fields)
-        return np.clip(round_float32(scaled, fields.rounding), np.float32(low), np.float32(high))
+    if fields.bit_width == 1 and fields.signed:
+        scaled = scaled_float32(x, fields.scale, fields.zero_point)
+        return np.where(scaled >= 0, np.float32(1), np.float32(-1))
+    return int_codes(x, fields.scale, fields.zero_point, *_range(fields), fields.rounding)
 
 
 def _range(fields: _QuantFields) -> tuple[int, int]:
