@@ -40,13 +40,12 @@ from nnhls.errors import NnhlsError
 from nnhls.frontends.constants import exact_weights, zero_weights
 from nnhls.frontends.int_quant import (KEY_OF_INFINITY, MAX_BIT_WIDTH, MAX_STAIRCASE_BIT_WIDTH, ROUNDINGS, float32_below,
                                        float32_of_keys, int_codes, int_range, scaled_float32, staircase_of)
-from nnhls.frontends.pytorch import (LayoutReader, _binary, _canonical_kernel, _ceil_mode_changes, _channels_last,
+from nnhls.frontends.pytorch import (LayoutReader, _binary, _canonical_kernel, _channels_last,
                                      _checked_window, _clip, _concatenate, _Constant, _elementwise, _from_framework,
-                                     _global_pool, _per_channel, _permute, _relu_family, _reshape, _softmax,
+                                     _global_pool, _per_channel, _permute, _pool_node, _relu_family, _reshape, _softmax,
                                      _spatial_input, _to_framework, _upsample, _Value, _with_constant, _zero_pad,
                                      checked_layout_settings)
-from nnhls.ir import (Activation, Conv, Dense, Graph, Merge, ParametricRelu, Pool, ScaleShift, Step, Weights, Window,
-                      ZeroPad)
+from nnhls.ir import Activation, Conv, Dense, Graph, Merge, ParametricRelu, ScaleShift, Step, Weights, Window
 from nnhls.ir.ops import SELU_ALPHA, SELU_SCALE, BatchNorm
 from nnhls.passes.staircases import fold_scales_into_staircases
 from nnhls.passes.transposes import fold_transposes
@@ -1071,25 +1070,10 @@ def _pool(reader: _Reader, node, inputs, attrs, function: str, channels_last: bo
         raise NnhlsError(f"{where} has dilations={attrs.get('dilations')}; nnhls pools without dilation")
     (top, bottom), (left, right) = _pads(attrs, spatial, (in_h, in_w)[2 - spatial:], kernel[2 - spatial:],
                                          strides[2 - spatial:], (1,) * spatial, where)
-    source = x
-    if function == "average" and attrs.get("count_include_pad", 0) and any((top, bottom, left, right)):
-        # The padding's zeros count in the average: pad first, then average over windows inside.
-        padded = Window(in_h, in_w, channels, 1, 1, 1, 1, top, bottom, left, right)
-        pad_shape = (padded.out_w, channels) if spatial == 1 else (padded.out_h, padded.out_w, channels)
-        pad_name = reader.fresh(f"{node.name}_pad")
-        reader.add(ZeroPad(pad_name, [x.node], pad_shape, window=padded, in_shape=x.ir_shape), node.op_type)
-        source = _Value(pad_name, pad_shape, tuple(range(len(pad_shape))), x.scale)
-        in_h, in_w = (1, pad_shape[0]) if spatial == 1 else pad_shape[:2]
-        top = bottom = left = right = 0
-    window = _checked_window(Window(in_h, in_w, channels, *kernel, *strides, top, bottom, left, right), where)
-    if _ceil_mode_changes(window, bool(attrs.get("ceil_mode", 0)), spatial):
-        raise NnhlsError(f"{where} has ceil_mode=1, which adds a window at the end for this input; nnhls pools as "
-                         "ceil_mode=0 does: export with ceil_mode=False or pad the input")
-    name = node.name
-    out = _image_value(name, window, spatial, channels, channels_last, x.scale)
-    reader.add(Pool(name, [source.node], out.ir_shape, function=function, window=window,
-                    in_shape=reader.by_name[source.node].shape), node.op_type)
-    return out
+    window = _pool_node(reader, node.name, x, (in_h, in_w, channels), spatial, function, kernel, strides,
+                        (top, bottom, left, right), bool(attrs.get("ceil_mode", 0)),
+                        bool(attrs.get("count_include_pad", 0)), node.op_type, where)
+    return _image_value(node.name, window, spatial, channels, channels_last, x.scale)
 
 
 def _global(reader: _Reader, node, inputs, attrs, function: str) -> _Value:

@@ -793,25 +793,34 @@ def _pool(reader: _Reader, fx_node, x, spatial: int, function: str, kernel_size,
         raise NnhlsError(f"{where} has dilation={dilation!r}; nnhls pools without dilation")
     if divisor_override is not None:
         raise NnhlsError(f"{where} has divisor_override={divisor_override!r}, which nnhls does not support")
-    source, name = x, fx_node.name
+    window = _pool_node(reader, fx_node.name, x, (in_h, in_w, channels), spatial, function, kernel, strides,
+                        (pads[0], pads[0], pads[1], pads[1]), ceil_mode, count_include_pad, framework_class, where)
+    return _Value(fx_node.name, _torch_image_shape(window, spatial, channels), x.axes, x.scale)
+
+
+def _pool_node(reader: LayoutReader, name: str, x: _Value, image: tuple[int, int, int], spatial: int,
+               function: str, kernel, strides, pads, ceil_mode: bool, count_include_pad: bool,
+               framework_class: str, where: str) -> Window:
+    """The Pool node `name` of channels-last `x` (of (height, width, channels) `image`), with
+    `pads` (top, bottom, left, right); returns its window. An average counting the padding's zeros
+    pads first (a ZeroPad), then averages over windows inside."""
+    in_h, in_w, channels = image
+    source = x.node
     if function == "average" and count_include_pad and any(pads):
-        # The padding's zeros count in the average: pad first, then average over windows inside.
-        padded = Window(in_h, in_w, channels, 1, 1, 1, 1, pads[0], pads[0], pads[1], pads[1])
+        padded = Window(in_h, in_w, channels, 1, 1, 1, 1, *pads)
         pad_shape = (padded.out_w, channels) if spatial == 1 else (padded.out_h, padded.out_w, channels)
-        pad_name = reader.fresh(f"{name}_pad")
-        reader.add(ZeroPad(pad_name, [x.node], pad_shape, window=padded, in_shape=x.ir_shape), framework_class)
-        source = _Value(pad_name, (channels, *pad_shape[:-1]), x.axes, x.scale)
+        source = reader.fresh(f"{name}_pad")
+        reader.add(ZeroPad(source, [x.node], pad_shape, window=padded, in_shape=x.ir_shape), framework_class)
         in_h, in_w = (1, pad_shape[0]) if spatial == 1 else pad_shape[:2]
-        pads = (0, 0)
-    window = Window(in_h, in_w, channels, *kernel, *strides, pads[0], pads[0], pads[1], pads[1])
-    window = _checked_window(window, where)
+        pads = (0, 0, 0, 0)
+    window = _checked_window(Window(in_h, in_w, channels, *kernel, *strides, *pads), where)
     if _ceil_mode_changes(window, ceil_mode, spatial):
         raise NnhlsError(f"{where} has ceil_mode=True, which adds a window at the end for this input; nnhls pools "
-                         "as ceil_mode=False does: use ceil_mode=False or pad the input")
-    out = _Value(name, _torch_image_shape(window, spatial, channels), x.axes, x.scale)
-    reader.add(Pool(name, [source.node], out.ir_shape, function=function, window=window,
-                    in_shape=reader.by_name[source.node].shape), framework_class)
-    return out
+                         "as ceil_mode=False does: use ceil_mode=False (ceil_mode=0) or pad the input")
+    shape = (window.out_w, channels) if spatial == 1 else (window.out_h, window.out_w, channels)
+    reader.add(Pool(name, [source], shape, function=function, window=window,
+                    in_shape=reader.by_name[source].shape), framework_class)
+    return window
 
 
 def _as_tuple(value):
