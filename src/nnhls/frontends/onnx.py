@@ -41,11 +41,11 @@ from nnhls.frontends.constants import exact_weights, zero_weights
 from nnhls.frontends.int_quant import (KEY_OF_INFINITY, MAX_BIT_WIDTH, MAX_STAIRCASE_BIT_WIDTH, ROUNDINGS, float32_below,
                                        float32_of_keys, int_codes, int_range, scaled_float32, staircase_of)
 from nnhls.frontends.pytorch import (LayoutReader, _binary, _canonical_kernel, _channels_last,
-                                     _checked_window, _clip, _concatenate, _Constant, _elementwise, _from_framework,
+                                     _checked_window, _clip, _concatenate, _Constant, _dense, _elementwise, _from_framework,
                                      _global_pool, _per_channel, _permute, _pool_node, _relu_family, _reshape, _softmax,
                                      _spatial_input, _to_framework, _upsample, _Value, _with_constant, _zero_pad,
                                      checked_layout_settings)
-from nnhls.ir import Activation, Conv, Dense, Graph, Merge, ParametricRelu, ScaleShift, Step, Weights, Window
+from nnhls.ir import Activation, Conv, Graph, Merge, ParametricRelu, ScaleShift, Step, Weights, Window
 from nnhls.ir.ops import SELU_ALPHA, SELU_SCALE, BatchNorm
 from nnhls.passes.staircases import fold_scales_into_staircases
 from nnhls.passes.transposes import fold_transposes
@@ -681,19 +681,9 @@ def _matmul(reader: _Reader, node, inputs, attrs) -> _Value:
     bias, add = _fused_bias(reader, node, n_out)
     scale = _output_scale(x, weight_scale)
     name = node.name
-    x = reader.with_last(x, x.rank - 1, where)
-    if x.shape[-1] != n_in:
-        raise NnhlsError(f"{where} multiplies a tensor of shape {x.shape} by W of shape {kernel.shape}")
     weights = Weights(np.ascontiguousarray(kernel), quantizer=kernel_type)
     layer_bias = zero_weights(n_out) if scale is not None else _layer_bias(bias, n_out)
-    out = _Value(name, x.shape[:-1] + (n_out,), x.axes)
-    if x.rank == 1:
-        reader.add(Dense(name, [x.node], (n_out,), weight=weights, bias=layer_bias), "MatMul")
-    else:
-        positions = int(np.prod(x.ir_shape[:-1]))
-        weights = Weights(weights.values.reshape(1, 1, n_in, n_out), quantizer=kernel_type)
-        reader.add(Conv(name, [x.node], out.ir_shape, weight=weights, bias=layer_bias,
-                        window=Window(1, positions, n_in), in_shape=x.ir_shape), "Dense")
+    out = _dense(reader, name, x, weights, layer_bias, "MatMul")
     if scale is not None:
         out = _scaled(reader, name, out, scale, bias, "MatMul")
     if add is not None:

@@ -1206,7 +1206,7 @@ def _layer_class_name(node: Node) -> str:
     framework = node.framework_class
     dimensions = f"{len(node.in_shape) - 1}D" if node.op in ("conv", "pool", "zero_pad") else ""
     if node.op == "conv":
-        if framework in ("Dense", "QDense", "Linear", "QuantLinear"):  # applied to the last axis of rank > 1
+        if framework in ("Dense", "QDense", "Linear", "QuantLinear", "MatMul"):  # on the last axis of rank > 1
             return "Dense"
         if framework == "QConv2DBatchnorm":
             return "Conv2DBatchnorm"
