@@ -407,7 +407,7 @@ class _Reader(LayoutReader):
         graph = model.graph
         super().__init__({n.name for n in graph.node} | {i.name for i in graph.input}, conversion, transpose_outputs)
         self.model = model
-        self.opset = next((o.version for o in model.model.opset_import if o.domain in ("", "ai.onnx")), 13)
+        self.opset = self.domain_version("", default=13)
         self.consumers: dict[str, list] = {}
         for node in graph.node:
             for name in node.input:
@@ -465,9 +465,11 @@ class _Reader(LayoutReader):
         self.values[node.output[0]] = value
         self.bind(node.output[0], value)
 
-    def domain_version(self, domain: str) -> int:
-        """The version of `domain` the model imports (QONNX's default, 1, where it imports none)."""
-        return next((o.version for o in self.model.model.opset_import if o.domain == domain), 1)
+    def domain_version(self, domain: str, default: int = 1) -> int:
+        """The version of `domain` the model imports ("" and "ai.onnx" are ONNX's own); `default`
+        where it imports none (1: QONNX's)."""
+        domains = ("", "ai.onnx") if domain in ("", "ai.onnx") else (domain,)
+        return next((o.version for o in self.model.model.opset_import if o.domain in domains), default)
 
     def constant(self, value, node, what: str) -> _Constant:
         if not isinstance(value, _Constant):

@@ -22,12 +22,16 @@ from nnhls.ir import Graph, Node
 __all__ = ["fold_relus_into_staircases", "fold_scales_into_staircases"]
 
 
+def _shared_staircases(graph: Graph) -> list[Node]:
+    """The staircases whose thresholds every channel shares, none of them strict."""
+    return [step for step in graph if step.op == "step" and not step.per_channel
+            and not (step.strict is not None and np.any(step.strict))]
+
+
 def fold_relus_into_staircases(graph: Graph) -> bool:
     """Fold every ReLU whose only reader is a staircase of shared, non-strict thresholds; whether any was."""
     changed = False
-    for step in graph:
-        if step.op != "step" or step.per_channel or step.strict is not None and np.any(step.strict):
-            continue
+    for step in _shared_staircases(graph):
         source = graph[step.inputs[0]]
         if source.op != "activation" or source.function != "relu" or source.result_quantizer is not None \
                 or graph.only_reader(source.name) is not step:
@@ -46,9 +50,7 @@ def fold_scales_into_staircases(graph: Graph) -> bool:
     """Fold every ScaleShift whose only reader is a staircase of shared thresholds (after folding the
     ReLUs between them); whether any was."""
     changed = fold_relus_into_staircases(graph)
-    for step in graph:
-        if step.op != "step" or step.per_channel or step.strict is not None and np.any(step.strict):
-            continue
+    for step in _shared_staircases(graph):
         source = graph[step.inputs[0]]
         if not _foldable(graph, source, step):
             continue
