@@ -111,22 +111,35 @@ def prepare(model, batch_size: int = 1):
     applied to a copy with the batch size set to `batch_size`.
 
     The last few preparations are kept (by the model's bytes and the batch size), so reading a model
-    for its configuration and again to convert it prepares it once."""
+    for its configuration and again to convert it prepares it once. Whether the channels-last
+    conversion is kept is decided at batch size 1 and holds for every batch size, so the graph
+    prepared for a batch has the names of the graph nnhls read."""
     onnx, ModelWrapper = _libraries()
     wrapper = load(model)
-    key = (hashlib.sha256(wrapper.model.SerializeToString(deterministic=True)).hexdigest(), int(batch_size))
+    digest = hashlib.sha256(wrapper.model.SerializeToString(deterministic=True)).hexdigest()
+    key = (digest, int(batch_size))
     if key not in _PREPARED:
-        _PREPARED[key] = _prepared(wrapper, batch_size).model.SerializeToString()
+        converts = None if batch_size == 1 else _conversion_kept(model, digest)
+        prepared, converts = _prepared(wrapper, batch_size, converts)
+        _PREPARED[key] = (prepared.model.SerializeToString(), converts)
         while len(_PREPARED) > _PREPARED_KEPT:
             del _PREPARED[next(iter(_PREPARED))]
-    return ModelWrapper(onnx.load_from_string(_PREPARED[key]))
+    return ModelWrapper(onnx.load_from_string(_PREPARED[key][0]))
 
 
-_PREPARED: dict[tuple[str, int], bytes] = {}
+def _conversion_kept(model, digest: str) -> bool:
+    """Whether the model's preparation at batch size 1 keeps qonnx's channels-last conversion."""
+    if (digest, 1) not in _PREPARED:
+        prepare(model, 1)
+    return _PREPARED[(digest, 1)][1]
+
+
+# (model digest, batch size) -> (the prepared model's bytes, whether it keeps the conversion)
+_PREPARED: dict[tuple[str, int], tuple[bytes, bool]] = {}
 _PREPARED_KEPT = 8
 
 
-def _prepared(wrapper, batch_size: int):
+def _prepared(wrapper, batch_size: int, converts: bool | None):
     from qonnx.util.cleanup import cleanup_model
 
     _check_graph(wrapper)
@@ -138,7 +151,7 @@ def _prepared(wrapper, batch_size: int):
     _standard_opset_first(wrapper)
     wrapper = _transformed(wrapper, _gemm_to_matmul, "Gemm to MatMul")
     wrapper = _transformed(wrapper, lambda w: cleanup_model(w), "clean-up")
-    return _in_channels_last(wrapper)
+    return _in_channels_last(wrapper, converts)
 
 
 def _named(wrapper, strict: bool = True):
@@ -153,24 +166,29 @@ def _named(wrapper, strict: bool = True):
     return wrapper
 
 
-def _in_channels_last(wrapper):
+def _in_channels_last(wrapper, converts: bool | None):
     """The cleaned graph after qonnx's channels-last conversion, where that computes what the graph
     computes; the cleaned graph itself otherwise, which the reader puts channels-last on its own.
+    Returns it and whether it is converted; `converts` gives that decision where it was made.
 
     The conversion is checked by QONNX's execution of both graphs on random inputs: it rewires some
     graphs wrongly (a Conv's output c read by Add(c, Relu(c)) becomes Add(Transpose(Relu(c)),
     Relu(c)), which no shape check reveals where C = H = W), and fails on others."""
     from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
 
+    if converts is False:
+        return _named(wrapper), False
+    convert = ConvertToChannelsLastAndClean(make_input_channels_last=False)
+    if converts:
+        return _named(_transformed(wrapper, lambda w: w.transform(convert), "channels-last conversion")), True
     cleaned = _named(wrapper)
     try:
-        converted = _named(wrapper.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False)),
-                           strict=False)
+        converted = _named(wrapper.transform(convert), strict=False)
         if _computes_alike(cleaned, converted):
-            return converted
+            return converted, True
     except Exception:  # noqa: BLE001  (qonnx's conversion or its execution failed: read the cleaned graph)
         pass
-    return cleaned
+    return cleaned, False
 
 
 def _computes_alike(first, second) -> bool:
@@ -1352,7 +1370,7 @@ def layer_outputs(model, graph: Graph, inputs: list[np.ndarray]) -> dict[str, np
     `inputs`) at every tensor a graph node holds (`framework_output`), for `inputs` as the graph's
     inputs take them, each in that node's layout and units (`framework_axes`, `framework_scale`)."""
     onnx_inputs = [_to_framework(x, node.framework_axes) for node, x in zip(graph.inputs, inputs)]
-    computed = _execute(prepare(model, batch_size=int(onnx_inputs[0].shape[0])), onnx_inputs, full=True)
+    computed = _execute(prepare(model, int(onnx_inputs[0].shape[0])), onnx_inputs, full=True)
     values = {}
     for node in graph:
         result = computed.get(node.framework_output)
