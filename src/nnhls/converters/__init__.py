@@ -76,9 +76,7 @@ def convert_from_pytorch_model(model, output_dir: str | os.PathLike = "nnhls_prj
     if shape is None:
         raise NnhlsError("convert_from_pytorch_model needs the input's shape: make the configuration with "
                          "nnhls.config_from_pytorch_model(model, input_shape=(...)), or pass input_shape=(...)")
-    model_config = config.get("Model", {})
-    conversion = model_config.get("ChannelsLastConversion", "full")
-    transpose_outputs = model_config.get("TransposeOutputs", False)
+    conversion, transpose_outputs = _layout_settings(config)
     return _convert(lambda: read_pytorch(model, shape, conversion, transpose_outputs), hls_config, output_dir,
                     project_name, input_data_tb, output_data_tb, backend, part, clock_period, io_type, strict,
                     clock_uncertainty, bit_exact, namespace, write_weights_txt, write_tar)
@@ -100,12 +98,17 @@ def convert_from_onnx_model(model, output_dir: str | os.PathLike = "nnhls_prj", 
     """
     from nnhls.frontends.onnx import read_onnx
 
-    model_config = (hls_config or {}).get("Model", {})
-    conversion = model_config.get("ChannelsLastConversion", "full")
-    transpose_outputs = model_config.get("TransposeOutputs", False)
+    conversion, transpose_outputs = _layout_settings(hls_config or {})
     return _convert(lambda: read_onnx(model, conversion, transpose_outputs), hls_config, output_dir, project_name,
                     input_data_tb, output_data_tb, backend, part, clock_period, io_type, strict, clock_uncertainty,
                     bit_exact, namespace, write_weights_txt, write_tar)
+
+
+def _layout_settings(config: dict) -> tuple:
+    """A channels-first frontend's layout settings as config_from_pytorch_model and
+    config_from_onnx_model keep them under `Model` (ChannelsLastConversion, TransposeOutputs)."""
+    model_config = config.get("Model", {})
+    return model_config.get("ChannelsLastConversion", "full"), model_config.get("TransposeOutputs", False)
 
 
 def convert_graph(graph, hls_config: dict | None = None, **options) -> HLSModel:
