@@ -10,7 +10,8 @@ import pytest
 from nnhls.hls.backend import BACKENDS, IO_TYPES, Project, get_backend
 from nnhls.ir import (OPS, Activation, Concatenate, Conv, Crop, Dense, Dot, Embedding, Flatten, Graph, HardSigmoid,
                       Input, LayerNorm, Lookup, Merge, ParametricRelu, Pool, Reshape, ScaleShift, Softmax, Softsign,
-                      Step, Transpose, Upsample, Weights, Window, ZeroPad, embedding_index_type)
+                      Step, Transpose, Upsample, Weights, Window, ZeroPad, embedding_index_type, CELLS, Recurrent,
+                      recurrent_parts)
 from nnhls.types import IntType, exact_type
 from nnhls.model import HLSModel, spanned_codes
 from nnhls.passes import lower
@@ -28,6 +29,7 @@ CONVOLUTION_SEED = 4
 LAYERNORM_SEED = 9  # an unsigned input; the last variance is 68 bits wide
 TOKENS_SEED = 4
 SHAPES_SEED = 4
+RECURRENT_SEED = 4
 
 
 def random_type(rng, width_range=(2, 12), signed=None, modes=True) -> FixedType:
@@ -476,10 +478,63 @@ def random_shapes_network(seed: int) -> Graph:
     return Graph(nodes, ["softmax", "softmax_rows", "upsample_signal", "four_axes"])
 
 
+def recurrent_layer(rng, name: str, source: str, cell: str, steps: int, n_in: int, units: int, activation: tuple,
+                    gate: tuple, **fields) -> Recurrent:
+    """A recurrent layer of random kernels, biases and types; its state and cell state narrow
+    enough that they saturate or wrap now and then."""
+    blocks = len(CELLS[cell])
+    def weights(shape):
+        return random_weights(rng, shape, FixedType(int(rng.integers(4, 9)), int(rng.integers(0, 2))))
+    parts = recurrent_parts(name, cell, units, weights((n_in, blocks * units)), weights((units, blocks * units)),
+                            weights((blocks * units,)), weights((blocks * units,)), activation, gate,
+                            fields.get("reset_after", True))
+    return_sequences = fields.pop("return_sequences", True)
+    shape = (steps, units) if return_sequences else (units,)
+    node = Recurrent(name, [source], shape, cell.upper(), cell=cell, units=units, steps=steps,
+                     return_sequences=return_sequences, parts=parts, static=bool(rng.random() < 0.5), **fields)
+    node.set_precision("result", random_type(rng, (6, 14)) if rng.random() < 0.5 else AUTO)
+    node.set_precision("state", ranged_type(rng, (8, 14), 2))
+    for key in node.precision_keys():
+        if key == "cell_state":
+            node.set_precision(key, ranged_type(rng, (8, 16), 2))
+        elif key.endswith("table"):
+            node.set_precision(key, table_type(rng, 1, True))
+        elif key.endswith("param"):
+            node.set_precision(key, FixedType(int(rng.integers(6, 19)), 2, True, str(rng.choice(ROUNDING_MODES)), "SAT"))
+    node.set_precision("accum", AUTO if rng.random() < 0.5 else ranged_type(rng, (10, 18), 4))
+    return node
+
+
+def random_recurrent_network(seed: int) -> Graph:
+    """An LSTM of table-driven gates returning its sequence; a GRU of hard-sigmoid gates
+    (reset after the product) reading it backwards; a GRU with the reset before the product, a
+    staircase gate and a ReLU candidate; a SimpleRNN returning its last state; each with its own
+    types, reuse factors and `static` setting."""
+    rng = np.random.default_rng(seed)
+    steps, n_in = int(rng.integers(3, 6)), int(rng.integers(2, 5))
+    units = [int(rng.integers(2, 5)) for _ in range(4)]
+    exact = Weights(np.array([0.5]), quantizer=FixedType(1, 0, False))
+    hard_sigmoid = ("hard_sigmoid", {"slope": Weights(np.array([0.2])), "offset": exact})
+    staircase = ("step", {"staircase_of": "quantized_sigmoid", "thresholds": np.array([-1.5, -0.25, 0.5, 2.0]),
+                          "levels": Weights(np.arange(5) / 4, quantizer=FixedType(3, 1, False))})
+    nodes = [
+        Input("x", [], (steps, n_in), "InputLayer", result_type=ranged_type(rng, (6, 10), 2)),
+        recurrent_layer(rng, "lstm", "x", "lstm", steps, n_in, units[0], ("tanh", {}), ("sigmoid", {})),
+        recurrent_layer(rng, "gru", "lstm", "gru", steps, units[0], units[1], ("tanh", {}), hard_sigmoid,
+                        go_backwards=True),
+        recurrent_layer(rng, "gru_reset_before", "gru", "gru", steps, units[1], units[2], ("relu", {}), staircase,
+                        reset_after=False),
+        recurrent_layer(rng, "rnn", "gru_reset_before", "simple", steps, units[2], units[3], ("tanh", {}),
+                        ("sigmoid", {}), return_sequences=False),
+    ]
+    return Graph(nodes, ["lstm", "rnn"])
+
+
 NETWORKS = {"ops": random_network, "tables": random_table_network, "piecewise": random_piecewise_network,
             "images": random_image_network, "signals": random_signal_network, "residual": random_residual_network,
             "two_inputs": random_two_input_network, "convolutions": random_convolution_network,
-            "layernorm": random_layernorm_network, "tokens": random_tokens_network, "shapes": random_shapes_network}
+            "layernorm": random_layernorm_network, "tokens": random_tokens_network, "shapes": random_shapes_network,
+            "recurrent": random_recurrent_network}
 
 
 def spanning_inputs(graph: Graph, n: int, seed: int):
@@ -507,6 +562,10 @@ def realize(seed, backend, strategy, io_type, tmp_path, network="ops") -> tuple[
         node.strategy = strategy
         if node.op in ("dense", "conv"):
             node.reuse_factor = int(rng.choice(node.valid_reuse_factors(strategy)))
+        if node.op == "recurrent":  # each of its Dense parts at a factor it takes
+            node.reuse_factor = int(rng.choice(node.parts["input"].valid_reuse_factors(strategy)))
+            recurrent = [set(part.valid_reuse_factors(strategy)) for role, part in node.dense_parts() if role != "input"]
+            node.recurrent_reuse_factor = int(rng.choice(sorted(set.intersection(*recurrent))))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # user types here overflow on purpose
         lower(graph, {"default": FixedType(16, 6), "maximum": None}, strict=True)
@@ -523,7 +582,7 @@ CASES = [("residual", MERGE_SEEDS[0]), ("two_inputs", MERGE_SEEDS[1]), ("convolu
     [("images", seed) for seed in IMAGE_SEEDS] + [("signals", seed) for seed in IMAGE_SEEDS] + \
     [("ops", seed) for seed in SEEDS] + [("tables", seed) for seed in TABLE_SEEDS] + \
     [("piecewise", seed) for seed in PIECEWISE_SEEDS] + [("layernorm", LAYERNORM_SEED), ("tokens", TOKENS_SEED),
-                                                          ("shapes", SHAPES_SEED)]
+                                                          ("shapes", SHAPES_SEED), ("recurrent", RECURRENT_SEED)]
 
 
 @pytest.mark.parametrize("network, seed", CASES)

@@ -22,13 +22,14 @@ __all__ = ["apply_config", "config_from_graph", "config_from_keras_model", "conf
 
 STRATEGIES = ("Latency", "Resource")
 _MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "BramFactor", "TraceOutput", "ParallelizationFactor",
-               "ConvImplementation", "ChannelsLastConversion", "TransposeOutputs")
+               "ConvImplementation", "ChannelsLastConversion", "TransposeOutputs", "RecurrentReuseFactor", "Static")
 _LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "Trace", "TableSize", "Implementation", "Skip",
-               "ParallelizationFactor", "ConvImplementation")
+               "ParallelizationFactor", "ConvImplementation", "RecurrentReuseFactor", "Static")
 # How io_stream convolutions and poolings see their windows; the only one nnhls has.
 CONV_IMPLEMENTATIONS = ("LineBuffer",)
 PRECISION_KEYS = ("default", "maximum", "result", "accum", "weight", "bias", "scale", "table", "exp_table",
-                  "inv_table", "param", "depthwise", "pointwise", "embeddings")
+                  "inv_table", "param", "depthwise", "pointwise", "embeddings", "recurrent_weight", "recurrent_bias",
+                  "state", "cell_state", "recurrent_table", "recurrent_param")
 # The field's own spellings of layer keys: a precision as `<key>_t` directly in a layer's entry
 # (config['LayerName']['softmax']['exp_table_t'] = 'ap_fixed<18,8>' sets Precision exp_table),
 # and `skip` for `Skip`. Such scripts edit a configuration generated with nnhls's spellings, so in
@@ -45,7 +46,11 @@ _PRECISION_OWNERS = {"result": "every layer but Flatten", "accum": "Dense, convo
                      "table": "table-driven activations (sigmoid, tanh, elu, selu, softplus) and layer normalizations",
                      "exp_table": "softmax layers", "inv_table": "softmax layers",
                      "param": "the ReLU family, hard sigmoid and table-driven activations",
-                     "embeddings": "embedding layers"}
+                     "embeddings": "embedding layers",
+                     "recurrent_weight": "recurrent layers", "recurrent_bias": "recurrent layers",
+                     "state": "recurrent layers", "cell_state": "LSTM layers",
+                     "recurrent_table": "recurrent layers whose gates are table-driven (sigmoid)",
+                     "recurrent_param": "recurrent layers whose gates are hard sigmoids"}
 # The field's range of a layer normalization's table (2**TableRangePower2), which nnhls's has no
 # need of: its index normalizes the variance by its leading one (docs/fixed_point.md).
 _TABLE_RANGE_KEYS = ("TableRangePower2", "table_range_power2")
@@ -168,7 +173,10 @@ def config_from_graph(graph: Graph, granularity: str = "model", backend: str | N
                 entry["ReuseFactor"] = default_reuse_factor
             if node.op == "conv":
                 entry.update(ParallelizationFactor=1, ConvImplementation="LineBuffer")
-            if node.op in ("lookup", "softmax", "layernorm"):
+            if node.op == "recurrent":
+                entry.update(ReuseFactor=default_reuse_factor, RecurrentReuseFactor=default_reuse_factor,
+                             Static=True)
+            if node.op in ("lookup", "softmax", "layernorm") or getattr(node, "table_size", None) is not None:
                 entry["TableSize"] = node.table_size
             if node.op == "softmax":
                 entry.update(Implementation=node.implementation, Skip=False)
@@ -192,6 +200,8 @@ def _default_precision(node: Node, key: str, default: str, graph: Graph):
         return rounding_once if rounding_once is not None else default
     if node.op == "conv" and key == node.weight_key:
         key = "weight"
+    if node.op == "recurrent":
+        return _recurrent_precision(node, key, default)
     if node.op == "layernorm" and key != "result":
         return _layernorm_precision(node, key)
     if key in ("weight", "bias") and node.op in ("dense", "conv"):
@@ -224,6 +234,25 @@ def _default_precision(node: Node, key: str, default: str, graph: Graph):
         if readers and all(reader is not None for reader in readers) and node.name not in graph.outputs:
             return AUTO  # read only by quantizers, which then round the exact value once, as the framework does
     return default
+
+
+def _recurrent_precision(node: Node, key: str, default: str):
+    """A recurrent layer's kernels and biases, and its state, take the framework's types where it
+    has them (QKeras's quantizers), else the default; the pre-activations are exact, and so is the
+    output, which is the state; the tables and parameters are its activations' defaults."""
+    if key in ("weight", "bias", "recurrent_weight", "recurrent_bias"):
+        part = node.parts["input" if key in ("weight", "bias") else "recurrent"]
+        quantizer = getattr(part, key.removeprefix("recurrent_")).quantizer
+        return quantizer if quantizer is not None else default
+    if key in ("accum", "result"):
+        return AUTO
+    if key in ("state", "cell_state"):
+        quantizer = node.state_quantizer
+        return quantizer if quantizer is not None else default
+    part = node.parts["gate" if key.startswith("recurrent_") else "candidate"]
+    if key.endswith("table"):
+        return part.FUNCTIONS[part.function][3]
+    return DEFAULT_PARAM
 
 
 def _layernorm_precision(node: Node, key: str) -> str:
@@ -414,6 +443,13 @@ def _reuse_factor(value, where: str, key: str = "ReuseFactor") -> int:
     return value
 
 
+def _static(value, where: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise NnhlsError(f"{where}['Static'] is {value!r}; use True (one cell reused at every time step) or False "
+                         "(the time steps unrolled)")
+    return bool(value)
+
+
 def _conv_implementation(entry: dict, where: str) -> None:
     value = entry.get("ConvImplementation", CONV_IMPLEMENTATIONS[0])
     if not any(isinstance(value, str) and value.lower() == known.lower() for known in CONV_IMPLEMENTATIONS):
@@ -444,7 +480,10 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
         "Trace": bool(model.get("TraceOutput", False)),
         "ParallelizationFactor": _reuse_factor(model.get("ParallelizationFactor", 1), "config['Model']",
                                                "ParallelizationFactor"),
+        "Static": _static(model.get("Static", True), "config['Model']"),
     }
+    settings["RecurrentReuseFactor"] = _reuse_factor(model.get("RecurrentReuseFactor", settings["ReuseFactor"]),
+                                                     "config['Model']", "RecurrentReuseFactor")
     _conv_implementation(model, "config['Model']")
 
     layer_types = config.get("LayerType", {})
@@ -465,6 +504,15 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
         for where, entry in scopes:
             if "ReuseFactor" in entry:
                 values["ReuseFactor"] = _reuse_factor(entry["ReuseFactor"], where)
+            if "ReuseFactor" in entry and "RecurrentReuseFactor" not in entry:
+                values["RecurrentReuseFactor"] = values["ReuseFactor"]
+            for key in ("RecurrentReuseFactor", "Static"):
+                if key in entry:
+                    if node.op != "recurrent" and where.startswith("config['LayerName']"):
+                        raise NnhlsError(f"{where}['{key}'] applies to recurrent layers; {node.name!r} is a "
+                                         f"{node.op} layer")
+                    values[key] = (_reuse_factor(entry[key], where, key) if key == "RecurrentReuseFactor"
+                                   else _static(entry[key], where))
             if "ParallelizationFactor" in entry or "ConvImplementation" in entry:
                 if node.op not in ("conv", "pool"):
                     key = "ParallelizationFactor" if "ParallelizationFactor" in entry else "ConvImplementation"
@@ -493,6 +541,9 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
         node.reuse_factor = values["ReuseFactor"]
         if node.op == "conv":
             node.parallelization_factor = values["ParallelizationFactor"]
+        if node.op == "recurrent":
+            node.recurrent_reuse_factor = values["RecurrentReuseFactor"]
+            node.static = values["Static"]
         node.strategy = values["Strategy"]
         node.trace = values["Trace"]
         for key in node.precision_keys():
@@ -566,8 +617,8 @@ def _table_settings(node: Node, entry: dict, where: str) -> None:
     for key in ("TableSize", "Implementation", "Skip", *_KEY_ALIASES):
         if key not in entry:
             continue
-        valid_op = ("lookup", "softmax", "layernorm") if key == "TableSize" else ("softmax",)
-        if node.op not in valid_op:
+        valid_op = ("lookup", "softmax", "layernorm", "recurrent") if key == "TableSize" else ("softmax",)
+        if node.op not in valid_op or (node.op == "recurrent" and node.table_size is None):
             raise NnhlsError(f"{where}['{key}'] applies to {' and '.join(valid_op)} layers; "
                              f"{node.name!r} is a {node.op} layer")
         value = entry[key]
@@ -577,7 +628,10 @@ def _table_settings(node: Node, entry: dict, where: str) -> None:
             if node.op == "layernorm" and value < node.MIN_TABLE_SIZE:
                 raise NnhlsError(f"{where}['TableSize'] is {value!r}; a layer normalization's table has half its "
                                  f"bins per octave, so it needs at least {node.MIN_TABLE_SIZE}")
-            node.table_size = value
+            if node.op == "recurrent":
+                node.set_table_size(value)
+            else:
+                node.table_size = value
         elif key == "Implementation":
             _softmax_implementation(node, value, f"{where}['Implementation']")
         else:

@@ -104,6 +104,8 @@ def _bits(weights) -> int:
 
 def weight_bits(graph: Graph, node: Node) -> int:
     """Bits of the node's constant arrays (what its kernel reads; an argmax softmax reads no table)."""
+    if node.part_nodes():  # a recurrent layer: what its parts read
+        return sum(weight_bits(graph, part) for part in node.part_nodes())
     constants = node.constants()
     if node.op == "softmax" and node.implementation != "stable":
         constants = []
@@ -249,6 +251,31 @@ def _layernorm_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, 
         latency = n_packets(graph, node.inputs[0]) + depth + 1
         return node.n * per_value, latency, latency, 0
     return (node.n * per_value, *_loop(node.positions, 1, depth), 0)
+
+@ESTIMATES.register("recurrent")
+def _recurrent_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:
+    """time steps x the latency of one step: the input product, the recurrent product, the sum,
+    the gates and the candidate side by side, then the cell's update (docs/estimate.md). One cell
+    (`static`) is used at every step; unrolled, every step has its own."""
+    rows = {role: _dense(part) for role, part in node.dense_parts()}
+    depth = {role: ELEMENTWISE[part.op][1] for role, part in node.activation_parts()}
+    step = rows["input"][2] + rows["recurrent"][2] + 1 + max(depth.get("gate", 0), depth["candidate"])
+    products = 0  # the cell's products per unit: f * c, i * g, o * output; z * h, (1 - z) * n, r * q or r * h
+    if node.cell == "lstm":
+        step += 2 + depth["output"] + 1
+        products = 3
+    elif node.cell == "gru":
+        step += 1 + depth["candidate"] + 2 + (rows["reset"][2] if "reset" in rows else 0)
+        products = 3
+    multipliers = sum(row[0] for row in rows.values()) + products * node.units + sum(
+        part.size for _, part in node.activation_parts() if ELEMENTWISE[part.op][0])
+    if not node.static and not stream:
+        multipliers *= node.steps
+    latency = node.steps * step + 1
+    if stream and node.go_backwards:
+        latency += node.steps  # the sequence is read whole first
+    return multipliers, latency, latency, sum(row[3] for row in rows.values())
+
 
 @ESTIMATES.register(*ELEMENTWISE)
 def _elementwise_layer(graph: Graph, node: Node, stream: bool) -> tuple[int, int, int, int]:

@@ -14,7 +14,7 @@ import numpy as np
 
 from nnhls import quantize
 from nnhls.errors import NnhlsError
-from nnhls.ir import Node, Registry, Weights, Window, bilinear_taps, merge_range, softsign_types, table_low_type
+from nnhls.ir import ONE, Node, Registry, Weights, Window, bilinear_taps, merge_range, softsign_types, table_low_type
 from nnhls.types import FixedType, IntType, mul_type
 
 __all__ = ["EMULATORS", "dense"]
@@ -603,6 +603,96 @@ def emulate_softsign(node: Node, tally, source: tuple[np.ndarray, FixedType]) ->
     return _convert(quotient, quotient_type, node.result_type, tally, "result")
 
 
+class _StepTally:
+    """Overflow events of a recurrent layer's quantization points summed over its time steps, told
+    once per point (a part's are named after it: 'gate result', 'recurrent accumulator'); the
+    constants (biases) count once."""
+
+    def __init__(self):
+        self.events: dict = {}
+
+    def part(self, role: str):
+        return lambda point, to_type, n_overflowed, n_values: self(f"{role} {point}", to_type, n_overflowed, n_values)
+
+    def __call__(self, point, to_type, n_overflowed, n_values):
+        total = self.events.setdefault((point, to_type), [0, 0])
+        if point.endswith("bias") and total[1]:
+            return
+        total[0] += n_overflowed
+        total[1] += n_values
+
+    def tell(self, tally) -> None:
+        for (point, to_type), (n_overflowed, n_values) in self.events.items():
+            tally(point, to_type, n_overflowed, n_values)
+
+
+def emulate_recurrent(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    """The cell of ir/recurrent.py at every time step; each part runs as the op it is."""
+    x, x_type = source
+    parts, types, units = node.parts, node.cell_types(), node.units
+    steps_tally = _StepTally() if tally is not None else None
+
+    def part(role, codes, codes_type):
+        return EMULATORS[parts[role].op](parts[role], steps_tally and steps_tally.part(role), (codes, codes_type))
+
+    def into(codes, from_type, to_type, point):
+        return _convert(codes, from_type, to_type, steps_tally, point)
+
+    def block(values, name):
+        return values[:, node.block(name)]
+
+    batch = len(x)
+    inputs = part("input", x.reshape(batch * node.steps, node.n_in), x_type).reshape(batch, node.steps, -1)
+    state = np.zeros((batch, units), dtype=object if node.state_type.width > 62 else np.int64)
+    cell_state = np.zeros((batch, units), dtype=object if node.cell == "lstm" and node.cell_type.width > 62
+                          else np.int64)
+    outputs = []
+    for t in (range(node.steps - 1, -1, -1) if node.go_backwards else range(node.steps)):
+        p = inputs[:, t]
+        q = part("recurrent", state, node.state_type)
+        if node.cell == "simple":
+            pre = into(*quantize.add(p, types.p, q, types.q), node.accum_type, "accumulator")
+            state = into(part("candidate", pre, node.accum_type), types.candidate, node.state_type, "state")
+        elif node.cell == "lstm":
+            pre = into(*quantize.add(p, types.p, q, types.q), node.accum_type, "accumulator")
+            gates = part("gate", np.concatenate([block(pre, name) for name in node.gate_blocks], axis=1),
+                         node.accum_type)
+            i, f, o = (gates[:, k * units:(k + 1) * units] for k in range(3))
+            g = part("candidate", block(pre, "c"), node.accum_type)
+            kept = quantize.mul(f, types.gate, cell_state, node.cell_type)
+            added = quantize.mul(i, types.gate, g, types.candidate)
+            cell_state = into(*quantize.add(*kept, *added), node.cell_type, "cell_state")
+            out = part("output", cell_state, node.cell_type)
+            state = into(*quantize.mul(o, types.gate, out, types.output), node.state_type, "state")
+        else:
+            gates = slice(0, 2 * units)  # blocks z and r
+            zr = part("gate", into(*quantize.add(p[:, gates], types.p, q[:, gates], types.q), node.accum_type,
+                                   "accumulator"), node.accum_type)
+            z, r = zr[:, :units], zr[:, units:]
+            if node.reset_after:
+                reset = into(*quantize.mul(r, types.gate, block(q, "h"), types.q), node.accum_type, "accumulator")
+                n_pre = into(*quantize.add(block(p, "h"), types.p, reset, node.accum_type), node.accum_type,
+                             "accumulator")
+            else:
+                reset_state = into(*quantize.mul(r, types.gate, state, node.state_type), node.state_type, "state")
+                reset = part("reset", reset_state, node.state_type)
+                n_pre = into(*quantize.add(block(p, "h"), types.p, reset, types.reset_q), node.accum_type,
+                             "accumulator")
+            n = part("candidate", n_pre, node.accum_type)
+            one_minus = quantize.sub(np.ones_like(z), ONE, z, types.gate)
+            kept = quantize.mul(z, types.gate, state, node.state_type)
+            added = quantize.mul(*one_minus, n, types.candidate)
+            state = into(*quantize.add(*kept, *added), node.state_type, "state")
+        if node.return_sequences:
+            outputs.append(into(state, node.state_type, node.result_type, "result"))
+    if steps_tally is not None:
+        steps_tally.tell(tally)
+    if node.return_sequences:
+        return np.stack(outputs, axis=1)
+    return _convert(state, node.state_type, node.result_type, tally, "result")
+
+
+EMULATORS["recurrent"] = emulate_recurrent
 EMULATORS["layernorm"] = emulate_layernorm
 EMULATORS.update({"softsign": emulate_softsign, "step": emulate_step, "lookup": emulate_lookup, "softmax": emulate_softmax, "prelu": emulate_prelu,
                   "hard_sigmoid": emulate_hard_sigmoid, "embedding": emulate_embedding})

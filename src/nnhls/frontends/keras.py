@@ -20,7 +20,7 @@ from nnhls.errors import NnhlsError
 from nnhls.frontends import qkeras as qk
 from nnhls.frontends.constants import exact_weights, zero_weights
 from nnhls.frontends.names import fresh_name
-from nnhls.ir import (ACTIVATIONS, Activation, BatchNorm, Concatenate, Conv, Crop, Dense, Dot, Embedding, Flatten,
+from nnhls.ir import (ACTIVATIONS, Activation, Recurrent, recurrent_parts, BatchNorm, Concatenate, Conv, Crop, Dense, Dot, Embedding, Flatten,
                       Graph, Input, LayerNorm, Merge, Node, ParametricRelu, Pool, Reshape, ScaleShift, Transpose,
                       Upsample, Weights, Window, ZeroPad, make_activation, same_padding)
 from nnhls.types import exact_type
@@ -1105,6 +1105,58 @@ def _read_embedding(layer: _Layer, source, in_shape, reader) -> list[Node]:
                       negative_wraps=keras3)]
 
 
+# Recurrent settings a layer may have that nnhls does not realize, with why and the fix.
+_RECURRENT_REFUSED = {
+    "return_state": "its states as outputs; use return_state=False",
+    "stateful": "a state kept from one batch to the next; use stateful=False (each sequence starts from zero)",
+    "time_major": "time-major inputs; use time_major=False",
+}
+# Activations a recurrent cell's parts can be (an element-wise function of each value).
+_CELL_ACTIVATIONS = tuple(name for name in SUPPORTED_ACTIVATIONS if name != "softmax")
+
+
+def _read_recurrent(layer: _Layer, source, in_shape, reader, cell: str) -> list[Node]:
+    """SimpleRNN, LSTM and GRU: kernels (n_in, blocks * units) and (units, blocks * units) in
+    Keras's block order (i, f, c, o; z, r, h), which is the IR's."""
+    config = layer.config
+    for key, why in _RECURRENT_REFUSED.items():
+        if config.get(key):
+            raise NnhlsError(f"{layer.where} has {key}=True, which asks for {why}")
+    if len(in_shape) != 2:
+        raise NnhlsError(f"{layer.where} reads an input of shape {tuple(in_shape)}; a recurrent layer reads "
+                         "(time steps, features)")
+    units = int(config["units"])
+    use_bias = bool(config.get("use_bias", True))
+    weights = layer.layer.get_weights()
+    _check_weights(layer, weights, 2 + use_bias, "kernel, recurrent kernel" + " and bias" * use_bias)
+    kernel, recurrent_kernel = (np.asarray(w, dtype=np.float64) for w in weights[:2])
+    reset_after = cell == "gru" and bool(config.get("reset_after", True))
+    bias = np.asarray(weights[2], dtype=np.float64) if use_bias else np.zeros(kernel.shape[1])
+    recurrent_bias = np.zeros(kernel.shape[1])
+    if reset_after and use_bias:  # rows: the input bias, the recurrent bias
+        bias, recurrent_bias = bias[0], bias[1]
+    activations = []
+    for key, default in (("activation", "tanh"), ("recurrent_activation", "sigmoid")):
+        name = config.get(key, default) if key in config or cell != "simple" else default
+        function, fields, _ = _activation_function(name, layer)
+        if function not in _CELL_ACTIVATIONS:
+            raise NnhlsError(f"{layer.where}: its {key} {name!r} is not an element-wise function; use one of "
+                             f"{', '.join(map(repr, _CELL_ACTIVATIONS))}")
+        activations.append((function, fields, name))
+    (function, fields, name), (gate_function, gate_fields, gate_name) = activations
+    parts = recurrent_parts(layer.name, cell, units, Weights(kernel), Weights(recurrent_kernel), Weights(bias),
+                            Weights(recurrent_bias), (function, fields), (gate_function, gate_fields), reset_after)
+    for part in parts.values():
+        if part.op == "hard_sigmoid" and part.slope is None:
+            _hard_sigmoid_constants(part, layer)
+    steps = int(in_shape[0])
+    shape = (steps, units) if config.get("return_sequences") else (units,)
+    return [Recurrent(layer.name, [source], shape, cell=cell, units=units, steps=steps,
+                      return_sequences=bool(config.get("return_sequences")),
+                      go_backwards=bool(config.get("go_backwards")), reset_after=reset_after, activation=str(name),
+                      recurrent_activation=str(gate_name) if cell != "simple" else "", parts=parts)]
+
+
 def _read_dropout(layer: _Layer, source, in_shape, reader) -> list[Node]:
     return []  # inference ignores dropout
 
@@ -1284,6 +1336,9 @@ _HANDLERS = {
     "ZeroPadding1D": partial(_read_zero_padding, spatial=1),
     "ZeroPadding2D": partial(_read_zero_padding, spatial=2),
     "Embedding": _read_embedding,
+    "SimpleRNN": partial(_read_recurrent, cell="simple"),
+    "LSTM": partial(_read_recurrent, cell="lstm"),
+    "GRU": partial(_read_recurrent, cell="gru"),
     "QAveragePooling2D": partial(_read_qaverage_pool, covering=False),
     "QGlobalAveragePooling2D": partial(_read_qaverage_pool, covering=True),
     "QBatchNormalization": _read_qbatchnorm,

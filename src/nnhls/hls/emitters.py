@@ -12,7 +12,8 @@ import numpy as np
 
 from nnhls.hls import layout
 from nnhls.hls.plan import Plan, code_literals, cpp_type
-from nnhls.ir import Node, Registry, Transpose, Weights, dot_type, softsign_types, table_low_type, union_type
+from nnhls.ir import (PART_INPUT, Dense, Node, Registry, Transpose, Weights, dot_type, softsign_types, table_low_type,
+                      union_type)
 from nnhls.types import FixedType, add_type, mul_type, sub_type
 
 __all__ = ["EMITTERS", "Emission", "call", "config", "constant_array", "emit_layers", "index_struct", "weight_file"]
@@ -28,6 +29,8 @@ class Emission:
         self.configs: list[str] = []
         self.calls: list[tuple[Node, str]] = []
         self.weight_files: dict[str, str] = {}
+        # C++ that reads the weight arrays (a recurrent layer's parts), after them in parameters.h.
+        self.after_weights: list[str] = []
 
 
 def emit_layers(plan: Plan, banner: str) -> Emission:
@@ -455,3 +458,58 @@ def _dot(emission: Emission, node: Node) -> tuple[str, str]:
                     {"n_in": node.length, **_vector_sizes(emission.plan, node)},
                     {"accum_t": cpp_type(dot_type(node, types))})
     return struct, call(emission.plan, node, "dot", "")
+
+
+# A recurrent layer's cell codes in nnhls/recurrent.h.
+_CELL_CODES = {"simple": "nnhls::simple_cell", "lstm": "nnhls::lstm_cell", "gru": "nnhls::gru_cell"}
+
+
+@EMITTERS.register("recurrent")
+def _recurrent(emission: Emission, node: Node) -> tuple[str, str]:
+    """The layer's parts, each written by its op's emitter as a layer of a small graph of its
+    own (index `<k>_<role>`), called from `parts<k>`; the cell and the step loop are nnhls/recurrent.h."""
+    plan = emission.plan
+    k = plan.index[node.name]
+    functions, structs = [], []
+    for role, part in node.parts.items():
+        struct, statement = _part(emission, node, role, part)
+        structs.append(struct)
+        n_in, n_out = (part.n_in, part.n_out) if isinstance(part, Dense) else (part.size, part.size)
+        functions += ["    template <class data_T, class res_T>",
+                      f"    static void {role}(const data_T x[{n_in}], res_T y[{n_out}]) {{",
+                      "#pragma HLS INLINE", f"        {statement}", "    }"]
+    emission.after_weights.append("\n".join([f"// {node.name} ({node.framework_class}): its parts", f"struct parts{k} {{",
+                                             *functions, "};", ""]))
+    types = node.cell_types()
+    cell = _CELL_CODES[node.cell] if node.cell != "gru" or node.reset_after else "nnhls::gru_reset_before_cell"
+    members = {"accum_t": node.accum_type, "state_t": node.state_type,
+               "cell_t": node.cell_type if node.cell == "lstm" else node.state_type,
+               "p_t": cpp_type(types.p), "q_t": cpp_type(types.q), "candidate_t": cpp_type(types.candidate),
+               "parts": f"parts{k}"}
+    members.update({name: cpp_type(t) for name, t in (("gate_t", types.gate), ("output_t", types.output),
+                                                      ("reset_q_t", types.reset_q)) if t is not None})
+    direction = ", backwards" if node.go_backwards else ""
+    sequence = "the sequence" if node.return_sequences else "the last state"
+    struct = config(
+        plan, node, f"{node.framework_class} of {node.units} units over {node.steps} steps of {node.n_in}{direction}, "
+                    f"returning {sequence}; {node.strategy}, reuse factors {node.reuse_factor} (input) and "
+                    f"{node.recurrent_reuse_factor} (recurrent), {'one cell for every step' if node.static else 'steps unrolled'}",
+        {"n_steps": node.steps, "n_in": node.n_in, "units": node.units, "n_blocks": len(node.blocks), "cell": cell,
+         "return_sequences": node.return_sequences, "go_backwards": node.go_backwards, "static_cell": node.static},
+        members, before=(*structs, f"struct parts{k};"))
+    return struct, call(plan, node, "recurrent", "")
+
+
+def _part(emission: Emission, node: Node, role: str, part: Node) -> tuple[str, str]:
+    """(configuration struct, call) of one part, written as the one layer of the small graph of
+    its input and itself: its arrays and structs are named `<name><k>_<role>`."""
+    k = emission.plan.index[node.name]
+    plan = Plan(node.part_graph(role, node.part_input_type(role) if role != "input" else
+                                emission.plan.graph[node.inputs[0]].result_type), "io_parallel")
+    plan.index = {PART_INPUT: f"{k}_{role}_in", part.name: f"{k}_{role}"}
+    plan.variable = {PART_INPUT: "x", part.name: "y"}
+    plan.type_name = {PART_INPUT: "data_T", part.name: "res_T"}
+    plan.read_from = {(part.name, 0): "x"}
+    part_emission = Emission(plan, emission.banner)
+    part_emission.weight_files = emission.weight_files
+    return EMITTERS[part.op](part_emission, part)

@@ -17,8 +17,8 @@ from nnhls.ir import Node
 __all__ = ["backend_header", "banner", "defines", "parameters", "top_function", "top_header"]
 
 # The kernel headers parameters.h includes, whatever the network uses.
-_KERNEL_HEADERS = ("activation", "conv", "dense", "embedding", "layernorm", "lookup", "merge", "pool", "scale_shift",
-                   "shape", "softmax", "trace")
+_KERNEL_HEADERS = ("activation", "conv", "dense", "embedding", "layernorm", "lookup", "merge", "pool", "recurrent",
+                   "scale_shift", "shape", "softmax", "trace")
 
 
 def banner(project: Project) -> str:
@@ -51,7 +51,8 @@ def parameters(project: Project, emission: Emission) -> str:
     includes = [f'#include "nnhls/{header}.h"' for header in _KERNEL_HEADERS]
     weights = [f'#include "{path[len("firmware/"):]}"' for path in sorted(emission.weight_files)]
     return "\n".join([banner(project), "#ifndef NNHLS_PARAMETERS_H", "#define NNHLS_PARAMETERS_H", "",
-                      '#include "defines.h"', *includes, "", *emission.configs, *weights, "", "#endif", ""])
+                      '#include "defines.h"', *includes, "", *emission.configs, *weights, "", *emission.after_weights,
+                      "#endif", ""])
 
 
 def top_header(project: Project, plan: Plan) -> str:

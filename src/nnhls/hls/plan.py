@@ -51,7 +51,9 @@ def top_pragma(graph: Graph, io_type: str) -> str:
     layers = [node for node in graph if node.op != "input" and not node.VIEW]
     resource = any(node.strategy == "Resource" for node in layers)
     windows = any(node.op in ("conv", "pool", "zero_pad", "crop", "upsample") for node in layers)
-    return "DATAFLOW" if io_type == "io_stream" or resource or windows else "PIPELINE"
+    # Likewise a recurrent layer's one cell, used at every time step, would become one per step.
+    static_cells = any(node.op == "recurrent" and node.static for node in layers)
+    return "DATAFLOW" if io_type == "io_stream" or resource or windows or static_cells else "PIPELINE"
 
 
 def c_name(name: str) -> str:
@@ -268,6 +270,14 @@ def _layernorm_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
     return "elementwise", {"n": plan.n_packets(node.name)}
 
 
+def _recurrent_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
+    """A forward layer returning its sequence writes each step's state right after reading the
+    step; otherwise it reads every step first (backwards: buffered), then writes."""
+    if node.return_sequences and not node.go_backwards:
+        return _elementwise_pattern(plan, node)
+    return _whole_pattern(plan, node)
+
+
 def _rows_pattern(plan: Plan, node: Node) -> tuple[str, dict]:
     """An embedding writes one row per index, right after reading the packet that holds it."""
     source = node.inputs[0]
@@ -306,6 +316,6 @@ STREAM_PATTERNS = Registry("the io_stream FIFO planner (hls/plan.py STREAM_PATTE
     "conv": _windows_pattern, "pool": _windows_pattern,
     "zero_pad": lambda plan, node: ("zero_pad", dataclasses.asdict(node.window)),
     "merge": _two_inputs_pattern, "dot": _two_inputs_pattern, "concatenate": _two_inputs_pattern,
-    "embedding": _rows_pattern,
+    "embedding": _rows_pattern, "recurrent": _recurrent_pattern,
     "input": None, "flatten": None,  # a port; a view (no stage)
 })

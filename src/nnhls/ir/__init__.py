@@ -14,6 +14,7 @@ from nnhls.ir.ops import (ACTIVATIONS, OPS, Activation, BatchNorm, Concatenate, 
                           bilinear_taps, dot_type, embedding_index_type, make_activation, mean_dividend_type, mean_type,
                           merge_range, range_type, same_padding, softsign_types, table_low_type, union_type)
 from nnhls.ir.ops import LayerNorm, LayerNormTypes
+from nnhls.ir.recurrent import CELLS, ONE, PART_INPUT, CellTypes, Recurrent, recurrent_parts
 from nnhls.ir.registry import Registry
 
 __all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Concatenate", "Conv", "Crop", "Dense", "Dot", "Flatten",
@@ -22,4 +23,7 @@ __all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Concatenate", "Conv
            "bilinear_denominator", "bilinear_taps", "dot_type", "make_activation",
            "mean_dividend_type", "mean_type", "merge_range", "range_type", "same_padding", "softsign_types",
            "table_low_type", "union_type", "Embedding", "embedding_index_type"]
-__all__ += ["LayerNorm", "LayerNormTypes"]
+__all__ += ["LayerNorm", "LayerNormTypes", "CELLS", "ONE", "PART_INPUT", "CellTypes", "Recurrent",
+            "recurrent_parts"]
+
+OPS[Recurrent.op] = Recurrent

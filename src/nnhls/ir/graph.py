@@ -75,6 +75,13 @@ class Graph:
     def __len__(self) -> int:
         return len(self._nodes)
 
+    def every_node(self) -> Iterator[Node]:
+        """Every node in order, a layer made of parts (a recurrent layer) right after its parts:
+        what passes that treat each node on its own (tables, constants, checks) visit."""
+        for node in self:
+            yield from node.part_nodes()
+            yield node
+
     @property
     def inputs(self) -> list[Node]:
         return [node for node in self if node.op == "input"]

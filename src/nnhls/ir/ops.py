@@ -113,6 +113,10 @@ class Node:
         """The configuration's precision keys of this node."""
         return self.PRECISIONS
 
+    def part_nodes(self) -> list[Node]:
+        """The ops this node is made of (a recurrent layer's Dense and activation parts)."""
+        return []
+
     def set_precision(self, key: str, precision) -> None:
         """Set the precision that configuration key `key` names."""
         if key in _PRECISION_FIELDS:
@@ -1215,6 +1219,8 @@ def _layer_class_name(node: Node) -> str:
         if node.groups > 1 and node.groups == node.window.channels:
             return f"DepthwiseConv{dimensions}"
         return f"Conv{dimensions}Transpose" if framework.endswith("Transpose") else f"Conv{dimensions}"
+    if node.op == "recurrent":
+        return {"simple": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}[node.cell]
     if node.op == "dense" and framework == "QDenseBatchnorm":
         return "DenseBatchnorm"
     if node.op == "pool":
@@ -1318,5 +1324,19 @@ def _layer_attributes(node: Node) -> dict:
         attributes["axis"] = node.axis
     if node.op == "embedding":
         attributes.update(n_in=node.shape[0], n_out=node.output_dim, vocab_size=node.input_dim)
+    if node.op == "recurrent":
+        attributes.update(n_in=node.n_in, n_out=node.units, n_timesteps=node.steps, n_state=node.units,
+                          return_sequences=node.return_sequences, go_backwards=node.go_backwards,
+                          recurrent_reuse_factor=node.recurrent_reuse_factor, static=node.static,
+                          activation=node.activation, recurrent_activation=node.recurrent_activation,
+                          state_t=node.state_type, accum_t=node.accum_type)
+        if node.cell == "gru":
+            attributes["apply_reset_gate"] = "after" if node.reset_after else "before"
+        if node.cell == "lstm":
+            attributes["cell_state_t"] = node.cell_type
+        for key, part, constant in (("weight_t", "input", "weight"), ("bias_t", "input", "bias"),
+                                    ("recurrent_weight_t", "recurrent", "weight"),
+                                    ("recurrent_bias_t", "recurrent", "bias")):
+            attributes[key] = getattr(node.parts[part], constant).type
     attributes["class_name"] = node.framework_class  # the framework's class, as the field's tools keep it
     return attributes

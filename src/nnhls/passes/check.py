@@ -16,7 +16,7 @@ MAX_INPUTS = 2
 def check_lowered(graph: Graph) -> None:
     """Every node is an op of the lowered IR with as many inputs as it takes, every tensor has a
     FixedType and every constant has codes of its FixedType."""
-    for node in graph:
+    for node in graph.every_node():
         where = f"layer {node.name!r} ({node.op})"
         if node.op not in OPS:
             raise NnhlsError(f"{where} is not an op of the lowered IR; a pass should have replaced it")

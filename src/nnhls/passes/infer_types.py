@@ -43,6 +43,8 @@ def infer_types(graph: Graph, maximum: FixedType | None = None) -> bool:
                 node.accum_type = _capped(node, "accum", _layernorm_accumulator(node, sources[0]), maximum)
                 changed = True
             _check_layernorm_widths(node, sources[0])
+        if node.op == "recurrent":
+            changed |= _infer_recurrent(node, sources[0], maximum)
         if isinstance(node, Dense) and not isinstance(node.accum_type, FixedType):
             node.accum_type = _capped(node, "accum", _dense_accumulator(node, sources[0]), maximum)
             changed = True
@@ -81,6 +83,36 @@ def _activation_result(node: Node, sources: list[FixedType]) -> FixedType:
     if node.function == "relu":  # max(x, 0): the non-negative part of the input type
         return FixedType(max(source.width - source.signed, 1), source.integer - source.signed, False)
     return source
+
+
+@EXACT_RESULTS.register("recurrent")
+def _recurrent_result(node: Node, sources: list[FixedType]) -> FixedType:
+    return node.state_type  # the state, as it is
+
+
+def _infer_recurrent(node: Node, source: FixedType, maximum: FixedType | None) -> bool:
+    """Type a recurrent layer's parts, each as the op it is, after the values it reads; then the
+    pre-activations (`auto`: exactly p + q). The state feeds back, so its types are given."""
+    for key, t in (("state", node.state_type), ("cell_state", node.cell_type)):
+        if key in node.precision_keys() and not isinstance(t, FixedType):
+            raise NnhlsError(f"layer {node.name!r} ({node.framework_class}): its {key} precision must be a type such "
+                             f"as 'ap_fixed<16,6>', not {t}: the state is fed back at every step, so no exact type "
+                             "can be inferred for it")
+    changed = False
+    for role in ("input", "recurrent", "reset"):
+        if role in node.parts:
+            changed |= infer_types(node.part_graph(role, source if role == "input" else node.state_type), maximum)
+    if not isinstance(node.accum_type, FixedType):
+        node.accum_type = _capped(node, "accum", node.exact_accum(), maximum)
+        changed = True
+    for role, _ in node.activation_parts():
+        changed |= infer_types(node.part_graph(role, node.part_input_type(role)), maximum)
+    widest = node.cell_types().widest()
+    if widest.width > MAX_INFERRED_WIDTH:
+        raise NnhlsError(f"layer {node.name!r} ({node.framework_class}): one of its cell's exact products or sums "
+                         f"needs {widest.width} bits, more than the {MAX_INFERRED_WIDTH} nnhls's C simulation types "
+                         "hold; narrow its state, cell_state or activation types")
+    return changed
 
 
 @EXACT_RESULTS.register("lookup")

@@ -19,7 +19,7 @@ MAX_CONSTANT_WIDTH = 128
 def quantize_weights(graph: Graph) -> bool:
     """Give every Weights exact codes of a FixedType. Returns whether anything changed."""
     changed = False
-    for node in graph:
+    for node in graph.every_node():
         for role, weights in node.constants():
             if weights.codes is None:
                 if role in ("slope", "tail_scale") and weights.type is None and weights.quantizer is None:

@@ -14,6 +14,12 @@ def check_reuse_factors(graph: Graph, strict: bool = False) -> bool:
     multiplications fits no kernel at all and is always an error. Returns whether anything changed."""
     changed = False
     for node in graph:
+        if node.op == "recurrent":
+            node.sync_parts()  # its Dense parts are checked below, each as the Dense it is
+    for node in graph.every_node():
+        if node.op == "recurrent":  # its parts' factors, as they are now
+            node.reuse_factor = node.parts["input"].reuse_factor
+            node.recurrent_reuse_factor = node.parts["recurrent"].reuse_factor
         if not isinstance(node, Dense):
             continue
         n_weights = node.n_weights

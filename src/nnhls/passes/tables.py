@@ -15,7 +15,7 @@ def bin_centres(low: int, span_log2: int, size: int) -> np.ndarray:
 def fill_tables(graph: Graph) -> bool:
     """Returns whether any table was filled."""
     changed = False
-    for node in graph:
+    for node in graph.every_node():
         if node.op == "lookup" and node.table is None:
             function, *_, tail_scale = node.FUNCTIONS[node.function]
             node.table = Weights(function(bin_centres(node.low, node.span_log2, node.table_size), node.alpha),

@@ -1,0 +1,263 @@
+"""Recurrent layers (SimpleRNN, LSTM, GRU): one op whose parts are ordinary ops.
+
+A recurrent layer computes the same cell at every time step. Its arithmetic is made of ops the
+IR already defines exactly: the input and recurrent products are Dense nodes, the gates and the
+candidate are activation nodes (tables, staircases, hard sigmoid, ReLU). Those parts are kept in
+`Recurrent.parts`, each reading one input called `PART_INPUT`; every consumer runs them through
+its own entry for their op, so a recurrent layer's numerics are those ops' numerics, composed by
+the few exact sums and products of the cell (docs/recurrent.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from nnhls.ir.graph import Graph
+from nnhls.ir.ops import Dense, Input, Node, Weights, make_activation, union_type
+from nnhls.types import AUTO, FixedType, add_type, mul_type, sub_type
+
+__all__ = ["CELLS", "ONE", "PART_INPUT", "CellTypes", "Recurrent", "recurrent_parts"]
+
+# The constant 1 of a GRU's 1 - z.
+ONE = FixedType(1, 1, signed=False)
+
+# The name every part reads its input by, in the small graph of one input and the part.
+PART_INPUT = "in"
+
+# cell -> the blocks of `units` columns of its kernels, in the IR's (Keras's) order.
+CELLS = {"simple": ("h",), "lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h")}
+
+# Configuration precision keys of the activation parts: the candidate's and the cell output's
+# (`activation` in Keras) without a prefix, the gates' (`recurrent_activation`) with one.
+_ACTIVATION_ROLES = {"candidate": "", "output": "", "gate": "recurrent_"}
+
+
+@dataclass(frozen=True)
+class CellTypes:
+    """The exact types of a lowered cell's intermediate values (one set, read by every
+    realization): the parts' results, and the cell's sums and products before they are
+    converted."""
+
+    p: FixedType  # the input part's result
+    q: FixedType  # the recurrent part's
+    gate: FixedType | None
+    candidate: FixedType
+    output: FixedType | None  # LSTM: the cell output activation's
+    reset_q: FixedType | None  # GRU, reset_after=False: the reset part's
+    reset_product: FixedType | None  # GRU: r * q_h (reset_after) or r * h, before conversion
+    update: FixedType  # the new state (LSTM: cell state) before conversion: f*c + i*g, z*h + (1-z)*n
+    hidden: FixedType | None  # LSTM: o * output(c)
+    one_minus: FixedType | None  # GRU: 1 - z
+
+    def widest(self) -> FixedType:
+        return max((t for t in vars(self).values() if t is not None), key=lambda t: t.width)
+
+
+@dataclass
+class Recurrent(Node):
+    """A recurrent layer over `steps` time steps of `n_in` values (input shape (steps, n_in)).
+
+    With x_t the step's input and h the state (zero at the first step), per step:
+
+        p = input(x_t)              Dense (weight, bias), into accum
+        q = recurrent(h)            Dense (recurrent_weight, recurrent_bias), into accum
+        simple: h = convert(candidate(convert(p + q, accum)), state)
+        lstm:   i, f, o = gate(convert(p + q, accum)) at blocks i, f, o; g = candidate(... block c)
+                c = convert(f * c + i * g, cell)   (exact products and sum)
+                h = convert(o * output(c), state)
+        gru:    z, r = gate(convert(p + q, accum)) at blocks z, r
+                reset_after:  n = convert(p_h + convert(r * q_h, accum), accum)
+                else:         n = convert(p_h + reset(convert(r * h, state)), accum)
+                h = convert(z * h + (1 - z) * candidate(n), state)   (exact products and sum)
+
+    The output is h converted into `result_type` after every step (`return_sequences`, shape
+    (steps, units)) or after the last (shape (units,)); `go_backwards` reads the steps last
+    first, and returns the sequence in that order, as Keras does. `accum_type` is the
+    pre-activations' type (`auto`: exactly p + q). Every part's result is its exact type.
+    `static` realizes one cell reused over the steps; otherwise the steps are unrolled.
+    """
+
+    cell: str = "lstm"
+    units: int = 0
+    steps: int = 0
+    return_sequences: bool = False
+    go_backwards: bool = False
+    reset_after: bool = True  # GRU: the reset gate multiplies q_h (True) or h (False)
+    static: bool = True
+    recurrent_reuse_factor: int = 1
+    accum_type: object = None
+    state_type: object = None
+    cell_type: object = None  # LSTM only
+    state_quantizer: FixedType | None = None  # the framework's own state type (QKeras's state_quantizer)
+    activation: str = "tanh"  # the framework's names, for messages and attributes
+    recurrent_activation: str = "sigmoid"
+    # role -> part: 'input', 'recurrent' (and 'reset' for a GRU with reset_after=False) Dense
+    # nodes; 'gate' (not for SimpleRNN), 'candidate' and 'output' (LSTM) activation nodes.
+    parts: dict = field(default_factory=dict)
+
+    op: ClassVar[str] = "recurrent"
+    TIME_STEP_KEYS: ClassVar[tuple[str, ...]] = ("RecurrentReuseFactor", "Static")
+
+    @property
+    def n_in(self) -> int:
+        return self.parts["input"].n_in
+
+    @property
+    def in_shape(self) -> tuple[int, int]:
+        return (self.steps, self.n_in)
+
+    @property
+    def blocks(self) -> tuple[str, ...]:
+        return CELLS[self.cell]
+
+    def block(self, name: str) -> slice:
+        """The columns of block `name` in the kernels (and in p and q)."""
+        k = self.blocks.index(name)
+        return slice(k * self.units, (k + 1) * self.units)
+
+    @property
+    def gate_blocks(self) -> tuple[str, ...]:
+        """The blocks the gate activation reads, in the order of its values."""
+        return {"simple": (), "lstm": ("i", "f", "o"), "gru": ("z", "r")}[self.cell]
+
+    def dense_parts(self) -> list[tuple[str, Dense]]:
+        return [(role, part) for role, part in self.parts.items() if role in ("input", "recurrent", "reset")]
+
+    def activation_parts(self) -> list[tuple[str, Node]]:
+        return [(role, part) for role, part in self.parts.items() if role in _ACTIVATION_ROLES]
+
+    def part_input_type(self, role: str):
+        """The type of the values part `role` reads: the layer's input, the state, the cell
+        state or the pre-activations."""
+        return {"recurrent": self.state_type, "reset": self.state_type, "output": self.cell_type}.get(
+            role, self.accum_type)
+
+    def part_graph(self, role: str, input_type) -> Graph:
+        """Part `role` after an input of `input_type`: what type inference and the writer read."""
+        part = self.parts[role]
+        n = part.n_in if isinstance(part, Dense) else part.size
+        return Graph([Input(PART_INPUT, [], (n,), result_type=input_type), part], [part.name])
+
+    def precision_keys(self) -> tuple[str, ...]:
+        keys = ["result", "weight", "bias", "recurrent_weight", "recurrent_bias", "accum", "state"]
+        if self.cell == "lstm":
+            keys.append("cell_state")
+        for role, part in self.activation_parts():
+            keys += [_ACTIVATION_ROLES[role] + key for key in part.precision_keys() if key != "result"]
+        return tuple(dict.fromkeys(keys))
+
+    def set_precision(self, key: str, precision) -> None:
+        dense = {"weight": ("weight", ("input",)), "bias": ("bias", ("input",)),
+                 "recurrent_weight": ("weight", ("recurrent", "reset")),
+                 "recurrent_bias": ("bias", ("recurrent", "reset"))}
+        if key in dense:
+            constant, roles = dense[key]
+            for role in roles:
+                if role in self.parts:
+                    getattr(self.parts[role], constant).type = precision
+        elif key == "accum":
+            self.accum_type = precision
+            for _, part in self.dense_parts():
+                part.accum_type = precision
+        elif key in ("state", "cell_state", "result"):
+            setattr(self, {"state": "state_type", "cell_state": "cell_type", "result": "result_type"}[key], precision)
+        else:
+            matched = False
+            for role, part in self.activation_parts():
+                prefix = _ACTIVATION_ROLES[role]
+                if key.startswith(prefix) and key[len(prefix):] in part.precision_keys():
+                    part.set_precision(key[len(prefix):], precision)
+                    matched = True
+            if not matched:
+                raise AttributeError(f"{type(self).__name__} has no {key!r} precision")
+
+    def constants(self) -> list[tuple[str, Weights]]:
+        return [(f"{role} {name}", weights) for role, part in self.parts.items() for name, weights in part.constants()]
+
+    def part_nodes(self) -> list[Node]:
+        return list(self.parts.values())
+
+    def set_table_size(self, size: int) -> None:
+        for _, part in self.activation_parts():
+            if part.op == "lookup":
+                part.table_size = size
+
+    @property
+    def table_size(self) -> int | None:
+        sizes = [part.table_size for _, part in self.activation_parts() if part.op == "lookup"]
+        return sizes[0] if sizes else None
+
+    def cell_types(self) -> CellTypes:
+        """The intermediate types of the lowered layer (its parts' result types are set)."""
+        parts = self.parts
+        gate = parts["gate"].result_type if "gate" in parts else None
+        candidate = parts["candidate"].result_type
+        q = parts["recurrent"].result_type
+        output = hidden = one_minus = reset_q = reset_product = None
+        if self.cell == "lstm":
+            output = parts["output"].result_type
+            update = add_type(mul_type(gate, self.cell_type), mul_type(gate, candidate))
+            hidden = mul_type(gate, output)
+        elif self.cell == "gru":
+            one_minus = sub_type(ONE, gate)
+            update = add_type(mul_type(gate, self.state_type), mul_type(one_minus, candidate))
+            if self.reset_after:
+                reset_product = mul_type(gate, q)
+            else:
+                reset_product = mul_type(gate, self.state_type)
+                reset_q = parts["reset"].result_type
+        else:
+            update = candidate
+        return CellTypes(parts["input"].result_type, q, gate, candidate, output, reset_q, reset_product, update,
+                         hidden, one_minus)
+
+    def exact_accum(self) -> FixedType:
+        """The pre-activations' exact type: p + q (in a GRU with reset_after=False, p plus the
+        wider of q and the reset part's result). A GRU's r * q_h, converted into it, keeps q's
+        range, since every gate function's values lie in [0, 1]."""
+        q = self.parts["recurrent"].result_type
+        if "reset" in self.parts:
+            q = union_type([q, self.parts["reset"].result_type])
+        return add_type(self.parts["input"].result_type, q)
+
+    def sync_parts(self) -> None:
+        """Give the Dense parts the layer's strategy and reuse factors (what the configuration set)."""
+        for role, part in self.dense_parts():
+            part.strategy = self.strategy
+            part.reuse_factor = self.reuse_factor if role == "input" else self.recurrent_reuse_factor
+
+
+def recurrent_parts(name: str, cell: str, units: int, kernel: Weights, recurrent_kernel: Weights, bias: Weights,
+                    recurrent_bias: Weights, activation: tuple[str, dict], recurrent_activation: tuple[str, dict],
+                    reset_after: bool = True) -> dict:
+    """The parts of a recurrent layer from its kernels in the IR's block order ((n_in, blocks *
+    units), (units, blocks * units)) and its activations as (IR function, node fields)."""
+    n_blocks = len(CELLS[cell])
+    parts = {"input": Dense(f"{name}.input", [PART_INPUT], (n_blocks * units,), weight=kernel, bias=bias)}
+    if cell == "gru" and not reset_after:
+        # The candidate's recurrent product reads the reset state, so it is a Dense of its own.
+        gates = slice(0, 2 * units)
+        parts["recurrent"] = Dense(f"{name}.recurrent", [PART_INPUT], (2 * units,),
+                                   weight=_columns(recurrent_kernel, gates), bias=_columns(recurrent_bias, gates))
+        candidate = slice(2 * units, 3 * units)
+        parts["reset"] = Dense(f"{name}.reset", [PART_INPUT], (units,), weight=_columns(recurrent_kernel, candidate),
+                               bias=_columns(recurrent_bias, candidate))
+    else:
+        parts["recurrent"] = Dense(f"{name}.recurrent", [PART_INPUT], (n_blocks * units,), weight=recurrent_kernel,
+                                   bias=recurrent_bias)
+    n_gates = {"simple": 0, "lstm": 3, "gru": 2}[cell]
+    if n_gates:
+        function, fields = recurrent_activation
+        parts["gate"] = make_activation(f"{name}.gate", [PART_INPUT], (n_gates * units,), function, **fields)
+    function, fields = activation
+    parts["candidate"] = make_activation(f"{name}.candidate", [PART_INPUT], (units,), function, **fields)
+    if cell == "lstm":
+        parts["output"] = make_activation(f"{name}.output", [PART_INPUT], (units,), function, **fields)
+    for part in parts.values():
+        part.result_type = AUTO  # every part's result is exact; the layer's keys set the rest
+    return parts
+
+
+def _columns(weights: Weights, columns: slice) -> Weights:
+    return Weights(weights.values[..., columns], quantizer=weights.quantizer, type=weights.type)
