@@ -109,8 +109,9 @@ def _converted(convert, model, config, strategy, reuse_factor, **options):
 
     config["Model"]["Strategy"] = strategy
     for entry in config["LayerName"].values():
-        if "ReuseFactor" in entry:
-            entry["ReuseFactor"] = reuse_factor
+        for key in ("ReuseFactor", "RecurrentReuseFactor"):
+            if key in entry:
+                entry[key] = reuse_factor
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return convert(model, hls_config=config, **options)

@@ -238,14 +238,16 @@ def _default_precision(node: Node, key: str, default: str, graph: Graph):
 
 def _recurrent_precision(node: Node, key: str, default: str):
     """A recurrent layer's kernels and biases, and its state, take the framework's types where it
-    has them (QKeras's quantizers), else the default; the pre-activations are exact, and so is the
-    output, which is the state; the tables and parameters are its activations' defaults."""
+    has them (QKeras's quantizers), else the default; the pre-activations are exact; the tables
+    and parameters are its activations' defaults."""
     if key in ("weight", "bias", "recurrent_weight", "recurrent_bias"):
         part = node.parts["input" if key in ("weight", "bias") else "recurrent"]
         quantizer = getattr(part, key.removeprefix("recurrent_")).quantizer
         return quantizer if quantizer is not None else default
-    if key in ("accum", "result"):
+    if key == "accum":
         return AUTO
+    if key == "result":  # QKeras returns the state it computed, exactly; a float one the default
+        return AUTO if node.state_quantizer is not None else default
     if key in ("state", "cell_state"):
         quantizer = node.state_quantizer
         return quantizer if quantizer is not None else default

@@ -222,10 +222,12 @@ _C_LIBRARY_PATTERN = re.compile(r"u?int(_least|_fast)?(8|16|32|64)_t|u?int(max|p
 # testbench's main, the sizes N_LAYER<k>, the types layer<k>_t and layer<k>_packet_t, each layer's
 # config<k> and index structs, its constants' arrays (w<k>, b<k>, table<k>, ... with <array>_codes
 # and _loaded) and their types (weight<k>_t, ...).
+# A recurrent layer's parts are written as layers of their own, their names ending in `_<role>`.
+_PART = r"(_(input|recurrent|reset|gate|candidate|output)(_in)?)?"
 _GENERATED_PATTERN = re.compile(
-    r"main|N_LAYER\d+|layer\d+_(t|packet_t)|config\d+|(exp_|inv_)?index\d+"
+    rf"main|N_LAYER\d+|layer\d+_(t|packet_t)|config\d+{_PART}|(exp_|inv_)?index\d+{_PART}|parts\d+"
     r"|(w|b|s|t|exp|inv|table|scale|shift|slope|offset|threshold|thresholds|max|min_input|min_value|levels"
-    r"|weight|bias|accum|sum|gamma|beta|epsilon|variance|embeddings|index)\d+(_t|_codes|_loaded)?")
+    rf"|weight|bias|accum|sum|gamma|beta|epsilon|variance|embeddings|index|state|cell)\d+{_PART}(_t|_codes|_loaded)?")
 # Files the project holds besides the top function's: a project of that name would overwrite
 # them (compared without case: some file systems ignore it).
 _PROJECT_FILES = ("defines", "parameters")

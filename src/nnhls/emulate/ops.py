@@ -647,12 +647,14 @@ def emulate_recurrent(node: Node, tally, source: tuple[np.ndarray, FixedType]) -
     cell_state = np.zeros((batch, units), dtype=object if node.cell == "lstm" and node.cell_type.width > 62
                           else np.int64)
     outputs = []
-    for t in (range(node.steps - 1, -1, -1) if node.go_backwards else range(node.steps)):
+    order = range(node.steps - 1, -1, -1) if node.go_backwards else range(node.steps)
+    last = order[-1]
+    for t in order:
         p = inputs[:, t]
         q = part("recurrent", state, node.state_type)
         if node.cell == "simple":
             pre = into(*quantize.add(p, types.p, q, types.q), node.accum_type, "accumulator")
-            state = into(part("candidate", pre, node.accum_type), types.candidate, node.state_type, "state")
+            hidden = part("candidate", pre, node.accum_type)
         elif node.cell == "lstm":
             pre = into(*quantize.add(p, types.p, q, types.q), node.accum_type, "accumulator")
             gates = part("gate", np.concatenate([block(pre, name) for name in node.gate_blocks], axis=1),
@@ -661,9 +663,9 @@ def emulate_recurrent(node: Node, tally, source: tuple[np.ndarray, FixedType]) -
             g = part("candidate", block(pre, "c"), node.accum_type)
             kept = quantize.mul(f, types.gate, cell_state, node.cell_type)
             added = quantize.mul(i, types.gate, g, types.candidate)
-            cell_state = into(*quantize.add(*kept, *added), node.cell_type, "cell_state")
-            out = part("output", cell_state, node.cell_type)
-            state = into(*quantize.mul(o, types.gate, out, types.output), node.state_type, "state")
+            new_cell, _ = quantize.add(*kept, *added)
+            cell_state = into(new_cell, types.update, node.cell_type, "cell_state")
+            hidden, _ = quantize.mul(o, types.gate, part("output", new_cell, types.update), types.output)
         else:
             gates = slice(0, 2 * units)  # blocks z and r
             zr = part("gate", into(*quantize.add(p[:, gates], types.p, q[:, gates], types.q), node.accum_type,
@@ -682,14 +684,13 @@ def emulate_recurrent(node: Node, tally, source: tuple[np.ndarray, FixedType]) -
             one_minus = quantize.sub(np.ones_like(z), ONE, z, types.gate)
             kept = quantize.mul(z, types.gate, state, node.state_type)
             added = quantize.mul(*one_minus, n, types.candidate)
-            state = into(*quantize.add(*kept, *added), node.state_type, "state")
-        if node.return_sequences:
-            outputs.append(into(state, node.state_type, node.result_type, "result"))
+            hidden, _ = quantize.add(*kept, *added)
+        state = into(hidden, types.hidden, node.state_type, "state")
+        if node.return_sequences or t == last:
+            outputs.append(into(hidden, types.hidden, node.result_type, "result"))
     if steps_tally is not None:
         steps_tally.tell(tally)
-    if node.return_sequences:
-        return np.stack(outputs, axis=1)
-    return _convert(state, node.state_type, node.result_type, tally, "result")
+    return np.stack(outputs, axis=1) if node.return_sequences else outputs[0]
 
 
 EMULATORS["recurrent"] = emulate_recurrent

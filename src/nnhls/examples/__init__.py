@@ -3,7 +3,8 @@
 from pathlib import Path
 
 __all__ = ["DIGITS_KERAS3", "DIGITS_MOBILE", "DIGITS_ONNX_CNN", "DIGITS_QCNN", "DIGITS_QMLP", "DIGITS_QONNX_CNN",
-           "DIGITS_QONNX_MLP", "DIGITS_RESIDUAL", "load_digits_data", "load_digits_images"]
+           "DIGITS_QONNX_MLP", "DIGITS_RESIDUAL", "SEQUENCE_GRU", "SEQUENCE_LSTM", "load_digits_data",
+           "load_digits_images", "sequence_task"]
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
 # A QKeras MLP 64-32-32-10 trained on scikit-learn's 8x8 digits (see train_digits_qmlp.py).
@@ -24,6 +25,29 @@ DIGITS_KERAS3 = EXAMPLES_DIR / "digits_keras3.keras"
 DIGITS_ONNX_CNN = EXAMPLES_DIR / "digits_onnx_cnn.onnx"
 DIGITS_QONNX_MLP = EXAMPLES_DIR / "digits_qonnx_mlp.onnx"
 DIGITS_QONNX_CNN = EXAMPLES_DIR / "digits_qonnx_cnn.onnx"
+
+# Recurrent classifiers of the synthetic sequences of sequence_task() (see train_sequences.py):
+# a Keras LSTM(16), and two GRU layers.
+SEQUENCE_LSTM = EXAMPLES_DIR / "sequence_lstm.h5"
+SEQUENCE_GRU = EXAMPLES_DIR / "sequence_gru.h5"
+
+
+def sequence_task(n: int, seed: int = 0):
+    """A synthetic sequence classification: (X, y) with X of shape (n, 20, 2) and y in 0..2.
+
+    Feature 0 is a noisy sine of 1, 2 or 3 periods over the 20 steps (the class), of random phase
+    and amplitude; feature 1 is noise. Values lie on the 2**-5 grid within [-4, 4), so that an
+    ap_fixed<16,6> input holds them exactly."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    t = np.arange(20) / 20
+    phase = rng.uniform(0, 2 * np.pi, (n, 1))
+    amplitude = rng.uniform(0.3, 1.2, (n, 1))
+    signal = amplitude * np.sin(2 * np.pi * (y[:, None] + 1) * t + phase) + rng.normal(0, 0.8, (n, 20))
+    X = np.stack([signal, rng.normal(0, 0.5, (n, 20))], axis=-1)
+    return np.clip(np.round(X * 32) / 32, -4, 4 - 1 / 32).astype(np.float32), y
 
 
 def load_digits_data():

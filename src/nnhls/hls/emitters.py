@@ -485,9 +485,10 @@ def _recurrent(emission: Emission, node: Node) -> tuple[str, str]:
     members = {"accum_t": node.accum_type, "state_t": node.state_type,
                "cell_t": node.cell_type if node.cell == "lstm" else node.state_type,
                "p_t": cpp_type(types.p), "q_t": cpp_type(types.q), "candidate_t": cpp_type(types.candidate),
-               "parts": f"parts{k}"}
+               "hidden_t": cpp_type(types.hidden), "parts": f"parts{k}"}
     members.update({name: cpp_type(t) for name, t in (("gate_t", types.gate), ("output_t", types.output),
-                                                      ("reset_q_t", types.reset_q)) if t is not None})
+                                                      ("update_t", types.update), ("reset_q_t", types.reset_q))
+                    if t is not None})
     direction = ", backwards" if node.go_backwards else ""
     sequence = "the sequence" if node.return_sequences else "the last state"
     struct = config(

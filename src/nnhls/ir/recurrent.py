@@ -46,8 +46,8 @@ class CellTypes:
     output: FixedType | None  # LSTM: the cell output activation's
     reset_q: FixedType | None  # GRU, reset_after=False: the reset part's
     reset_product: FixedType | None  # GRU: r * q_h (reset_after) or r * h, before conversion
-    update: FixedType  # the new state (LSTM: cell state) before conversion: f*c + i*g, z*h + (1-z)*n
-    hidden: FixedType | None  # LSTM: o * output(c)
+    update: FixedType | None  # LSTM: the new cell state f*c + i*g, exact
+    hidden: FixedType  # the new state h', exact: candidate(...), o * output(c'), z*h + (1-z)*n
     one_minus: FixedType | None  # GRU: 1 - z
 
     def widest(self) -> FixedType:
@@ -60,20 +60,23 @@ class Recurrent(Node):
 
     With x_t the step's input and h the state (zero at the first step), per step:
 
-        p = input(x_t)              Dense (weight, bias), into accum
-        q = recurrent(h)            Dense (recurrent_weight, recurrent_bias), into accum
-        simple: h = convert(candidate(convert(p + q, accum)), state)
+        p = input(x_t)              Dense (weight, bias), into its accumulator
+        q = recurrent(h)            Dense (recurrent_weight, recurrent_bias), into its accumulator
+        simple: h' = candidate(convert(p + q, accum))
         lstm:   i, f, o = gate(convert(p + q, accum)) at blocks i, f, o; g = candidate(... block c)
-                c = convert(f * c + i * g, cell)   (exact products and sum)
-                h = convert(o * output(c), state)
+                c' = f * c + i * g;  c = convert(c', cell)       (exact products and sum)
+                h' = o * output(c')                              (exact)
         gru:    z, r = gate(convert(p + q, accum)) at blocks z, r
                 reset_after:  n = convert(p_h + convert(r * q_h, accum), accum)
                 else:         n = convert(p_h + reset(convert(r * h, state)), accum)
-                h = convert(z * h + (1 - z) * candidate(n), state)   (exact products and sum)
+                h' = z * h + (1 - z) * candidate(n)              (exact products and sum)
+        h = convert(h', state); the step's output is convert(h', result)
 
-    The output is h converted into `result_type` after every step (`return_sequences`, shape
-    (steps, units)) or after the last (shape (units,)); `go_backwards` reads the steps last
-    first, and returns the sequence in that order, as Keras does. `accum_type` is the
+    So the new state is computed exactly; it is converted once to be fed back (`state`,
+    `cell_state`) and once to be output (`result`), as QKeras quantizes the state it feeds back
+    and returns the one it computed. The output is every step's (`return_sequences`, shape
+    (steps, units)) or the last step's (shape (units,)); `go_backwards` reads the steps last
+    first and returns the sequence in that order, as Keras does. `accum_type` is the
     pre-activations' type (`auto`: exactly p + q). Every part's result is its exact type.
     `static` realizes one cell reused over the steps; otherwise the steps are unrolled.
     """
@@ -128,10 +131,11 @@ class Recurrent(Node):
         return [(role, part) for role, part in self.parts.items() if role in _ACTIVATION_ROLES]
 
     def part_input_type(self, role: str):
-        """The type of the values part `role` reads: the layer's input, the state, the cell
-        state or the pre-activations."""
-        return {"recurrent": self.state_type, "reset": self.state_type, "output": self.cell_type}.get(
-            role, self.accum_type)
+        """The type of the values part `role` reads (once the parts before it are typed): the
+        state, the new cell state or the pre-activations (the input part reads the layer's input)."""
+        if role == "output":
+            return self.new_cell_type()
+        return self.state_type if role in ("recurrent", "reset") else self.accum_type
 
     def part_graph(self, role: str, input_type) -> Graph:
         """Part `role` after an input of `input_type`: what type inference and the writer read."""
@@ -194,23 +198,28 @@ class Recurrent(Node):
         gate = parts["gate"].result_type if "gate" in parts else None
         candidate = parts["candidate"].result_type
         q = parts["recurrent"].result_type
-        output = hidden = one_minus = reset_q = reset_product = None
+        output = update = one_minus = reset_q = reset_product = None
         if self.cell == "lstm":
             output = parts["output"].result_type
-            update = add_type(mul_type(gate, self.cell_type), mul_type(gate, candidate))
+            update = self.new_cell_type()
             hidden = mul_type(gate, output)
         elif self.cell == "gru":
             one_minus = sub_type(ONE, gate)
-            update = add_type(mul_type(gate, self.state_type), mul_type(one_minus, candidate))
+            hidden = add_type(mul_type(gate, self.state_type), mul_type(one_minus, candidate))
             if self.reset_after:
                 reset_product = mul_type(gate, q)
             else:
                 reset_product = mul_type(gate, self.state_type)
                 reset_q = parts["reset"].result_type
         else:
-            update = candidate
+            hidden = candidate
         return CellTypes(parts["input"].result_type, q, gate, candidate, output, reset_q, reset_product, update,
                          hidden, one_minus)
+
+    def new_cell_type(self) -> FixedType:
+        """LSTM: the exact type of f * c + i * g, which the cell output activation reads."""
+        gate, candidate = self.parts["gate"].result_type, self.parts["candidate"].result_type
+        return add_type(mul_type(gate, self.cell_type), mul_type(gate, candidate))
 
     def exact_accum(self) -> FixedType:
         """The pre-activations' exact type: p + q (in a GRU with reset_after=False, p plus the

@@ -87,7 +87,7 @@ def _activation_result(node: Node, sources: list[FixedType]) -> FixedType:
 
 @EXACT_RESULTS.register("recurrent")
 def _recurrent_result(node: Node, sources: list[FixedType]) -> FixedType:
-    return node.state_type  # the state, as it is
+    return node.cell_types().hidden  # the new state, exactly
 
 
 def _infer_recurrent(node: Node, source: FixedType, maximum: FixedType | None) -> bool:

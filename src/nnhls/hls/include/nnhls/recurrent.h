@@ -4,13 +4,14 @@
 // their ops (Dense for the input and recurrent products, the activation kernels for the gates
 // and the candidate), called through CONFIG_T::parts; the cell adds and multiplies their
 // results exactly (ap_fixed operators return full precision) and converts where the
-// specification converts: the pre-activations into accum_t, the cell state into cell_t, the
-// state into state_t, each output into res_T. The state starts at zero at every call, so a
+// specification converts: the pre-activations into accum_t; the new state (hidden_t, exact) into
+// state_t to be fed back and into res_T to be output; an LSTM's new cell state (update_t, exact)
+// into cell_t to be fed back, its output activation reading it exactly. The state starts at zero at every call, so a
 // design returns to its initial state after each sequence.
 //
 // CONFIG_T provides n_steps, n_in, units, n_blocks, cell (one of the cell enum),
 // return_sequences, go_backwards, static_cell, the types accum_t, state_t, cell_t, p_t, q_t
-// (and for gated cells gate_t, candidate_t, output_t, reset_q_t) and parts, a struct whose
+// candidate_t, hidden_t (and where the cell has them gate_t, output_t, update_t, reset_q_t) and parts, a struct whose
 // static member templates input, recurrent, gate, candidate, output and reset run each part.
 #ifndef NNHLS_RECURRENT_H
 #define NNHLS_RECURRENT_H
@@ -29,8 +30,8 @@ struct cell_step;
 template <>
 struct cell_step<simple_cell> {
   template <class CONFIG_T>
-  static void run(const typename CONFIG_T::p_t p[CONFIG_T::units], typename CONFIG_T::state_t h[CONFIG_T::units],
-                  typename CONFIG_T::cell_t c[CONFIG_T::units]) {
+  static void run(const typename CONFIG_T::p_t p[CONFIG_T::units], const typename CONFIG_T::state_t h[CONFIG_T::units],
+                  typename CONFIG_T::cell_t c[CONFIG_T::units], typename CONFIG_T::hidden_t hidden[CONFIG_T::units]) {
 #pragma HLS INLINE
     typedef typename CONFIG_T::accum_t accum_t;
     typename CONFIG_T::q_t q[CONFIG_T::units];
@@ -42,7 +43,7 @@ struct cell_step<simple_cell> {
     typename CONFIG_T::candidate_t candidate[CONFIG_T::units];
     CONFIG_T::parts::template candidate<accum_t, typename CONFIG_T::candidate_t>(pre, candidate);
     for (unsigned j = 0; j < CONFIG_T::units; j++) {
-      h[j] = typename CONFIG_T::state_t(candidate[j]);
+      hidden[j] = candidate[j];
     }
   }
 };
@@ -51,8 +52,8 @@ struct cell_step<simple_cell> {
 template <>
 struct cell_step<lstm_cell> {
   template <class CONFIG_T>
-  static void run(const typename CONFIG_T::p_t p[4 * CONFIG_T::units], typename CONFIG_T::state_t h[CONFIG_T::units],
-                  typename CONFIG_T::cell_t c[CONFIG_T::units]) {
+  static void run(const typename CONFIG_T::p_t p[4 * CONFIG_T::units], const typename CONFIG_T::state_t h[CONFIG_T::units],
+                  typename CONFIG_T::cell_t c[CONFIG_T::units], typename CONFIG_T::hidden_t hidden[CONFIG_T::units]) {
 #pragma HLS INLINE
     typedef typename CONFIG_T::accum_t accum_t;
     const unsigned U = CONFIG_T::units;
@@ -70,24 +71,27 @@ struct cell_step<lstm_cell> {
     CONFIG_T::parts::template gate<accum_t, typename CONFIG_T::gate_t>(pre_gates, gates);
     typename CONFIG_T::candidate_t candidate[U];
     CONFIG_T::parts::template candidate<accum_t, typename CONFIG_T::candidate_t>(pre_candidate, candidate);
+    typename CONFIG_T::update_t new_cell[U];
     for (unsigned j = 0; j < U; j++) {
-      c[j] = typename CONFIG_T::cell_t(gates[U + j] * c[j] + gates[j] * candidate[j]);
+      new_cell[j] = gates[U + j] * c[j] + gates[j] * candidate[j];
+      c[j] = typename CONFIG_T::cell_t(new_cell[j]);
     }
     typename CONFIG_T::output_t output[U];
-    CONFIG_T::parts::template output<typename CONFIG_T::cell_t, typename CONFIG_T::output_t>(c, output);
+    CONFIG_T::parts::template output<typename CONFIG_T::update_t, typename CONFIG_T::output_t>(new_cell, output);
     for (unsigned j = 0; j < U; j++) {
-      h[j] = typename CONFIG_T::state_t(gates[2 * U + j] * output[j]);
+      hidden[j] = gates[2 * U + j] * output[j];
     }
   }
 };
 
-// The GRU's update: h = state(z * h + (1 - z) * n).
+// The GRU's new state, exactly: z * h + (1 - z) * n.
 template <class CONFIG_T>
 void gru_update(const typename CONFIG_T::gate_t zr[2 * CONFIG_T::units],
-                const typename CONFIG_T::candidate_t n[CONFIG_T::units], typename CONFIG_T::state_t h[CONFIG_T::units]) {
+                const typename CONFIG_T::candidate_t n[CONFIG_T::units], const typename CONFIG_T::state_t h[CONFIG_T::units],
+                typename CONFIG_T::hidden_t hidden[CONFIG_T::units]) {
 #pragma HLS INLINE
   for (unsigned j = 0; j < CONFIG_T::units; j++) {
-    h[j] = typename CONFIG_T::state_t(zr[j] * h[j] + (ap_uint<1>(1) - zr[j]) * n[j]);
+    hidden[j] = zr[j] * h[j] + (ap_uint<1>(1) - zr[j]) * n[j];
   }
 }
 
@@ -95,8 +99,8 @@ void gru_update(const typename CONFIG_T::gate_t zr[2 * CONFIG_T::units],
 template <>
 struct cell_step<gru_cell> {
   template <class CONFIG_T>
-  static void run(const typename CONFIG_T::p_t p[3 * CONFIG_T::units], typename CONFIG_T::state_t h[CONFIG_T::units],
-                  typename CONFIG_T::cell_t c[CONFIG_T::units]) {
+  static void run(const typename CONFIG_T::p_t p[3 * CONFIG_T::units], const typename CONFIG_T::state_t h[CONFIG_T::units],
+                  typename CONFIG_T::cell_t c[CONFIG_T::units], typename CONFIG_T::hidden_t hidden[CONFIG_T::units]) {
 #pragma HLS INLINE
     typedef typename CONFIG_T::accum_t accum_t;
     const unsigned U = CONFIG_T::units;
@@ -114,7 +118,7 @@ struct cell_step<gru_cell> {
     }
     typename CONFIG_T::candidate_t n[U];
     CONFIG_T::parts::template candidate<accum_t, typename CONFIG_T::candidate_t>(pre_candidate, n);
-    gru_update<CONFIG_T>(zr, n, h);
+    gru_update<CONFIG_T>(zr, n, h, hidden);
   }
 };
 
@@ -122,8 +126,8 @@ struct cell_step<gru_cell> {
 template <>
 struct cell_step<gru_reset_before_cell> {
   template <class CONFIG_T>
-  static void run(const typename CONFIG_T::p_t p[3 * CONFIG_T::units], typename CONFIG_T::state_t h[CONFIG_T::units],
-                  typename CONFIG_T::cell_t c[CONFIG_T::units]) {
+  static void run(const typename CONFIG_T::p_t p[3 * CONFIG_T::units], const typename CONFIG_T::state_t h[CONFIG_T::units],
+                  typename CONFIG_T::cell_t c[CONFIG_T::units], typename CONFIG_T::hidden_t hidden[CONFIG_T::units]) {
 #pragma HLS INLINE
     typedef typename CONFIG_T::accum_t accum_t;
     typedef typename CONFIG_T::state_t state_t;
@@ -148,18 +152,21 @@ struct cell_step<gru_reset_before_cell> {
     }
     typename CONFIG_T::candidate_t n[U];
     CONFIG_T::parts::template candidate<accum_t, typename CONFIG_T::candidate_t>(pre_candidate, n);
-    gru_update<CONFIG_T>(zr, n, h);
+    gru_update<CONFIG_T>(zr, n, h, hidden);
   }
 };
 
-// One time step: the input product of step t's values, then the cell.
+// One time step: the input product of step t's values, the cell, and the new state fed back.
 template <class data_T, class CONFIG_T>
 void recurrent_step(const data_T x[CONFIG_T::n_in], typename CONFIG_T::state_t h[CONFIG_T::units],
-                    typename CONFIG_T::cell_t c[CONFIG_T::units]) {
+                    typename CONFIG_T::cell_t c[CONFIG_T::units], typename CONFIG_T::hidden_t hidden[CONFIG_T::units]) {
 #pragma HLS INLINE
   typename CONFIG_T::p_t p[CONFIG_T::n_blocks * CONFIG_T::units];
   CONFIG_T::parts::template input<data_T, typename CONFIG_T::p_t>(x, p);
-  cell_step<CONFIG_T::cell>::template run<CONFIG_T>(p, h, c);
+  cell_step<CONFIG_T::cell>::template run<CONFIG_T>(p, h, c, hidden);
+  for (unsigned j = 0; j < CONFIG_T::units; j++) {
+    h[j] = typename CONFIG_T::state_t(hidden[j]);
+  }
 }
 
 template <class CONFIG_T>
@@ -182,11 +189,12 @@ void recurrent_sequence_step(unsigned s, const data_T data[CONFIG_T::n_steps * C
   for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
     x[i] = data[t * CONFIG_T::n_in + i];
   }
-  recurrent_step<data_T, CONFIG_T>(x, h, c);
-  if (CONFIG_T::return_sequences) {
-    for (unsigned j = 0; j < CONFIG_T::units; j++) {
-      res[s * CONFIG_T::units + j] = res_T(h[j]);
-    }
+  typename CONFIG_T::hidden_t hidden[CONFIG_T::units];
+  recurrent_step<data_T, CONFIG_T>(x, h, c, hidden);
+  // The sequence's outputs, or the last step's (each step writes it; the last write stays).
+  const unsigned at = CONFIG_T::return_sequences ? s * CONFIG_T::units : 0;
+  for (unsigned j = 0; j < CONFIG_T::units; j++) {
+    res[at + j] = res_T(hidden[j]);
   }
 }
 
@@ -207,11 +215,6 @@ void recurrent(const data_T data[CONFIG_T::n_steps * CONFIG_T::n_in],
     for (unsigned s = 0; s < CONFIG_T::n_steps; s++) {
 #pragma HLS UNROLL
       recurrent_sequence_step<data_T, res_T, CONFIG_T>(s, data, res, h, c);
-    }
-  }
-  if (!CONFIG_T::return_sequences) {
-    for (unsigned j = 0; j < CONFIG_T::units; j++) {
-      res[j] = res_T(h[j]);
     }
   }
 }
@@ -248,21 +251,15 @@ void recurrent_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& o
         x[i] = packet[i];
       }
     }
-    recurrent_step<data_T, CONFIG_T>(x, h, c);
-    if (CONFIG_T::return_sequences) {
+    typename CONFIG_T::hidden_t hidden[CONFIG_T::units];
+    recurrent_step<data_T, CONFIG_T>(x, h, c, hidden);
+    if (CONFIG_T::return_sequences || s == CONFIG_T::n_steps - 1) {
       out_packet_T y;
       for (unsigned j = 0; j < CONFIG_T::units; j++) {
-        y[j] = res_T(h[j]);
+        y[j] = res_T(hidden[j]);
       }
       out.write(y);
     }
-  }
-  if (!CONFIG_T::return_sequences) {
-    out_packet_T y;
-    for (unsigned j = 0; j < CONFIG_T::units; j++) {
-      y[j] = res_T(h[j]);
-    }
-    out.write(y);
   }
 }
 
