@@ -672,15 +672,11 @@ def emulate_recurrent(node: Node, tally, source: tuple[np.ndarray, FixedType]) -
                                    "accumulator"), node.accum_type)
             z, r = zr[:, :units], zr[:, units:]
             if node.reset_after:
-                reset = into(*quantize.mul(r, types.gate, block(q, "h"), types.q), node.accum_type, "accumulator")
-                n_pre = into(*quantize.add(block(p, "h"), types.p, reset, node.accum_type), node.accum_type,
-                             "accumulator")
+                reset = quantize.mul(r, types.gate, block(q, "h"), types.q)
             else:
-                reset_state = into(*quantize.mul(r, types.gate, state, node.state_type), node.state_type, "state")
-                reset = part("reset", reset_state, node.state_type)
-                n_pre = into(*quantize.add(block(p, "h"), types.p, reset, types.reset_q), node.accum_type,
-                             "accumulator")
-            n = part("candidate", n_pre, node.accum_type)
+                reset = part("reset", *quantize.mul(r, types.gate, state, node.state_type)), types.reset_q
+            n_pre = into(*quantize.add(block(p, "h"), types.p, *reset), node.candidate_accum_type, "accumulator")
+            n = part("candidate", n_pre, node.candidate_accum_type)
             one_minus = quantize.sub(np.ones_like(z), ONE, z, types.gate)
             kept = quantize.mul(z, types.gate, state, node.state_type)
             added = quantize.mul(*one_minus, n, types.candidate)

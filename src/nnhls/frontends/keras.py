@@ -20,7 +20,7 @@ from nnhls.errors import NnhlsError
 from nnhls.frontends import qkeras as qk
 from nnhls.frontends.constants import exact_weights, zero_weights
 from nnhls.frontends.names import fresh_name
-from nnhls.ir import (ACTIVATIONS, Activation, Recurrent, recurrent_parts, BatchNorm, Concatenate, Conv, Crop, Dense, Dot, Embedding, Flatten,
+from nnhls.ir import (ACTIVATIONS, Activation, Lookup, Recurrent, recurrent_parts, BatchNorm, Concatenate, Conv, Crop, Dense, Dot, Embedding, Flatten,
                       Graph, Input, LayerNorm, Merge, Node, ParametricRelu, Pool, Reshape, ScaleShift, Transpose,
                       Upsample, Weights, Window, ZeroPad, make_activation, same_padding)
 from nnhls.types import exact_type
@@ -1115,9 +1115,10 @@ _RECURRENT_REFUSED = {
 _CELL_ACTIVATIONS = tuple(name for name in SUPPORTED_ACTIVATIONS if name != "softmax")
 
 
-def _read_recurrent(layer: _Layer, source, in_shape, reader, cell: str) -> list[Node]:
-    """SimpleRNN, LSTM and GRU: kernels (n_in, blocks * units) and (units, blocks * units) in
-    Keras's block order (i, f, c, o; z, r, h), which is the IR's."""
+def _read_recurrent(layer: _Layer, source, in_shape, reader, cell: str, quantized: bool = False) -> list[Node]:
+    """SimpleRNN, LSTM and GRU (QKeras's QSimpleRNN, QLSTM and QGRU with `quantized`): kernels
+    (n_in, blocks * units) and (units, blocks * units) in Keras's block order (i, f, c, o; z, r,
+    h), which is the IR's."""
     config = layer.config
     for key, why in _RECURRENT_REFUSED.items():
         if config.get(key):
@@ -1131,30 +1132,74 @@ def _read_recurrent(layer: _Layer, source, in_shape, reader, cell: str) -> list[
     _check_weights(layer, weights, 2 + use_bias, "kernel, recurrent kernel" + " and bias" * use_bias)
     kernel, recurrent_kernel = (np.asarray(w, dtype=np.float64) for w in weights[:2])
     reset_after = cell == "gru" and bool(config.get("reset_after", True))
-    bias = np.asarray(weights[2], dtype=np.float64) if use_bias else np.zeros(kernel.shape[1])
-    recurrent_bias = np.zeros(kernel.shape[1])
-    if reset_after and use_bias:  # rows: the input bias, the recurrent bias
-        bias, recurrent_bias = bias[0], bias[1]
+    n_columns = kernel.shape[1]
+    quantizers = _recurrent_quantizers(layer, cell) if quantized else {}
+    kernel, _ = _quantized_weights(layer, kernel, quantizers.get("kernel"), "kernel")
+    recurrent_kernel, _ = _quantized_weights(layer, recurrent_kernel, quantizers.get("recurrent"), "recurrent kernel")
+    bias, recurrent_bias = zero_weights(n_columns), zero_weights(n_columns)
+    if use_bias:
+        # QKeras quantizes the whole bias, a GRU's rows of input and recurrent bias at once.
+        values = np.asarray(weights[2], dtype=np.float64)
+        quantized_bias, _ = _quantized_weights(layer, values, quantizers.get("bias"), "bias")
+        rows = [Weights(row, quantizer=quantized_bias.quantizer) for row in np.atleast_2d(quantized_bias.values)]
+        bias, recurrent_bias = rows if reset_after else (rows[0], recurrent_bias)
     activations = []
     for key, default in (("activation", "tanh"), ("recurrent_activation", "sigmoid")):
-        name = config.get(key, default) if key in config or cell != "simple" else default
-        function, fields, _ = _activation_function(name, layer)
-        if function not in _CELL_ACTIVATIONS:
-            raise NnhlsError(f"{layer.where}: its {key} {name!r} is not an element-wise function; use one of "
-                             f"{', '.join(map(repr, _CELL_ACTIVATIONS))}")
-        activations.append((function, fields, name))
-    (function, fields, name), (gate_function, gate_fields, gate_name) = activations
-    parts = recurrent_parts(layer.name, cell, units, Weights(kernel), Weights(recurrent_kernel), Weights(bias),
-                            Weights(recurrent_bias), (function, fields), (gate_function, gate_fields), reset_after)
+        if cell == "simple" and key == "recurrent_activation":
+            activations.append(("", {}, None, ""))
+            continue
+        activations.append(_cell_activation(layer, key, default, quantized))
+    (function, fields, quantizer, name), (gate_function, gate_fields, gate_quantizer, gate_name) = activations
+    parts = recurrent_parts(layer.name, cell, units, kernel, recurrent_kernel, bias, recurrent_bias,
+                            (function, fields, quantizer), (gate_function, gate_fields, gate_quantizer), reset_after)
     for part in parts.values():
         if part.op == "hard_sigmoid" and part.slope is None:
             _hard_sigmoid_constants(part, layer)
     steps = int(in_shape[0])
     shape = (steps, units) if config.get("return_sequences") else (units,)
+    state = quantizers.get("state")
     return [Recurrent(layer.name, [source], shape, cell=cell, units=units, steps=steps,
                       return_sequences=bool(config.get("return_sequences")),
-                      go_backwards=bool(config.get("go_backwards")), reset_after=reset_after, activation=str(name),
-                      recurrent_activation=str(gate_name) if cell != "simple" else "", parts=parts)]
+                      go_backwards=bool(config.get("go_backwards")), reset_after=reset_after, activation=name,
+                      recurrent_activation=gate_name, parts=parts,
+                      state_quantizer=None if state is None else qk.quantizer_type(state, f"{layer.where} state"))]
+
+
+def _recurrent_quantizers(layer: _Layer, cell: str) -> dict:
+    """A QKeras recurrent layer's kernel, recurrent, bias and state quantizers (None where unset)."""
+    qlayer = layer.layer
+    quantizers = {role: getattr(qlayer, f"{role}_quantizer_internal", None)
+                  for role in ("kernel", "recurrent", "bias", "state")}
+    if cell == "gru" and quantizers["recurrent"] is None:
+        # QKeras 0.9.0's QGRUCell then multiplies the state by its input kernel (qrecurrent.py,
+        # QGRUCell.call): it fails where the input and state sizes differ, and is wrong where they agree.
+        raise NnhlsError(f"{layer.where} has no recurrent_quantizer, with which QKeras 0.9.0's QGRU multiplies the "
+                         "state by its input kernel instead of its recurrent kernel; give it a recurrent_quantizer "
+                         "(such as quantized_bits(8, 0, alpha=1))")
+    return quantizers
+
+
+def _cell_activation(layer: _Layer, key: str, default: str, quantized: bool) -> tuple[str, dict, object, str]:
+    """(IR function, node fields, result quantizer, the framework's name) of a cell's activation."""
+    if not quantized:
+        name = layer.config.get(key, default)
+        function, fields, label = _activation_function(name, layer)
+        quantizer = None
+    else:
+        activation = getattr(layer.layer.cell, key)
+        label = qk.quantizer_name(activation)
+        if label == "hard_sigmoid":  # QKeras's own, clip(0.5 x + 0.5, 0, 1), not Keras's
+            function, fields, quantizer = "hard_sigmoid", {"slope": exact_weights(0.5),
+                                                           "offset": exact_weights(0.5)}, None
+        elif label in Lookup.FUNCTIONS or label == "softsign":
+            function, fields, quantizer = label, {}, None
+        else:
+            function, quantizer, fields = qk.activation_of(activation, f"{layer.where} {key}")
+            label = str(activation)
+    if function not in _CELL_ACTIVATIONS:
+        raise NnhlsError(f"{layer.where}: its {key} {label!r} is not an element-wise function; use one of "
+                         f"{', '.join(map(repr, _CELL_ACTIVATIONS))}")
+    return function, fields, quantizer, str(label)
 
 
 def _read_dropout(layer: _Layer, source, in_shape, reader) -> list[Node]:
@@ -1339,6 +1384,9 @@ _HANDLERS = {
     "SimpleRNN": partial(_read_recurrent, cell="simple"),
     "LSTM": partial(_read_recurrent, cell="lstm"),
     "GRU": partial(_read_recurrent, cell="gru"),
+    "QSimpleRNN": partial(_read_recurrent, cell="simple", quantized=True),
+    "QLSTM": partial(_read_recurrent, cell="lstm", quantized=True),
+    "QGRU": partial(_read_recurrent, cell="gru", quantized=True),
     "QAveragePooling2D": partial(_read_qaverage_pool, covering=False),
     "QGlobalAveragePooling2D": partial(_read_qaverage_pool, covering=True),
     "QBatchNormalization": _read_qbatchnorm,

@@ -487,7 +487,9 @@ def _recurrent(emission: Emission, node: Node) -> tuple[str, str]:
                "p_t": cpp_type(types.p), "q_t": cpp_type(types.q), "candidate_t": cpp_type(types.candidate),
                "hidden_t": cpp_type(types.hidden), "parts": f"parts{k}"}
     members.update({name: cpp_type(t) for name, t in (("gate_t", types.gate), ("output_t", types.output),
-                                                      ("update_t", types.update), ("reset_q_t", types.reset_q))
+                                                      ("update_t", types.update), ("reset_q_t", types.reset_q),
+                                                      ("reset_product_t", types.reset_product),
+                                                      ("candidate_accum_t", node.candidate_accum_type))
                     if t is not None})
     direction = ", backwards" if node.go_backwards else ""
     sequence = "the sequence" if node.return_sequences else "the last state"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from nnhls.ir.graph import Graph
-from nnhls.ir.ops import Dense, Input, Node, Weights, make_activation, union_type
+from nnhls.ir.ops import Dense, Input, Node, Weights, make_activation
 from nnhls.types import AUTO, FixedType, add_type, mul_type, sub_type
 
 __all__ = ["CELLS", "ONE", "PART_INPUT", "CellTypes", "Recurrent", "recurrent_parts"]
@@ -45,7 +45,7 @@ class CellTypes:
     candidate: FixedType
     output: FixedType | None  # LSTM: the cell output activation's
     reset_q: FixedType | None  # GRU, reset_after=False: the reset part's
-    reset_product: FixedType | None  # GRU: r * q_h (reset_after) or r * h, before conversion
+    reset_product: FixedType | None  # GRU: r * q_h (reset_after) or r * h, exact
     update: FixedType | None  # LSTM: the new cell state f*c + i*g, exact
     hidden: FixedType  # the new state h', exact: candidate(...), o * output(c'), z*h + (1-z)*n
     one_minus: FixedType | None  # GRU: 1 - z
@@ -67,8 +67,8 @@ class Recurrent(Node):
                 c' = f * c + i * g;  c = convert(c', cell)       (exact products and sum)
                 h' = o * output(c')                              (exact)
         gru:    z, r = gate(convert(p + q, accum)) at blocks z, r
-                reset_after:  n = convert(p_h + convert(r * q_h, accum), accum)
-                else:         n = convert(p_h + reset(convert(r * h, state)), accum)
+                reset_after:  n = convert(p_h + r * q_h, candidate_accum)
+                else:         n = convert(p_h + reset(r * h), candidate_accum)   (r * h exact)
                 h' = z * h + (1 - z) * candidate(n)              (exact products and sum)
         h = convert(h', state); the step's output is convert(h', result)
 
@@ -77,7 +77,9 @@ class Recurrent(Node):
     and returns the one it computed. The output is every step's (`return_sequences`, shape
     (steps, units)) or the last step's (shape (units,)); `go_backwards` reads the steps last
     first and returns the sequence in that order, as Keras does. `accum_type` is the
-    pre-activations' type (`auto`: exactly p + q). Every part's result is its exact type.
+    pre-activations' type (`auto`: exactly p + q); a GRU's candidate has its own,
+    `candidate_accum_type`, the configured accum or else exact. Every part's result is its exact
+    type, or the framework's quantized one (QKeras's quantized_tanh).
     `static` realizes one cell reused over the steps; otherwise the steps are unrolled.
     """
 
@@ -92,6 +94,7 @@ class Recurrent(Node):
     accum_type: object = None
     state_type: object = None
     cell_type: object = None  # LSTM only
+    candidate_accum_type: object = None  # GRU only
     state_quantizer: FixedType | None = None  # the framework's own state type (QKeras's state_quantizer)
     activation: str = "tanh"  # the framework's names, for messages and attributes
     recurrent_activation: str = "sigmoid"
@@ -135,7 +138,11 @@ class Recurrent(Node):
         state, the new cell state or the pre-activations (the input part reads the layer's input)."""
         if role == "output":
             return self.new_cell_type()
-        return self.state_type if role in ("recurrent", "reset") else self.accum_type
+        if role == "reset":
+            return mul_type(self.parts["gate"].result_type, self.state_type)
+        if role == "candidate" and self.cell == "gru":
+            return self.candidate_accum_type
+        return self.state_type if role == "recurrent" else self.accum_type
 
     def part_graph(self, role: str, input_type) -> Graph:
         """Part `role` after an input of `input_type`: what type inference and the writer read."""
@@ -162,6 +169,8 @@ class Recurrent(Node):
                     getattr(self.parts[role], constant).type = precision
         elif key == "accum":
             self.accum_type = precision
+            if self.cell == "gru":
+                self.candidate_accum_type = precision
             for _, part in self.dense_parts():
                 part.accum_type = precision
         elif key in ("state", "cell_state", "result"):
@@ -222,13 +231,15 @@ class Recurrent(Node):
         return add_type(mul_type(gate, self.cell_type), mul_type(gate, candidate))
 
     def exact_accum(self) -> FixedType:
-        """The pre-activations' exact type: p + q (in a GRU with reset_after=False, p plus the
-        wider of q and the reset part's result). A GRU's r * q_h, converted into it, keeps q's
-        range, since every gate function's values lie in [0, 1]."""
-        q = self.parts["recurrent"].result_type
-        if "reset" in self.parts:
-            q = union_type([q, self.parts["reset"].result_type])
-        return add_type(self.parts["input"].result_type, q)
+        """The pre-activations' exact type: p + q."""
+        return add_type(self.parts["input"].result_type, self.parts["recurrent"].result_type)
+
+    def exact_candidate_accum(self) -> FixedType:
+        """A GRU's candidate pre-activation's exact type: p + r * q_h, or p + reset(r * h)."""
+        p = self.parts["input"].result_type
+        if self.reset_after:
+            return add_type(p, mul_type(self.parts["gate"].result_type, self.parts["recurrent"].result_type))
+        return add_type(p, self.parts["reset"].result_type)
 
     def sync_parts(self) -> None:
         """Give the Dense parts the layer's strategy and reuse factors (what the configuration set)."""
@@ -241,7 +252,8 @@ def recurrent_parts(name: str, cell: str, units: int, kernel: Weights, recurrent
                     recurrent_bias: Weights, activation: tuple[str, dict], recurrent_activation: tuple[str, dict],
                     reset_after: bool = True) -> dict:
     """The parts of a recurrent layer from its kernels in the IR's block order ((n_in, blocks *
-    units), (units, blocks * units)) and its activations as (IR function, node fields)."""
+    units), (units, blocks * units)) and its activations as (IR function, node fields), or (IR
+    function, node fields, the type the framework quantizes the function's values to)."""
     n_blocks = len(CELLS[cell])
     parts = {"input": Dense(f"{name}.input", [PART_INPUT], (n_blocks * units,), weight=kernel, bias=bias)}
     if cell == "gru" and not reset_after:
@@ -255,16 +267,18 @@ def recurrent_parts(name: str, cell: str, units: int, kernel: Weights, recurrent
     else:
         parts["recurrent"] = Dense(f"{name}.recurrent", [PART_INPUT], (n_blocks * units,), weight=recurrent_kernel,
                                    bias=recurrent_bias)
-    n_gates = {"simple": 0, "lstm": 3, "gru": 2}[cell]
-    if n_gates:
-        function, fields = recurrent_activation
-        parts["gate"] = make_activation(f"{name}.gate", [PART_INPUT], (n_gates * units,), function, **fields)
-    function, fields = activation
-    parts["candidate"] = make_activation(f"{name}.candidate", [PART_INPUT], (units,), function, **fields)
-    if cell == "lstm":
-        parts["output"] = make_activation(f"{name}.output", [PART_INPUT], (units,), function, **fields)
     for part in parts.values():
-        part.result_type = AUTO  # every part's result is exact; the layer's keys set the rest
+        part.result_type = AUTO  # exact; the layer's keys set the rest
+    n_gates = {"simple": 0, "lstm": 3, "gru": 2}[cell]
+    roles = [("gate", n_gates * units, recurrent_activation)] if n_gates else []
+    roles.append(("candidate", units, activation))
+    if cell == "lstm":
+        roles.append(("output", units, activation))
+    for role, size, (function, fields, *quantizer) in roles:
+        quantizer = quantizer[0] if quantizer else None
+        # The function's values are exact, or the framework's quantized ones (QKeras's quantized_tanh).
+        parts[role] = make_activation(f"{name}.{role}", [PART_INPUT], (size,), function, result_quantizer=quantizer,
+                                      result_type=AUTO if quantizer is None else quantizer, **fields)
     return parts
 
 

@@ -99,14 +99,19 @@ def _infer_recurrent(node: Node, source: FixedType, maximum: FixedType | None) -
                              f"as 'ap_fixed<16,6>', not {t}: the state is fed back at every step, so no exact type "
                              "can be inferred for it")
     changed = False
-    for role in ("input", "recurrent", "reset"):
-        if role in node.parts:
-            changed |= infer_types(node.part_graph(role, source if role == "input" else node.state_type), maximum)
+    for role in ("input", "recurrent"):
+        changed |= infer_types(node.part_graph(role, source if role == "input" else node.state_type), maximum)
     if not isinstance(node.accum_type, FixedType):
         node.accum_type = _capped(node, "accum", node.exact_accum(), maximum)
         changed = True
-    for role, _ in node.activation_parts():
-        changed |= infer_types(node.part_graph(role, node.part_input_type(role)), maximum)
+    # In order: the gate reads the pre-activations; a GRU's reset part reads r * h, its candidate
+    # its own pre-activation; an LSTM's output the new cell state.
+    for role in ("gate", "reset", "candidate", "output"):
+        if role == "candidate" and node.cell == "gru" and not isinstance(node.candidate_accum_type, FixedType):
+            node.candidate_accum_type = _capped(node, "accum", node.exact_candidate_accum(), maximum)
+            changed = True
+        if role in node.parts:
+            changed |= infer_types(node.part_graph(role, node.part_input_type(role)), maximum)
     widest = node.cell_types().widest()
     if widest.width > MAX_INFERRED_WIDTH:
         raise NnhlsError(f"layer {node.name!r} ({node.framework_class}): one of its cell's exact products or sums "

@@ -11,7 +11,8 @@
 //
 // CONFIG_T provides n_steps, n_in, units, n_blocks, cell (one of the cell enum),
 // return_sequences, go_backwards, static_cell, the types accum_t, state_t, cell_t, p_t, q_t
-// candidate_t, hidden_t (and where the cell has them gate_t, output_t, update_t, reset_q_t) and parts, a struct whose
+// candidate_t, hidden_t (and where the cell has them gate_t, output_t, update_t, candidate_accum_t,
+// reset_product_t, reset_q_t) and parts, a struct whose
 // static member templates input, recurrent, gate, candidate, output and reset run each part.
 #ifndef NNHLS_RECURRENT_H
 #define NNHLS_RECURRENT_H
@@ -95,7 +96,7 @@ void gru_update(const typename CONFIG_T::gate_t zr[2 * CONFIG_T::units],
   }
 }
 
-// Blocks z, r, h; reset gate after the recurrent product: n = candidate(accum(p_h + accum(r * q_h))).
+// Blocks z, r, h; reset gate after the recurrent product: n = candidate(candidate_accum(p_h + r * q_h)).
 template <>
 struct cell_step<gru_cell> {
   template <class CONFIG_T>
@@ -112,17 +113,18 @@ struct cell_step<gru_cell> {
     }
     typename CONFIG_T::gate_t zr[2 * U];
     CONFIG_T::parts::template gate<accum_t, typename CONFIG_T::gate_t>(pre_gates, zr);
-    accum_t pre_candidate[U];
+    typedef typename CONFIG_T::candidate_accum_t candidate_accum_t;
+    candidate_accum_t pre_candidate[U];
     for (unsigned j = 0; j < U; j++) {
-      pre_candidate[j] = accum_t(p[2 * U + j] + accum_t(zr[U + j] * q[2 * U + j]));
+      pre_candidate[j] = candidate_accum_t(p[2 * U + j] + zr[U + j] * q[2 * U + j]);
     }
     typename CONFIG_T::candidate_t n[U];
-    CONFIG_T::parts::template candidate<accum_t, typename CONFIG_T::candidate_t>(pre_candidate, n);
+    CONFIG_T::parts::template candidate<candidate_accum_t, typename CONFIG_T::candidate_t>(pre_candidate, n);
     gru_update<CONFIG_T>(zr, n, h, hidden);
   }
 };
 
-// Reset gate before the recurrent product: n = candidate(accum(p_h + reset(state(r * h)))).
+// Reset gate before the recurrent product: n = candidate(candidate_accum(p_h + reset(r * h))), r * h exact.
 template <>
 struct cell_step<gru_reset_before_cell> {
   template <class CONFIG_T>
@@ -140,18 +142,20 @@ struct cell_step<gru_reset_before_cell> {
     }
     typename CONFIG_T::gate_t zr[2 * U];
     CONFIG_T::parts::template gate<accum_t, typename CONFIG_T::gate_t>(pre_gates, zr);
-    state_t reset_state[U];
+    typedef typename CONFIG_T::reset_product_t reset_product_t;
+    reset_product_t reset_state[U];
     for (unsigned j = 0; j < U; j++) {
-      reset_state[j] = state_t(zr[U + j] * h[j]);
+      reset_state[j] = zr[U + j] * h[j];
     }
     typename CONFIG_T::reset_q_t reset_q[U];
-    CONFIG_T::parts::template reset<state_t, typename CONFIG_T::reset_q_t>(reset_state, reset_q);
-    accum_t pre_candidate[U];
+    CONFIG_T::parts::template reset<reset_product_t, typename CONFIG_T::reset_q_t>(reset_state, reset_q);
+    typedef typename CONFIG_T::candidate_accum_t candidate_accum_t;
+    candidate_accum_t pre_candidate[U];
     for (unsigned j = 0; j < U; j++) {
-      pre_candidate[j] = accum_t(p[2 * U + j] + reset_q[j]);
+      pre_candidate[j] = candidate_accum_t(p[2 * U + j] + reset_q[j]);
     }
     typename CONFIG_T::candidate_t n[U];
-    CONFIG_T::parts::template candidate<accum_t, typename CONFIG_T::candidate_t>(pre_candidate, n);
+    CONFIG_T::parts::template candidate<candidate_accum_t, typename CONFIG_T::candidate_t>(pre_candidate, n);
     gru_update<CONFIG_T>(zr, n, h, hidden);
   }
 };
