@@ -507,9 +507,9 @@ def recurrent_layer(rng, name: str, source: str, cell: str, steps: int, n_in: in
 
 def random_recurrent_network(seed: int) -> Graph:
     """An LSTM of table-driven gates returning its sequence; a GRU of hard-sigmoid gates
-    (reset after the product) reading it backwards; a GRU with the reset before the product, a
-    staircase gate and a ReLU candidate; a SimpleRNN returning its last state; each with its own
-    types, reuse factors and `static` setting."""
+    (reset after the product) reading it backwards, returning it in time order; a GRU with the
+    reset before the product, a staircase gate and a ReLU candidate, reading backwards; a
+    SimpleRNN returning its last state; each with its own types, reuse factors and `static`."""
     rng = np.random.default_rng(seed)
     steps, n_in = int(rng.integers(3, 6)), int(rng.integers(2, 5))
     units = [int(rng.integers(2, 5)) for _ in range(4)]
@@ -521,9 +521,9 @@ def random_recurrent_network(seed: int) -> Graph:
         Input("x", [], (steps, n_in), "InputLayer", result_type=ranged_type(rng, (6, 10), 2)),
         recurrent_layer(rng, "lstm", "x", "lstm", steps, n_in, units[0], ("tanh", {}), ("sigmoid", {})),
         recurrent_layer(rng, "gru", "lstm", "gru", steps, units[0], units[1], ("tanh", {}), hard_sigmoid,
-                        go_backwards=True),
+                        go_backwards=True, time_order=True),
         recurrent_layer(rng, "gru_reset_before", "gru", "gru", steps, units[1], units[2], ("relu", {}), staircase,
-                        reset_after=False),
+                        reset_after=False, go_backwards=True),
         recurrent_layer(rng, "rnn", "gru_reset_before", "simple", steps, units[2], units[3], ("tanh", {}),
                         ("sigmoid", {}), return_sequences=False),
     ]

@@ -24,3 +24,34 @@ def test_keras_recurrent_classifier_in_every_cell_at_keras_accuracy(tmp_path, pa
     framework = (model.predict(X, verbose=0).argmax(axis=1) == y).mean()
     ours = same_bits_in_every_cell(model, X, tmp_path, path.stem, reuse_factor=4)
     assert abs((ours.argmax(axis=1) == y).mean() - framework) <= 0.01
+
+
+OUTPUT_TYPE = "ap_fixed<16,6,AP_RND_CONV,AP_SAT>"
+OUTPUT_LSB = 2.0**-10
+
+
+def convert_with_output_type(model, backend, strategy, io_type, folder, project_name, reuse_factor=1):
+    """convert_example, the output layer's result in OUTPUT_TYPE."""
+    import nnhls
+    from tests.keras_models import _converted
+
+    config = nnhls.config_from_keras_model(model, granularity="name", backend=backend)
+    config["LayerName"][model.layers[-1].name]["Precision"]["result"] = OUTPUT_TYPE
+    return _converted(nnhls.convert_from_keras_model, model, config, strategy, reuse_factor, backend=backend,
+                      io_type=io_type, output_dir=folder, project_name=project_name)
+
+
+def test_qkeras_qlstm_in_every_cell_within_an_output_lsb_of_qkeras(tmp_path):
+    """Every quantizer, the quantized tanh and QKeras's hard sigmoid are exact, and so is the state
+    fed back; QKeras sums the logits in float32, nnhls exactly, rounded once into the output type."""
+    from nnhls.frontends.keras import load_keras_file
+    from nnhls.examples import SEQUENCE_QLSTM
+
+    pytest.importorskip("qkeras")
+    model = load_keras_file(SEQUENCE_QLSTM)
+    X, y = sequence_task(1000, seed=2)
+    expected = model.predict(X, verbose=0).astype(np.float64)
+    ours = same_bits_in_every_cell(model, X, tmp_path, "qlstm", convert=convert_with_output_type, reuse_factor=4)
+    assert np.abs(ours - expected).max() <= OUTPUT_LSB
+    assert np.mean(ours == np.round(expected / OUTPUT_LSB) * OUTPUT_LSB) >= 0.999
+    assert (ours.argmax(axis=1) == y).mean() == (expected.argmax(axis=1) == y).mean()

@@ -686,7 +686,9 @@ def emulate_recurrent(node: Node, tally, source: tuple[np.ndarray, FixedType]) -
             outputs.append(into(hidden, types.hidden, node.result_type, "result"))
     if steps_tally is not None:
         steps_tally.tell(tally)
-    return np.stack(outputs, axis=1) if node.return_sequences else outputs[0]
+    if not node.return_sequences:
+        return outputs[0]
+    return np.stack(outputs[::-1] if node.go_backwards and node.time_order else outputs, axis=1)
 
 
 EMULATORS["recurrent"] = emulate_recurrent

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 __all__ = ["DIGITS_KERAS3", "DIGITS_MOBILE", "DIGITS_ONNX_CNN", "DIGITS_QCNN", "DIGITS_QMLP", "DIGITS_QONNX_CNN",
-           "DIGITS_QONNX_MLP", "DIGITS_RESIDUAL", "SEQUENCE_GRU", "SEQUENCE_LSTM", "load_digits_data",
+           "DIGITS_QONNX_MLP", "DIGITS_RESIDUAL", "SEQUENCE_GRU", "SEQUENCE_LSTM", "SEQUENCE_QLSTM", "load_digits_data",
            "load_digits_images", "sequence_task"]
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
@@ -27,9 +27,10 @@ DIGITS_QONNX_MLP = EXAMPLES_DIR / "digits_qonnx_mlp.onnx"
 DIGITS_QONNX_CNN = EXAMPLES_DIR / "digits_qonnx_cnn.onnx"
 
 # Recurrent classifiers of the synthetic sequences of sequence_task() (see train_sequences.py):
-# a Keras LSTM(16), and two GRU layers.
+# a Keras LSTM(16), two GRU layers, and a QKeras QLSTM(16) of 8-bit kernels and state.
 SEQUENCE_LSTM = EXAMPLES_DIR / "sequence_lstm.h5"
 SEQUENCE_GRU = EXAMPLES_DIR / "sequence_gru.h5"
+SEQUENCE_QLSTM = EXAMPLES_DIR / "sequence_qlstm.h5"
 
 
 def sequence_task(n: int, seed: int = 0):

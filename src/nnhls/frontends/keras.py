@@ -1202,6 +1202,79 @@ def _cell_activation(layer: _Layer, key: str, default: str, quantized: bool) -> 
     return function, fields, quantizer, str(label)
 
 
+# Bidirectional's merge modes: the IR's merge of the forward and backward outputs.
+_BIDIRECTIONAL_MERGES = {"concat": "concatenate", "sum": "add", "ave": "average", "mul": "multiply"}
+
+
+def _read_bidirectional(layer: _Layer, source, in_shape, reader) -> list[Node]:
+    """The forward layer and the backward one (reading the steps last first, its sequence returned
+    in time order), then their merge."""
+    mode = layer.config.get("merge_mode", "concat")
+    if mode not in _BIDIRECTIONAL_MERGES:
+        raise NnhlsError(f"{layer.where} has merge_mode={mode!r}, which returns the two directions apart; use one of "
+                         f"{', '.join(map(repr, _BIDIRECTIONAL_MERGES))}")
+    nodes = []
+    for direction in ("forward", "backward"):
+        inner = getattr(layer.layer, f"{direction}_layer")
+        sub = _Layer(reader.fresh_name(f"{layer.name}_{direction}"), type(inner).__name__, inner.get_config(), inner,
+                     layer.inputs)
+        if sub.class_name not in _RECURRENT_CLASSES:
+            raise NnhlsError(f"{layer.where} wraps {sub.class_name}; nnhls reads Bidirectional around "
+                             f"{', '.join(_RECURRENT_CLASSES)}")
+        (node,) = _HANDLERS[sub.class_name](sub, source, in_shape, reader)
+        node.time_order = node.go_backwards
+        node.framework_class = sub.class_name
+        nodes.append(node)
+    names, shape = [node.name for node in nodes], nodes[0].shape
+    if mode == "concat":
+        merged = Concatenate(layer.name, names, shape[:-1] + (2 * shape[-1],), axis=len(shape) - 1)
+    else:
+        merged = Merge(layer.name, names, shape, function=_BIDIRECTIONAL_MERGES[mode])
+    return nodes + [merged]
+
+
+class _OneStep:
+    """A layer that TimeDistributed applies to each step, as the 2-D layer it is over (steps, ...):
+    a Conv1D over (steps, width, channels) is a Conv2D of kernel (1, k); its weights reshaped."""
+
+    def __init__(self, layer, weights):
+        self._layer, self._weights = layer, weights
+
+    def get_weights(self):
+        return self._weights
+
+    def __getattr__(self, name):
+        return getattr(self._layer, name)
+
+
+# Layers TimeDistributed applies to each step that already compute on the last axis alone (or on
+# each value), so that on (steps, ...) they are the same layer.
+_PER_STEP = ("Dense", "QDense", "Activation", "QActivation", "Dropout", "ReLU", "LeakyReLU", "ELU", "Softmax",
+             "BatchNormalization", "QBatchNormalization")
+
+
+def _read_time_distributed(layer: _Layer, source, in_shape, reader) -> list[Node]:
+    inner = layer.layer.layer
+    class_name, config = type(inner).__name__, inner.get_config()
+    sub = _Layer(layer.name, class_name, config, inner, layer.inputs)
+    if class_name in _PER_STEP:
+        return _HANDLERS[class_name](sub, source, in_shape, reader)
+    if class_name in ("Conv1D", "QConv1D") and len(in_shape) == 3:
+        if config.get("padding") == "causal":
+            raise NnhlsError(f"{layer.where} wraps a Conv1D of causal padding; use 'valid' or 'same' inside "
+                             "TimeDistributed")
+        two_d = dict(config)
+        for key in ("kernel_size", "strides", "dilation_rate"):
+            value = config.get(key, 1)
+            two_d[key] = (1, int(value if isinstance(value, int) else value[0]))
+        weights = inner.get_weights()
+        weights[0] = np.asarray(weights[0])[None]  # (k, c_in, c_out) -> (1, k, c_in, c_out)
+        sub = _Layer(layer.name, class_name, two_d, _OneStep(inner, weights), layer.inputs)
+        return _HANDLERS[class_name.replace("1D", "2D")](sub, source, in_shape, reader)
+    raise NnhlsError(f"{layer.where} wraps {class_name} on an input of shape {tuple(in_shape)}; nnhls reads "
+                     f"TimeDistributed around {', '.join(_PER_STEP)} and around Conv1D on (steps, width, channels)")
+
+
 def _read_dropout(layer: _Layer, source, in_shape, reader) -> list[Node]:
     return []  # inference ignores dropout
 
@@ -1387,6 +1460,9 @@ _HANDLERS = {
     "QSimpleRNN": partial(_read_recurrent, cell="simple", quantized=True),
     "QLSTM": partial(_read_recurrent, cell="lstm", quantized=True),
     "QGRU": partial(_read_recurrent, cell="gru", quantized=True),
+    "Bidirectional": _read_bidirectional,
+    "QBidirectional": _read_bidirectional,
+    "TimeDistributed": _read_time_distributed,
     "QAveragePooling2D": partial(_read_qaverage_pool, covering=False),
     "QGlobalAveragePooling2D": partial(_read_qaverage_pool, covering=True),
     "QBatchNormalization": _read_qbatchnorm,
@@ -1399,5 +1475,6 @@ _HANDLERS = {
 }
 
 _HANDLERS.update(_MERGE_HANDLERS)
+_RECURRENT_CLASSES = ("SimpleRNN", "LSTM", "GRU", "QSimpleRNN", "QLSTM", "QGRU")
 
 SUPPORTED_LAYERS = tuple(_HANDLERS)

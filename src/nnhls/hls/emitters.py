@@ -498,7 +498,8 @@ def _recurrent(emission: Emission, node: Node) -> tuple[str, str]:
                     f"returning {sequence}; {node.strategy}, reuse factors {node.reuse_factor} (input) and "
                     f"{node.recurrent_reuse_factor} (recurrent), {'one cell for every step' if node.static else 'steps unrolled'}",
         {"n_steps": node.steps, "n_in": node.n_in, "units": node.units, "n_blocks": len(node.blocks), "cell": cell,
-         "return_sequences": node.return_sequences, "go_backwards": node.go_backwards, "static_cell": node.static},
+         "return_sequences": node.return_sequences, "go_backwards": node.go_backwards,
+         "time_order": node.time_order, "static_cell": node.static},
         members, before=(*structs, f"struct parts{k};"))
     return struct, call(plan, node, "recurrent", "")
 

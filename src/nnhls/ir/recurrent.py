@@ -76,7 +76,8 @@ class Recurrent(Node):
     `cell_state`) and once to be output (`result`), as QKeras quantizes the state it feeds back
     and returns the one it computed. The output is every step's (`return_sequences`, shape
     (steps, units)) or the last step's (shape (units,)); `go_backwards` reads the steps last
-    first and returns the sequence in that order, as Keras does. `accum_type` is the
+    first and returns the sequence in that order, as Keras does, or with `time_order` each
+    output at its own step (Bidirectional's backward layer, PyTorch). `accum_type` is the
     pre-activations' type (`auto`: exactly p + q); a GRU's candidate has its own,
     `candidate_accum_type`, the configured accum or else exact. Every part's result is its exact
     type, or the framework's quantized one (QKeras's quantized_tanh).
@@ -88,6 +89,9 @@ class Recurrent(Node):
     steps: int = 0
     return_sequences: bool = False
     go_backwards: bool = False
+    # With go_backwards and return_sequences: each step's output at its own step (as a backward
+    # layer of Bidirectional and PyTorch's return them), rather than in the order read.
+    time_order: bool = False
     reset_after: bool = True  # GRU: the reset gate multiplies q_h (True) or h (False)
     static: bool = True
     recurrent_reuse_factor: int = 1

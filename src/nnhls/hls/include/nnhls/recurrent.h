@@ -10,7 +10,7 @@
 // design returns to its initial state after each sequence.
 //
 // CONFIG_T provides n_steps, n_in, units, n_blocks, cell (one of the cell enum),
-// return_sequences, go_backwards, static_cell, the types accum_t, state_t, cell_t, p_t, q_t
+// return_sequences, go_backwards, time_order, static_cell, the types accum_t, state_t, cell_t, p_t, q_t
 // candidate_t, hidden_t (and where the cell has them gate_t, output_t, update_t, candidate_accum_t,
 // reset_product_t, reset_q_t) and parts, a struct whose
 // static member templates input, recurrent, gate, candidate, output and reset run each part.
@@ -195,8 +195,9 @@ void recurrent_sequence_step(unsigned s, const data_T data[CONFIG_T::n_steps * C
   }
   typename CONFIG_T::hidden_t hidden[CONFIG_T::units];
   recurrent_step<data_T, CONFIG_T>(x, h, c, hidden);
-  // The sequence's outputs, or the last step's (each step writes it; the last write stays).
-  const unsigned at = CONFIG_T::return_sequences ? s * CONFIG_T::units : 0;
+  // The sequence's outputs (at step s, or with time_order at step t), or the last step's (each
+  // step writes it; the last write stays).
+  const unsigned at = CONFIG_T::return_sequences ? (CONFIG_T::time_order ? t : s) * CONFIG_T::units : 0;
   for (unsigned j = 0; j < CONFIG_T::units; j++) {
     res[at + j] = res_T(hidden[j]);
   }
@@ -224,7 +225,8 @@ void recurrent(const data_T data[CONFIG_T::n_steps * CONFIG_T::n_in],
 }
 
 // io_stream: one time step per transfer in, and with return_sequences one out. Reading the last
-// step first (go_backwards) needs the whole sequence, so it is read into a buffer first.
+// step first (go_backwards) needs the whole sequence, so it is read into a buffer first; writing
+// the outputs in time order then needs them all, so they are written after the last step.
 template <class in_packet_T, class out_packet_T, class CONFIG_T>
 void recurrent_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& out) {
   typedef typename in_packet_T::value_type data_T;
@@ -235,6 +237,8 @@ void recurrent_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& o
 #pragma HLS ARRAY_PARTITION variable=c complete
   clear_state<CONFIG_T>(h, c);
   data_T sequence[CONFIG_T::go_backwards ? CONFIG_T::n_steps * CONFIG_T::n_in : 1];
+  const bool reordered = CONFIG_T::go_backwards && CONFIG_T::time_order && CONFIG_T::return_sequences;
+  res_T outputs[reordered ? CONFIG_T::n_steps * CONFIG_T::units : 1];
   if (CONFIG_T::go_backwards) {
     for (unsigned t = 0; t < CONFIG_T::n_steps; t++) {
       const in_packet_T x = in.read();
@@ -257,10 +261,23 @@ void recurrent_stream(hls::stream<in_packet_T>& in, hls::stream<out_packet_T>& o
     }
     typename CONFIG_T::hidden_t hidden[CONFIG_T::units];
     recurrent_step<data_T, CONFIG_T>(x, h, c, hidden);
-    if (CONFIG_T::return_sequences || s == CONFIG_T::n_steps - 1) {
+    if (reordered) {
+      for (unsigned j = 0; j < CONFIG_T::units; j++) {
+        outputs[(CONFIG_T::n_steps - 1 - s) * CONFIG_T::units + j] = res_T(hidden[j]);
+      }
+    } else if (CONFIG_T::return_sequences || s == CONFIG_T::n_steps - 1) {
       out_packet_T y;
       for (unsigned j = 0; j < CONFIG_T::units; j++) {
         y[j] = res_T(hidden[j]);
+      }
+      out.write(y);
+    }
+  }
+  if (reordered) {
+    for (unsigned t = 0; t < CONFIG_T::n_steps; t++) {
+      out_packet_T y;
+      for (unsigned j = 0; j < CONFIG_T::units; j++) {
+        y[j] = outputs[t * CONFIG_T::units + j];
       }
       out.write(y);
     }
