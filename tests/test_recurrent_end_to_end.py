@@ -55,3 +55,17 @@ def test_qkeras_qlstm_in_every_cell_within_an_output_lsb_of_qkeras(tmp_path):
     assert np.abs(ours - expected).max() <= OUTPUT_LSB
     assert np.mean(ours == np.round(expected / OUTPUT_LSB) * OUTPUT_LSB) >= 0.999
     assert (ours.argmax(axis=1) == y).mean() == (expected.argmax(axis=1) == y).mean()
+
+
+def test_pytorch_lstm_in_every_cell_at_pytorch_accuracy(tmp_path):
+    torch = pytest.importorskip("torch")
+    from nnhls.examples.torch_sequences import load
+    from tests.keras_models import convert_torch_example
+
+    model = load()
+    X, y = sequence_task(1000, seed=2)
+    with torch.no_grad():
+        framework = (model(torch.tensor(X)).argmax(dim=1).numpy() == y).mean()
+    ours = same_bits_in_every_cell(model, X, tmp_path, "torch_lstm", convert=convert_torch_example,
+                                   input_shape=(20, 2), reuse_factor=4)
+    assert abs((ours.argmax(axis=1) == y).mean() - framework) <= 0.01

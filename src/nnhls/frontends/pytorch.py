@@ -27,8 +27,9 @@ import numpy as np
 from nnhls.errors import NnhlsError
 from nnhls.frontends.constants import exact_weights, zero_weights
 from nnhls.frontends.names import fresh_name
-from nnhls.ir import (Concatenate, Conv, Dense, Flatten, Graph, Input, Merge, Node, ParametricRelu, Pool, Reshape,
-                      ScaleShift, Transpose, Upsample, Weights, Window, ZeroPad, make_activation)
+from nnhls.ir import (Concatenate, Conv, Crop, Dense, Flatten, Graph, Input, Merge, Node, ParametricRelu, Pool,
+                      Recurrent, Reshape, ScaleShift, Transpose, Upsample, Weights, Window, ZeroPad, make_activation,
+                      recurrent_parts)
 from nnhls.ir.ops import BatchNorm
 from nnhls.passes.staircases import fold_scales_into_staircases
 from nnhls.passes.transposes import fold_transposes
@@ -59,6 +60,9 @@ class _Value:
     shape: tuple[int, ...]
     axes: tuple[int, ...]
     scale: float | None = None
+    # PyTorch's last axis holds the features, as in a recurrent layer's (batch, steps, features)
+    # output and what Linear and element-wise ops make of it: its channels-last order is PyTorch's.
+    features_last: bool = False
 
     @property
     def rank(self) -> int:
@@ -106,7 +110,7 @@ def read_pytorch(model, input_shape, channels_last_conversion: str = "full", tra
         for fx_node in traced.graph.nodes:
             reader.read(fx_node)
     paths = {n.target: n.name for n in traced.graph.nodes if n.op == "call_module" and n.target != n.name}
-    graph = Graph(reader.nodes, reader.outputs, name=type(model).__name__)
+    graph = Graph(reader.needed_nodes(), reader.outputs, name=type(model).__name__)
     fold_transposes(graph)
     fold_scales_into_staircases(graph)
     graph.aliases = {path: name for path, name in paths.items() if name in graph}
@@ -283,6 +287,15 @@ class LayoutReader:
         self._dequantized: dict[str, _Value] = {}
         self.quantizers: dict[str, object] = {}  # IR node -> the quantizer whose codes it holds
 
+    def needed_nodes(self) -> list[Node]:
+        """The nodes, in order, without those no output reads (a recurrent module's output when only
+        its final state is read): a value nothing reads would be a stream no stage reads."""
+        needed = set(self.outputs)
+        for node in reversed(self.nodes):
+            if node.name in needed:
+                needed.update(node.inputs)
+        return [node for node in self.nodes if node.name in needed or node.op == "input"]
+
     def bind(self, framework_name: str, value: _Value) -> None:
         """The IR node holding a framework value says so, for per-layer comparisons."""
         node = self.by_name[value.node]
@@ -313,7 +326,7 @@ class LayoutReader:
         """`value` as a design output: its values, in the framework's order where the settings ask
         for it (or it has one axis), channels-last otherwise."""
         value = self.real(value)
-        framework_order = self.transpose_outputs or self.conversion == "off" or value.rank < 2
+        framework_order = self.transpose_outputs or self.conversion == "off" or value.rank < 2 or value.features_last
         value = self.in_order(value, tuple(range(value.rank)) if framework_order else _channels_last(value.rank),
                               why)
         self.outputs.append(value.node)
@@ -504,7 +517,7 @@ def _call(handler, where: str, *args, **kwargs):
 
 def _reads_tensors(value) -> bool:
     """Whether `value` (arguments, nested) holds a tensor computed from the inputs, or the batch size."""
-    if isinstance(value, (_Value, _BatchSize)):
+    if isinstance(value, (_Value, _BatchSize, _FinalStates)):
         return True
     if isinstance(value, (list, tuple)):
         return any(_reads_tensors(item) for item in value)
@@ -585,7 +598,7 @@ def _dense(reader: _Reader, name: str, x: _Value, kernel: Weights, bias: Weights
     if x.shape[-1] != n_in:
         raise NnhlsError(f"{framework_class} {name!r} takes {n_in} features and reads a tensor of shape {x.shape}")
     shape = x.shape[:-1] + (n_out,)
-    out = _Value(name, shape, x.axes)
+    out = _Value(name, shape, x.axes, features_last=x.features_last)
     if x.rank == 1:
         reader.add(Dense(name, [x.node], (n_out,), weight=kernel, bias=bias), framework_class)
         return out
@@ -689,7 +702,7 @@ def _elementwise(reader: _Reader, fx_node, x, function: str, framework_class: st
         x = reader.real(x)
     name = fx_node.name
     reader.add(make_activation(name, [x.node], x.ir_shape, function, **fields), framework_class)
-    return _Value(name, x.shape, x.axes, x.scale)
+    return _Value(name, x.shape, x.axes, x.scale, x.features_last)
 
 
 def _relu_family(reader: _Reader, fx_node, x, framework_class: str, threshold: float = 0.0, slope=0.0,
@@ -708,7 +721,7 @@ def _relu_family(reader: _Reader, fx_node, x, framework_class: str, threshold: f
         max_value=None if max_value is None else exact_weights(max_value),
         min_input=None if min_input is None else exact_weights(min_input),
         min_value=None if min_value is None else exact_weights(min_value)), framework_class)
-    return _Value(name, x.shape, x.axes)
+    return _Value(name, x.shape, x.axes, features_last=x.features_last)
 
 
 def _clip(reader: _Reader, fx_node, x, low: float, high: float, framework_class: str) -> _Value:
@@ -983,6 +996,8 @@ def _flatten(reader: _Reader, fx_node, x, start_dim: int = 1, end_dim: int = -1,
 
 def _squeeze(reader: _Reader, fx_node, x, dim=None) -> _Value:
     where = reader.where(fx_node)
+    if isinstance(x, _FinalStates):
+        return x.squeeze(reader, fx_node, dim)
     x = reader.tensor(x, where)
     if dim is None:
         drop = [a for a, n in enumerate(x.shape) if n == 1]
@@ -1048,10 +1063,137 @@ def _getattr(reader: _Reader, fx_node, x, name: str):
 
 
 def _getitem(reader: _Reader, fx_node, container, index):
+    if isinstance(container, _FinalStates):
+        return container.state(reader, fx_node, index)
     if isinstance(container, tuple) and not isinstance(container, _Value):
         return container[index]
-    raise NnhlsError(f"{reader.where(fx_node)} indexes {_describe(container)}; nnhls supports indexing only a "
-                     "tensor's shape (x.shape[0]), not slicing tensors")
+    if isinstance(container, _Value):
+        step = _sequence_step(container, index)
+        if step is not None:
+            return _select_step(reader, fx_node.name, container, step, reader.where(fx_node))
+    raise NnhlsError(f"{reader.where(fx_node)} indexes {_describe(container)}; nnhls supports indexing a tensor's "
+                     "shape (x.shape[0]), a recurrent layer's outputs and final states (out[:, -1], h_n[-1]), not "
+                     "slicing tensors")
+
+
+# ---------------------------------------------------------------------------------------------
+# Recurrent layers
+
+_RNN_CELLS = {"RNN": "simple", "LSTM": "lstm", "GRU": "gru"}
+# PyTorch's GRU blocks are r, z, n; the IR's (Keras's) z, r, h.
+_GRU_BLOCKS = (1, 0, 2)
+
+
+class _FinalStates:
+    """h_n (or c_n) of a recurrent module: one final state per layer and direction, each the
+    layer's output at the last step it reads, made when read (h_n[-1])."""
+
+    def __init__(self, module: str, sequences: list[_Value], directions: int, steps: int, what: str):
+        self.module, self.sequences, self.directions, self.steps, self.what = module, sequences, directions, steps, what
+
+    def state(self, reader, fx_node, index) -> _Value:
+        where = reader.where(fx_node)
+        if self.what == "c_n":
+            raise NnhlsError(f"{where} reads the LSTM's final cell state c_n, which nnhls keeps inside the layer; read "
+                             "its output or h_n")
+        n = len(self.sequences)
+        if not isinstance(index, int) or not -n <= index < n:
+            raise NnhlsError(f"{where} indexes h_n with {index!r}; index one layer and direction (0 to {n - 1}, or -1)")
+        index %= n
+        # A backward direction's last step read is the first of the sequence (returned in time order).
+        step = 0 if index % self.directions else self.steps - 1
+        return _select_step(reader, fx_node.name, self.sequences[index], step, where)
+
+    def squeeze(self, reader, fx_node, dim) -> _Value:
+        if len(self.sequences) != 1 or dim not in (0, None):
+            raise NnhlsError(f"{reader.where(fx_node)} squeezes h_n of {len(self.sequences)} states; index it instead "
+                             "(h_n[-1])")
+        return self.state(reader, fx_node, 0)
+
+
+def _sequence_step(value: _Value, index) -> int | None:
+    """The step `index` picks from a (batch, steps, features) tensor (x[:, t] or x[:, t, :]), or None."""
+    if value.rank != 2 or not isinstance(index, tuple) or len(index) not in (2, 3):
+        return None
+    everything = slice(None)
+    if index[0] != everything or not isinstance(index[1], int) or (len(index) == 3 and index[2] != everything):
+        return None
+    steps = value.shape[0]
+    return index[1] % steps if -steps <= index[1] < steps else None
+
+
+def _select_step(reader, name: str, sequence: _Value, step: int, where: str) -> _Value:
+    """Step `step` of a (steps, features) value: a cropping of the others, as a vector."""
+    sequence = reader.torch_order(sequence, where)
+    steps, features = sequence.shape
+    cropped = reader.fresh(f"{name}_step")
+    reader.add(Crop(cropped, [sequence.node], (1, features), in_shape=(steps, features), left=step,
+                    right=steps - 1 - step), "getitem")
+    reader.add(Flatten(name, [cropped], (features,)), "getitem")
+    return _Value(name, (features,), (0,))
+
+
+def _read_rnn(reader: _Reader, fx_node, module, x, hx=None):
+    """nn.RNN, nn.LSTM and nn.GRU: a Recurrent node per layer and direction, each returning its
+    sequence in time order (a bidirectional layer's two joined along the features). Returns what
+    the module returns: (output, h_n), or (output, (h_n, c_n)) for an LSTM."""
+    where = reader.where(fx_node)
+    kind = type(module).__name__
+    if hx is not None:
+        raise NnhlsError(f"{where} is given an initial state; nnhls starts every sequence from zero: call it "
+                         "without one")
+    if not module.batch_first:
+        raise NnhlsError(f"{where} has batch_first=False, so it reads (steps, batch, features): nnhls's inputs "
+                         "are batch first; use batch_first=True")
+    if getattr(module, "proj_size", 0):
+        raise NnhlsError(f"{where} has proj_size={module.proj_size}; nnhls reads LSTMs without projections")
+    x = reader.real(reader.tensor(x, where))
+    if x.rank != 2:
+        raise NnhlsError(f"{where} reads a tensor of shape {x.shape} (without the batch axis); it reads (steps, "
+                         "features), batch first")
+    cell, units, directions = _RNN_CELLS[kind], module.hidden_size, 2 if module.bidirectional else 1
+    activation = (getattr(module, "nonlinearity", "tanh"), {})
+    steps = x.shape[0]
+    sequences, layer_input = [], reader.torch_order(x, where)
+    for layer in range(module.num_layers):
+        outputs = []
+        for direction in range(directions):
+            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            single = module.num_layers == 1 and directions == 1
+            name = fx_node.name if single else reader.fresh(
+                fx_node.name + (f"_l{layer}" if module.num_layers > 1 else "") + ("_reverse" if direction else ""))
+            parts = recurrent_parts(name, cell, units, *_rnn_weights(module, suffix, cell, units), activation,
+                                    ("sigmoid", {}))
+            reader.add(Recurrent(name, [layer_input.node], (steps, units), cell=cell, units=units, steps=steps,
+                                 return_sequences=True, go_backwards=bool(direction), time_order=True,
+                                 activation=activation[0], recurrent_activation="sigmoid" if cell != "simple" else "",
+                                 parts=parts), kind)
+            outputs.append(_Value(name, (steps, units), (0, 1), features_last=True))
+        sequences += outputs
+        if directions == 1:
+            layer_input = outputs[0]
+        else:
+            joined = reader.fresh(fx_node.name + (f"_l{layer}" if module.num_layers > 1 else "") + "_joined")
+            reader.add(Concatenate(joined, [value.node for value in outputs], (steps, 2 * units), axis=1), kind)
+            layer_input = _Value(joined, (steps, 2 * units), (0, 1), features_last=True)
+    h_n = _FinalStates(fx_node.name, sequences, directions, steps, "h_n")
+    if cell == "lstm":
+        return layer_input, (h_n, _FinalStates(fx_node.name, sequences, directions, steps, "c_n"))
+    return layer_input, h_n
+
+
+def _rnn_weights(module, suffix: str, cell: str, units: int) -> tuple[Weights, Weights, Weights, Weights]:
+    """(kernel, recurrent kernel, bias, recurrent bias) of one layer and direction, in the IR's
+    layouts ((n_in, blocks * units), (units, blocks * units)) and block order."""
+    arrays = [_array(getattr(module, f"{name}{suffix}")) if getattr(module, "bias", True) or name.startswith("weight")
+              else None for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    n_blocks = arrays[0].shape[0] // units
+    if cell == "gru":  # PyTorch's rows r, z, n as z, r, n
+        order = np.concatenate([np.arange(units) + block * units for block in _GRU_BLOCKS])
+        arrays = [None if a is None else a[order] for a in arrays]
+    kernel, recurrent = (Weights(np.ascontiguousarray(a.T)) for a in arrays[:2])
+    biases = [zero_weights(n_blocks * units) if a is None else Weights(a) for a in arrays[2:]]
+    return kernel, recurrent, *biases
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1261,6 +1403,9 @@ _MODULES = {
     "Dropout2d": _module_passthrough,
     "AlphaDropout": _module_passthrough,
     "Identity": _module_passthrough,
+    "RNN": _read_rnn,
+    "LSTM": _read_rnn,
+    "GRU": _read_rnn,
 }
 
 
