@@ -28,6 +28,7 @@ bench: venv
 	$(BIN)/python bench/qkeras_exactness.py
 	$(BIN)/python bench/pytorch.py
 	$(BIN)/python bench/onnx_digits.py
+	$(BIN)/python bench/recurrent.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

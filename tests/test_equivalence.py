@@ -500,7 +500,8 @@ def recurrent_layer(rng, name: str, source: str, cell: str, steps: int, n_in: in
         elif key.endswith("table"):
             node.set_precision(key, table_type(rng, 1, True))
         elif key.endswith("param"):
-            node.set_precision(key, FixedType(int(rng.integers(6, 19)), 2, True, str(rng.choice(ROUNDING_MODES)), "SAT"))
+            rounding = str(rng.choice(ROUNDING_MODES))
+            node.set_precision(key, FixedType(int(rng.integers(6, 19)), 2, True, rounding, "SAT"))
     node.set_precision("accum", AUTO if rng.random() < 0.5 else ranged_type(rng, (10, 18), 4))
     return node
 

@@ -69,3 +69,17 @@ def test_pytorch_lstm_in_every_cell_at_pytorch_accuracy(tmp_path):
     ours = same_bits_in_every_cell(model, X, tmp_path, "torch_lstm", convert=convert_torch_example,
                                    input_shape=(20, 2), reuse_factor=4)
     assert abs((ours.argmax(axis=1) == y).mean() - framework) <= 0.01
+
+
+def test_the_readme_s_recurrent_example_runs(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    import nnhls
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"A recurrent network goes the same way.*?```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace = {"nnhls": nnhls, "np": np}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["equal"] == 1.0

@@ -2,7 +2,7 @@
 numbers against the framework (QKeras: equal; float frameworks: within stated output LSBs), the
 configuration's keys, the estimate, and clear errors for what nnhls does not realize."""
 
-from tests.keras_models import convert_example  # sets TF_USE_LEGACY_KERAS before TensorFlow loads
+import tests.keras_models  # noqa: F401  sets TF_USE_LEGACY_KERAS before TensorFlow loads
 
 import numpy as np
 import pytest

@@ -14,7 +14,7 @@ from pathlib import Path
 import keras_models  # noqa: F401  sets TF_USE_LEGACY_KERAS before TensorFlow is imported
 import numpy as np
 import pytest
-from test_equivalence import CONVOLUTION_SEED, LAYERNORM_SEED, SHAPES_SEED, TOKENS_SEED, realize
+from test_equivalence import CONVOLUTION_SEED, LAYERNORM_SEED, RECURRENT_SEED, SHAPES_SEED, TOKENS_SEED, realize
 from vendor_headers import vendor_ap_types
 
 from nnhls import quantize
@@ -59,10 +59,11 @@ def assert_constants_are_integer_codes(project: Path) -> None:
     ("tokens", "Vitis", "Latency", "io_stream"),  # embeddings, sum pooling
     ("convolutions", "Vivado", "Resource", "io_stream"),  # dilated, grouped, spread and pointwise windows
     ("shapes", "Vitis", "Resource", "io_parallel"),  # reshape, transpose, crop, upsampling, softmax per position
+    ("recurrent", "Vivado", "Latency", "io_parallel"),  # LSTM, GRUs and SimpleRNN: parts and cells
 ])
 def test_testbench_passes_with_the_vendor_headers(network, backend, strategy, io_type, tmp_path):
     seed = {"images": 8, "layernorm": LAYERNORM_SEED, "convolutions": CONVOLUTION_SEED, "shapes": SHAPES_SEED,
-            "tokens": TOKENS_SEED}.get(network, 10)
+            "tokens": TOKENS_SEED, "recurrent": RECURRENT_SEED}.get(network, 10)
     model, _ = realize(seed, backend, strategy, io_type, tmp_path, network)
     project = model.write()
     assert_constants_are_integer_codes(project)

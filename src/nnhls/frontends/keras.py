@@ -20,9 +20,10 @@ from nnhls.errors import NnhlsError
 from nnhls.frontends import qkeras as qk
 from nnhls.frontends.constants import exact_weights, zero_weights
 from nnhls.frontends.names import fresh_name
-from nnhls.ir import (ACTIVATIONS, Activation, Lookup, Recurrent, recurrent_parts, BatchNorm, Concatenate, Conv, Crop, Dense, Dot, Embedding, Flatten,
-                      Graph, Input, LayerNorm, Merge, Node, ParametricRelu, Pool, Reshape, ScaleShift, Transpose,
-                      Upsample, Weights, Window, ZeroPad, make_activation, same_padding)
+from nnhls.ir import (ACTIVATIONS, Activation, BatchNorm, Concatenate, Conv, Crop, Dense, Dot, Embedding, Flatten,
+                      Graph, Input, LayerNorm, Lookup, Merge, Node, ParametricRelu, Pool, Recurrent, Reshape,
+                      ScaleShift, Transpose, Upsample, Weights, Window, ZeroPad, make_activation, recurrent_parts,
+                      same_padding)
 from nnhls.types import exact_type
 
 __all__ = ["SUPPORTED_LAYERS", "load_keras_file", "load_keras_json", "read_keras"]

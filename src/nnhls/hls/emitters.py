@@ -478,8 +478,8 @@ def _recurrent(emission: Emission, node: Node) -> tuple[str, str]:
         functions += ["    template <class data_T, class res_T>",
                       f"    static void {role}(const data_T x[{n_in}], res_T y[{n_out}]) {{",
                       "#pragma HLS INLINE", f"        {statement}", "    }"]
-    emission.after_weights.append("\n".join([f"// {node.name} ({node.framework_class}): its parts", f"struct parts{k} {{",
-                                             *functions, "};", ""]))
+    emission.after_weights.append("\n".join([f"// {node.name} ({node.framework_class}): its parts",
+                                             f"struct parts{k} {{", *functions, "};", ""]))
     types = node.cell_types()
     cell = _CELL_CODES[node.cell] if node.cell != "gru" or node.reset_after else "nnhls::gru_reset_before_cell"
     members = {"accum_t": node.accum_type, "state_t": node.state_type,
@@ -493,10 +493,11 @@ def _recurrent(emission: Emission, node: Node) -> tuple[str, str]:
                     if t is not None})
     direction = ", backwards" if node.go_backwards else ""
     sequence = "the sequence" if node.return_sequences else "the last state"
+    cells = "one cell for every step" if node.static else "steps unrolled"
     struct = config(
         plan, node, f"{node.framework_class} of {node.units} units over {node.steps} steps of {node.n_in}{direction}, "
                     f"returning {sequence}; {node.strategy}, reuse factors {node.reuse_factor} (input) and "
-                    f"{node.recurrent_reuse_factor} (recurrent), {'one cell for every step' if node.static else 'steps unrolled'}",
+                    f"{node.recurrent_reuse_factor} (recurrent), {cells}",
         {"n_steps": node.steps, "n_in": node.n_in, "units": node.units, "n_blocks": len(node.blocks), "cell": cell,
          "return_sequences": node.return_sequences, "go_backwards": node.go_backwards,
          "time_order": node.time_order, "static_cell": node.static},
