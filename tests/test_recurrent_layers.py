@@ -309,6 +309,7 @@ def test_pytorch_recurrent_modules_within_two_output_lsbs(tmp_path, kind, layers
     (lambda t: t.nn.LSTM(3, 4), "batch_first=False, so it reads \\(steps, batch, features\\)"),
     (lambda t: t.nn.LSTM(3, 4, batch_first=True, proj_size=2), "proj_size=2"),
 ])
+@pytest.mark.filterwarnings("ignore:LSTM with projections")
 def test_pytorch_recurrent_modules_nnhls_does_not_realize_are_refused(make, message):
     torch = pytest.importorskip("torch")
     module = make(torch)

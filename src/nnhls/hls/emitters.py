@@ -481,7 +481,7 @@ def _recurrent(emission: Emission, node: Node) -> tuple[str, str]:
     emission.after_weights.append("\n".join([f"// {node.name} ({node.framework_class}): its parts",
                                              f"struct parts{k} {{", *functions, "};", ""]))
     types = node.cell_types()
-    cell = _CELL_CODES[node.cell] if node.cell != "gru" or node.reset_after else "nnhls::gru_reset_before_cell"
+    cell = _CELL_CODES[node.cell]
     members = {"accum_t": node.accum_type, "state_t": node.state_type,
                "cell_t": node.cell_type if node.cell == "lstm" else node.state_type,
                "p_t": cpp_type(types.p), "q_t": cpp_type(types.q), "candidate_t": cpp_type(types.candidate),
@@ -498,7 +498,8 @@ def _recurrent(emission: Emission, node: Node) -> tuple[str, str]:
         plan, node, f"{node.framework_class} of {node.units} units over {node.steps} steps of {node.n_in}{direction}, "
                     f"returning {sequence}; {node.strategy}, reuse factors {node.reuse_factor} (input) and "
                     f"{node.recurrent_reuse_factor} (recurrent), {cells}",
-        {"n_steps": node.steps, "n_in": node.n_in, "units": node.units, "n_blocks": len(node.blocks), "cell": cell,
+        {"n_steps": node.steps, "n_in": node.n_in, "units": node.units, "n_blocks": len(node.blocks),
+         "n_q": node.parts["recurrent"].n_out, "reset_after": node.reset_after, "cell": cell,
          "return_sequences": node.return_sequences, "go_backwards": node.go_backwards,
          "time_order": node.time_order, "static_cell": node.static},
         members, before=(*structs, f"struct parts{k};"))

@@ -9,7 +9,8 @@
 // into cell_t to be fed back, its output activation reading it exactly. The state starts at zero at every call, so a
 // design returns to its initial state after each sequence.
 //
-// CONFIG_T provides n_steps, n_in, units, n_blocks, cell (one of the cell enum),
+// CONFIG_T provides n_steps, n_in, units, n_blocks, n_q (the recurrent product's length),
+// reset_after (GRU), cell (one of the cell enum),
 // return_sequences, go_backwards, time_order, static_cell, the types accum_t, state_t, cell_t, p_t, q_t
 // candidate_t, hidden_t (and where the cell has them gate_t, output_t, update_t, candidate_accum_t,
 // reset_product_t, reset_q_t) and parts, a struct whose
@@ -22,7 +23,7 @@
 
 namespace nnhls {
 
-enum cell { simple_cell = 0, lstm_cell = 1, gru_cell = 2, gru_reset_before_cell = 3 };
+enum cell { simple_cell = 0, lstm_cell = 1, gru_cell = 2 };
 
 template <unsigned CELL>
 struct cell_step;
@@ -85,18 +86,49 @@ struct cell_step<lstm_cell> {
   }
 };
 
-// The GRU's new state, exactly: z * h + (1 - z) * n.
-template <class CONFIG_T>
-void gru_update(const typename CONFIG_T::gate_t zr[2 * CONFIG_T::units],
-                const typename CONFIG_T::candidate_t n[CONFIG_T::units], const typename CONFIG_T::state_t h[CONFIG_T::units],
-                typename CONFIG_T::hidden_t hidden[CONFIG_T::units]) {
-#pragma HLS INLINE
-  for (unsigned j = 0; j < CONFIG_T::units; j++) {
-    hidden[j] = zr[j] * h[j] + (ap_uint<1>(1) - zr[j]) * n[j];
-  }
-}
+// A GRU's candidate pre-activation: reset gate after the recurrent product (q holds blocks z, r,
+// h), candidate_accum(p_h + r * q_h), or before it (q holds blocks z, r), candidate_accum(p_h +
+// reset(r * h)) with r * h exact.
+template <bool RESET_AFTER>
+struct gru_candidate;
 
-// Blocks z, r, h; reset gate after the recurrent product: n = candidate(candidate_accum(p_h + r * q_h)).
+template <>
+struct gru_candidate<true> {
+  template <class CONFIG_T>
+  static void pre(const typename CONFIG_T::p_t p[3 * CONFIG_T::units], const typename CONFIG_T::state_t h[CONFIG_T::units],
+                  const typename CONFIG_T::q_t q[CONFIG_T::n_q], const typename CONFIG_T::gate_t zr[2 * CONFIG_T::units],
+                  typename CONFIG_T::candidate_accum_t pre_candidate[CONFIG_T::units]) {
+#pragma HLS INLINE
+    const unsigned U = CONFIG_T::units;
+    for (unsigned j = 0; j < U; j++) {
+      pre_candidate[j] = typename CONFIG_T::candidate_accum_t(p[2 * U + j] + zr[U + j] * q[2 * U + j]);
+    }
+  }
+};
+
+template <>
+struct gru_candidate<false> {
+  template <class CONFIG_T>
+  static void pre(const typename CONFIG_T::p_t p[3 * CONFIG_T::units], const typename CONFIG_T::state_t h[CONFIG_T::units],
+                  const typename CONFIG_T::q_t q[CONFIG_T::n_q], const typename CONFIG_T::gate_t zr[2 * CONFIG_T::units],
+                  typename CONFIG_T::candidate_accum_t pre_candidate[CONFIG_T::units]) {
+#pragma HLS INLINE
+    const unsigned U = CONFIG_T::units;
+    typename CONFIG_T::reset_product_t reset_state[U];
+    for (unsigned j = 0; j < U; j++) {
+      reset_state[j] = zr[U + j] * h[j];
+    }
+    typename CONFIG_T::reset_q_t reset_q[U];
+    CONFIG_T::parts::template reset<typename CONFIG_T::reset_product_t, typename CONFIG_T::reset_q_t>(reset_state,
+                                                                                                     reset_q);
+    for (unsigned j = 0; j < U; j++) {
+      pre_candidate[j] = typename CONFIG_T::candidate_accum_t(p[2 * U + j] + reset_q[j]);
+    }
+  }
+};
+
+// Blocks z, r, h: z, r = gate(accum(p + q)); n = candidate(the candidate's pre-activation);
+// h' = z * h + (1 - z) * n.
 template <>
 struct cell_step<gru_cell> {
   template <class CONFIG_T>
@@ -105,7 +137,7 @@ struct cell_step<gru_cell> {
 #pragma HLS INLINE
     typedef typename CONFIG_T::accum_t accum_t;
     const unsigned U = CONFIG_T::units;
-    typename CONFIG_T::q_t q[3 * U];
+    typename CONFIG_T::q_t q[CONFIG_T::n_q];
     CONFIG_T::parts::template recurrent<typename CONFIG_T::state_t, typename CONFIG_T::q_t>(h, q);
     accum_t pre_gates[2 * U];
     for (unsigned j = 0; j < 2 * U; j++) {
@@ -113,50 +145,14 @@ struct cell_step<gru_cell> {
     }
     typename CONFIG_T::gate_t zr[2 * U];
     CONFIG_T::parts::template gate<accum_t, typename CONFIG_T::gate_t>(pre_gates, zr);
-    typedef typename CONFIG_T::candidate_accum_t candidate_accum_t;
-    candidate_accum_t pre_candidate[U];
-    for (unsigned j = 0; j < U; j++) {
-      pre_candidate[j] = candidate_accum_t(p[2 * U + j] + zr[U + j] * q[2 * U + j]);
-    }
+    typename CONFIG_T::candidate_accum_t pre_candidate[U];
+    gru_candidate<CONFIG_T::reset_after>::template pre<CONFIG_T>(p, h, q, zr, pre_candidate);
     typename CONFIG_T::candidate_t n[U];
-    CONFIG_T::parts::template candidate<candidate_accum_t, typename CONFIG_T::candidate_t>(pre_candidate, n);
-    gru_update<CONFIG_T>(zr, n, h, hidden);
-  }
-};
-
-// Reset gate before the recurrent product: n = candidate(candidate_accum(p_h + reset(r * h))), r * h exact.
-template <>
-struct cell_step<gru_reset_before_cell> {
-  template <class CONFIG_T>
-  static void run(const typename CONFIG_T::p_t p[3 * CONFIG_T::units], const typename CONFIG_T::state_t h[CONFIG_T::units],
-                  typename CONFIG_T::cell_t c[CONFIG_T::units], typename CONFIG_T::hidden_t hidden[CONFIG_T::units]) {
-#pragma HLS INLINE
-    typedef typename CONFIG_T::accum_t accum_t;
-    typedef typename CONFIG_T::state_t state_t;
-    const unsigned U = CONFIG_T::units;
-    typename CONFIG_T::q_t q[2 * U];
-    CONFIG_T::parts::template recurrent<state_t, typename CONFIG_T::q_t>(h, q);
-    accum_t pre_gates[2 * U];
-    for (unsigned j = 0; j < 2 * U; j++) {
-      pre_gates[j] = accum_t(p[j] + q[j]);
-    }
-    typename CONFIG_T::gate_t zr[2 * U];
-    CONFIG_T::parts::template gate<accum_t, typename CONFIG_T::gate_t>(pre_gates, zr);
-    typedef typename CONFIG_T::reset_product_t reset_product_t;
-    reset_product_t reset_state[U];
+    CONFIG_T::parts::template candidate<typename CONFIG_T::candidate_accum_t, typename CONFIG_T::candidate_t>(
+        pre_candidate, n);
     for (unsigned j = 0; j < U; j++) {
-      reset_state[j] = zr[U + j] * h[j];
+      hidden[j] = zr[j] * h[j] + (ap_uint<1>(1) - zr[j]) * n[j];
     }
-    typename CONFIG_T::reset_q_t reset_q[U];
-    CONFIG_T::parts::template reset<reset_product_t, typename CONFIG_T::reset_q_t>(reset_state, reset_q);
-    typedef typename CONFIG_T::candidate_accum_t candidate_accum_t;
-    candidate_accum_t pre_candidate[U];
-    for (unsigned j = 0; j < U; j++) {
-      pre_candidate[j] = candidate_accum_t(p[2 * U + j] + reset_q[j]);
-    }
-    typename CONFIG_T::candidate_t n[U];
-    CONFIG_T::parts::template candidate<candidate_accum_t, typename CONFIG_T::candidate_t>(pre_candidate, n);
-    gru_update<CONFIG_T>(zr, n, h, hidden);
   }
 };
 
