@@ -117,10 +117,31 @@ def test_a_mask_reaching_a_recurrent_layer_is_refused():
         nnhls.config_from_keras_model(model)
 
 
+@pytest.mark.parametrize("padding, strides, dilation, kernel", [("valid", 1, 1, 3), ("same", 2, 1, 3),
+                                                                ("same", 1, 2, 3), ("valid", 3, 1, 2)])
+def test_time_distributed_conv2d_is_one_convolution_over_the_stacked_steps(tmp_path, padding, strides, dilation,
+                                                                          kernel):
+    """No window reads two steps: each step's image is padded as the layer pads it, the windows
+    between steps are cropped; one Conv node, the csim equal to the emulator."""
+    layers = tf_keras.layers
+    model = randomized(tf_keras.Sequential([
+        layers.Input((3, 7, 6, 2)), layers.TimeDistributed(layers.Conv2D(3, kernel, padding=padding, strides=strides,
+                                                                        dilation_rate=dilation), name="frames"),
+        layers.TimeDistributed(layers.Flatten()), layers.LSTM(3)]))
+    hls_model = nnhls.convert_from_keras_model(model, hls_config=wide_config(model), io_type="io_stream",
+                                               output_dir=tmp_path / "prj")
+    assert [node.op for node in hls_model.graph].count("conv") == 1
+    X = np.random.default_rng(3).normal(0, 1, (200, 3, 7, 6, 2)).astype(np.float32)
+    assert error_lsb(hls_model, model, X) <= 2
+    if padding == "same" and strides == 2:
+        hls_model.compile()
+        assert np.array_equal(hls_model.predict(X, engine="csim"), hls_model.predict(X))
+
+
 def test_time_distributed_around_a_layer_it_cannot_split_is_refused():
     layers = tf_keras.layers
-    model = tf_keras.Sequential([layers.Input((STEPS, 4, 4, 1)), layers.TimeDistributed(layers.Conv2D(2, 3))])
-    with pytest.raises(NnhlsError, match="wraps Conv2D on an input of shape"):
+    model = tf_keras.Sequential([layers.Input((STEPS, 4, 4, 1)), layers.TimeDistributed(layers.MaxPooling2D())])
+    with pytest.raises(NnhlsError, match="wraps MaxPooling2D on an input of shape"):
         nnhls.config_from_keras_model(model)
 
 

@@ -682,8 +682,8 @@ def _conv_node(layer: _Layer, source, in_shape, window: Window, weight: Weights,
                 in_shape=tuple(in_shape), groups=groups, weight_key=weight_key)
 
 
-def _read_conv(layer: _Layer, source, in_shape, reader, spatial: int) -> list[Node]:
-    window = _conv_window(layer, in_shape, spatial)
+def _read_conv(layer: _Layer, source, in_shape, reader, spatial: int, window: Window | None = None) -> list[Node]:
+    window = window or _conv_window(layer, in_shape, spatial)
     kernel, bias = _conv_weights(layer)
     bias = zero_weights(kernel.shape[-1]) if bias is None else Weights(bias)
     conv = _conv_node(layer, source, in_shape, window, Weights(kernel), bias,
@@ -692,9 +692,9 @@ def _read_conv(layer: _Layer, source, in_shape, reader, spatial: int) -> list[No
     return _activation_node(layer, conv, function, None, reader, label, **fields)
 
 
-def _read_qconv(layer: _Layer, source, in_shape, reader, spatial: int) -> list[Node]:
+def _read_qconv(layer: _Layer, source, in_shape, reader, spatial: int, window: Window | None = None) -> list[Node]:
     # The kernel is quantized in the shape QKeras quantizes it in, and made canonical after.
-    window = _conv_window(layer, in_shape, spatial)
+    window = window or _conv_window(layer, in_shape, spatial)
     kernel, bias = _conv_weights(layer)
     make_node = partial(_conv_node, layer, source, in_shape, window, groups=_groups(layer, window, kernel.shape[-1]))
     return _qkeras_layer(layer, kernel, bias, layer.layer.bias_quantizer_internal, make_node, reader)
@@ -1272,8 +1272,48 @@ def _read_time_distributed(layer: _Layer, source, in_shape, reader) -> list[Node
         weights[0] = np.asarray(weights[0])[None]  # (k, c_in, c_out) -> (1, k, c_in, c_out)
         sub = _Layer(layer.name, class_name, two_d, _OneStep(inner, weights), layer.inputs)
         return _HANDLERS[class_name.replace("1D", "2D")](sub, source, in_shape, reader)
+    if class_name in ("Conv2D", "QConv2D") and len(in_shape) == 4:
+        return _stacked_steps_conv(sub, source, tuple(in_shape), reader)
+    if class_name == "Flatten" and len(in_shape) > 2:  # each step's values in a row, in order
+        return [Reshape(layer.name, [source], (in_shape[0], int(np.prod(in_shape[1:]))))]
     raise NnhlsError(f"{layer.where} wraps {class_name} on an input of shape {tuple(in_shape)}; nnhls reads "
-                     f"TimeDistributed around {', '.join(_PER_STEP)} and around Conv1D on (steps, width, channels)")
+                     f"TimeDistributed around {', '.join(_PER_STEP)}, Flatten, Conv1D on (steps, width, channels) "
+                     "and Conv2D on (steps, height, width, channels)")
+
+
+def _stacked_steps_conv(layer: _Layer, source, in_shape: tuple[int, ...], reader) -> list[Node]:
+    """TimeDistributed(Conv2D) over (steps, H, W, C): one convolution over the steps' images
+    stacked into one of steps * Hq rows, where each step's image is padded above and below as the
+    layer pads it (and below to Hq rows, a multiple of the vertical stride), so that no window
+    reads two steps; the rows of windows that would are cropped after. The same convolution, so
+    the same numbers and one kernel in hardware."""
+    steps, height, width, channels = in_shape
+    window = _conv_window(layer, (height, width, channels), 2)
+    stride = window.stride_h
+    padded = height + window.pad_top + window.pad_bottom
+    step_rows = -(-padded // stride) * stride
+    rows_out = step_rows // stride  # per step, of which window.out_h are the step's own
+    name = layer.name
+    nodes = [Reshape(reader.fresh_name(f"{name}_rows"), [source], (steps, height, width * channels))]
+    if step_rows > height:
+        rows = Window(steps, height, width * channels, pad_left=window.pad_top,
+                      pad_right=step_rows - height - window.pad_top)
+        nodes.append(ZeroPad(reader.fresh_name(f"{name}_padded"), [nodes[-1].name], (steps, step_rows, width * channels),
+                             window=rows, in_shape=nodes[-1].shape))
+    nodes.append(Reshape(reader.fresh_name(f"{name}_stacked"), [nodes[-1].name], (steps * step_rows, width, channels)))
+    # Below the last step, rows enough for its last windows.
+    stacked = replace(window, in_h=steps * step_rows, pad_top=0, pad_bottom=max(window.span_h - stride, 0))
+    convolved = _HANDLERS[layer.class_name](replace(layer, name=reader.fresh_name(f"{name}_conv")), nodes[-1].name,
+                                            nodes[-1].shape, reader, window=stacked)
+    nodes += convolved
+    filters = convolved[0].shape[-1]
+    out_w = window.out_w
+    nodes.append(Reshape(reader.fresh_name(f"{name}_steps"), [nodes[-1].name], (steps, rows_out, out_w * filters)))
+    if rows_out > window.out_h:
+        nodes.append(Crop(reader.fresh_name(f"{name}_cropped"), [nodes[-1].name], (steps, window.out_h, out_w * filters),
+                          in_shape=nodes[-1].shape, right=rows_out - window.out_h))
+    nodes.append(Reshape(name, [nodes[-1].name], (steps, window.out_h, out_w, filters)))
+    return nodes
 
 
 def _read_dropout(layer: _Layer, source, in_shape, reader) -> list[Node]:
