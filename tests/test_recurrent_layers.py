@@ -280,6 +280,19 @@ TORCH_CASES = [("LSTM", 1, False, "last"), ("LSTM", 2, True, "sequence"), ("GRU"
                ("GRU", 1, False, "sequence"), ("RNN", 1, False, "h_n"), ("RNN", 2, False, "relu")]
 
 
+def torch_wide_config(model):
+    """As wide_config: WIDE precisions, 65536-entry tables, the output `fc` in OUTPUT_TYPE."""
+    config = nnhls.config_from_pytorch_model(model, (STEPS, FEATURES), granularity="name", default_precision=WIDE)
+    for entry in config["LayerName"].values():
+        if "TableSize" in entry:
+            entry["TableSize"] = 65536
+            for key in entry["Precision"]:
+                if key.endswith("table"):
+                    entry["Precision"][key] = "ap_fixed<22,2,AP_RND,AP_SAT>"
+    config["LayerName"]["fc"]["Precision"]["result"] = OUTPUT_TYPE
+    return config
+
+
 def torch_model(kind, layers, bidirectional, read):
     torch = pytest.importorskip("torch")
 
@@ -309,15 +322,8 @@ def torch_model(kind, layers, bidirectional, read):
 def test_pytorch_recurrent_modules_within_two_output_lsbs(tmp_path, kind, layers, bidirectional, read):
     torch = pytest.importorskip("torch")
     model = torch_model(kind, layers, bidirectional, read)
-    config = nnhls.config_from_pytorch_model(model, (STEPS, FEATURES), granularity="name", default_precision=WIDE)
-    for name, entry in config["LayerName"].items():
-        if "TableSize" in entry:
-            entry["TableSize"] = 65536
-            for key in entry["Precision"]:
-                if key.endswith("table"):
-                    entry["Precision"][key] = "ap_fixed<22,2,AP_RND,AP_SAT>"
-    config["LayerName"]["fc"]["Precision"]["result"] = OUTPUT_TYPE
-    hls_model = nnhls.convert_from_pytorch_model(model, hls_config=config, output_dir=tmp_path / "prj")
+    hls_model = nnhls.convert_from_pytorch_model(model, hls_config=torch_wide_config(model),
+                                                 output_dir=tmp_path / "prj")
     X = sequences()
     with torch.no_grad():
         expected = model(torch.tensor(X)).numpy()
@@ -326,8 +332,50 @@ def test_pytorch_recurrent_modules_within_two_output_lsbs(tmp_path, kind, layers
     assert np.abs(ours - expected).max() / OUTPUT_LSB <= 2
 
 
+def time_major_models():
+    torch = pytest.importorskip("torch")
+
+    class FedTimeMajor(torch.nn.Module):  # forward takes (steps, batch, features)
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(FEATURES, 5, num_layers=2)
+            self.fc = torch.nn.Linear(5, 2)
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            return self.fc(out[-1])
+
+    class TransposedInside(torch.nn.Module):  # forward takes (batch, steps, features)
+        def __init__(self):
+            super().__init__()
+            self.gru = torch.nn.GRU(FEATURES, 5, bidirectional=True)
+            self.fc = torch.nn.Linear(10, 2)
+
+        def forward(self, x):
+            out, _ = self.gru(x.transpose(0, 1))
+            return self.fc(out.transpose(0, 1).contiguous())
+
+    return {"fed_time_major": FedTimeMajor, "transposed_inside": TransposedInside}
+
+
+@pytest.mark.parametrize("name", ["fed_time_major", "transposed_inside"])
+def test_pytorch_recurrent_modules_of_batch_first_false(tmp_path, name):
+    """nnhls's inputs are batch first: a module fed (steps, batch, features) takes them transposed,
+    in nnhls.compare too; one that transposes inside reads as any other."""
+    torch = pytest.importorskip("torch")
+    model = time_major_models()[name]().eval()
+    hls_model = nnhls.convert_from_pytorch_model(model, hls_config=torch_wide_config(model),
+                                                 output_dir=tmp_path / "prj")
+    X = sequences()
+    with torch.no_grad():
+        expected = model(torch.tensor(X.swapaxes(0, 1) if name == "fed_time_major" else X)).numpy()
+    assert np.abs(hls_model.predict(X) - expected).max() / OUTPUT_LSB <= 2
+    rows = nnhls.compare(model, hls_model, X)
+    assert rows[-1].layer == "fc" and rows[-1].max_error_lsb <= 2
+
+
 @pytest.mark.parametrize("make, message", [
-    (lambda t: t.nn.LSTM(3, 4), "batch_first=False, so it reads \\(steps, batch, features\\)"),
+    (lambda t: t.nn.LSTM(3, 4), "has batch_first=False and reads a batch-first tensor"),
     (lambda t: t.nn.LSTM(3, 4, batch_first=True, proj_size=2), "proj_size=2"),
 ])
 @pytest.mark.filterwarnings("ignore:LSTM with projections")
@@ -341,7 +389,7 @@ def test_pytorch_recurrent_modules_nnhls_does_not_realize_are_refused(make, mess
             self.rnn = module
 
         def forward(self, x):
-            return self.rnn(x)[0]
+            return self.rnn(x.relu())[0]
 
     with pytest.raises(NnhlsError, match=message):
         nnhls.config_from_pytorch_model(Model().eval(), (STEPS, FEATURES))

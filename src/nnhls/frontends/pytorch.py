@@ -74,6 +74,14 @@ class _Value:
 
 
 @dataclass(frozen=True)
+class _TimeMajor:
+    """A (batch, steps, features) value as forward holds it time-major, (steps, batch, features):
+    what a recurrent module of batch_first=False reads and returns. Its values are `value`'s."""
+
+    value: _Value
+
+
+@dataclass(frozen=True)
 class _Constant:
     """A parameter or buffer the module reads with get_attr, or a number."""
 
@@ -105,7 +113,8 @@ def read_pytorch(model, input_shape, channels_last_conversion: str = "full", tra
     with _in_eval_mode(model):
         traced = trace(model)
         _check_supported(traced)
-        recorded = run(traced, [np.random.default_rng(0).random((2, *shape)) for shape in shapes])
+        inputs = [np.random.default_rng(0).random((2, *shape)) for shape in shapes]
+        recorded = run(traced, _framework_inputs(traced, inputs))
         reader = _Reader(traced, recorded, shapes, conversion, transpose_outputs)
         for fx_node in traced.graph.nodes:
             reader.read(fx_node)
@@ -149,7 +158,8 @@ def layer_outputs(model, graph: Graph, inputs: list[np.ndarray]) -> dict[str, np
         raise NnhlsError(f"expected the torch.nn.Module the model was converted from, got {type(model).__name__}")
     torch_inputs = [_to_framework(x, node.framework_axes) for node, x in zip(graph.inputs, inputs)]
     with _in_eval_mode(model):
-        recorded = run(trace(model), torch_inputs)
+        traced = trace(model)
+        recorded = run(traced, _framework_inputs(traced, torch_inputs))
     values = {}
     for node in graph:
         result = recorded.get(node.framework_output)
@@ -160,6 +170,26 @@ def layer_outputs(model, graph: Graph, inputs: list[np.ndarray]) -> dict[str, np
             continue
         values[node.framework_output] = _from_framework(_array(result), node.framework_axes) / (node.framework_scale or 1)
     return values
+
+
+def time_major_inputs(traced) -> list[bool]:
+    """For each input of the module: whether forward hands it straight to a recurrent module of
+    batch_first=False, which reads it time-major, (steps, batch, features). nnhls's inputs are
+    batch first: such an input is transposed on its way to PyTorch."""
+    flags = []
+    for fx_node in traced.graph.nodes:
+        if fx_node.op != "placeholder":
+            continue
+        readers = [traced.get_submodule(user.target) for user in fx_node.users
+                   if user.op == "call_module" and user.args and user.args[0] is fx_node]
+        flags.append(any(type(module).__name__ in _RNN_CELLS and type(module).__module__.startswith("torch.nn")
+                         and not module.batch_first for module in readers))
+    return flags
+
+
+def _framework_inputs(traced, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """Batch-first inputs as the module takes them (time-major where time_major_inputs says so)."""
+    return [np.swapaxes(x, 0, 1) if time_major else x for x, time_major in zip(inputs, time_major_inputs(traced))]
 
 
 def _to_framework(x: np.ndarray, axes) -> np.ndarray:
@@ -383,6 +413,9 @@ class LayoutReader:
         return self._dequantized[value.node]
 
     def tensor(self, value, where: str, what: str = "its input") -> _Value:
+        if isinstance(value, _TimeMajor):
+            raise NnhlsError(f"{where}: {what} is a time-major (steps, batch, features) tensor; nnhls computes on "
+                             "batch-first tensors: move the batch axis first again (x.transpose(0, 1)) before it")
         if not isinstance(value, _Value):
             raise NnhlsError(f"{where}: {what} is {_describe(value)}, not a tensor computed from the model's inputs; "
                              "nnhls computes on the inputs' values only")
@@ -448,7 +481,8 @@ class _Reader(LayoutReader):
         if index >= len(self.shapes):
             raise NnhlsError(f"the module's forward takes more inputs than input_shape gives ({len(self.shapes)}): "
                              f"give a shape for {fx_node.name!r} too")
-        return self.input(fx_node.name, self.shapes[index])
+        value = self.input(fx_node.name, self.shapes[index])
+        return _TimeMajor(value) if time_major_inputs(self.traced)[index] else value
 
     def _outputs(self, fx_node) -> None:
         results = fx_node.args[0]
@@ -517,7 +551,7 @@ def _call(handler, where: str, *args, **kwargs):
 
 def _reads_tensors(value) -> bool:
     """Whether `value` (arguments, nested) holds a tensor computed from the inputs, or the batch size."""
-    if isinstance(value, (_Value, _BatchSize, _FinalStates)):
+    if isinstance(value, (_Value, _BatchSize, _FinalStates, _TimeMajor)):
         return True
     if isinstance(value, (list, tuple)):
         return any(_reads_tensors(item) for item in value)
@@ -1019,10 +1053,20 @@ def _unsqueeze(reader: _Reader, fx_node, x, dim) -> _Value:
 
 
 def _permute(reader: _Reader, fx_node, x, *dims) -> _Value:
-    """A permutation of PyTorch's axes: only a new label of the IR tensor's axes, no node."""
+    """A permutation of PyTorch's axes: only a new label of the IR tensor's axes, no node. Swapping
+    the batch and step axes of (batch, steps, features) makes the time-major tensor a recurrent
+    module of batch_first=False reads, and back."""
     where = reader.where(fx_node)
-    x = reader.tensor(x, where)
     dims = _sizes(dims)
+    swaps_batch = [d % 3 for d in dims if isinstance(d, int)] == [1, 0, 2] and len(dims) == 3
+    if isinstance(x, _TimeMajor):
+        if not swaps_batch:
+            raise NnhlsError(f"{where} permutes a time-major (steps, batch, features) tensor by {tuple(dims)}; nnhls "
+                             "reads only the swap back to batch first, (1, 0, 2)")
+        return x.value
+    x = reader.tensor(x, where)
+    if swaps_batch and x.rank == 2:
+        return _TimeMajor(x)
     rank = x.rank + 1
     if sorted(d % rank for d in dims if isinstance(d, int)) != list(range(rank)) or len(dims) != rank:
         raise NnhlsError(f"{where}: {tuple(dims)} is not an order of the {rank} axes")
@@ -1035,15 +1079,16 @@ def _permute(reader: _Reader, fx_node, x, *dims) -> _Value:
 
 
 def _transpose(reader: _Reader, fx_node, x, dim0: int, dim1: int) -> _Value:
-    x = reader.tensor(x, reader.where(fx_node))
-    rank = x.rank + 1
+    if not isinstance(x, _TimeMajor):
+        x = reader.tensor(x, reader.where(fx_node))
+    rank = (x.value if isinstance(x, _TimeMajor) else x).rank + 1
     dims = list(range(rank))
     dims[dim0 % rank], dims[dim1 % rank] = dims[dim1 % rank], dims[dim0 % rank]
     return _permute(reader, fx_node, x, *dims)
 
 
 def _passthrough(reader: _Reader, fx_node, x, *args, **kwargs):
-    return reader.tensor(x, reader.where(fx_node))
+    return x if isinstance(x, _TimeMajor) else reader.tensor(x, reader.where(fx_node))
 
 
 def _module_passthrough(reader: _Reader, fx_node, module, x, *args, **kwargs):
@@ -1065,6 +1110,11 @@ def _getattr(reader: _Reader, fx_node, x, name: str):
 def _getitem(reader: _Reader, fx_node, container, index):
     if isinstance(container, _FinalStates):
         return container.state(reader, fx_node, index)
+    if isinstance(container, _TimeMajor):  # out[t] of a time-major output: step t of every sample
+        sequence = container.value
+        step = index[0] if isinstance(index, tuple) and all(i == slice(None) for i in index[1:]) else index
+        if isinstance(step, int) and -sequence.shape[0] <= step < sequence.shape[0]:
+            return _select_step(reader, fx_node.name, sequence, step % sequence.shape[0], reader.where(fx_node))
     if isinstance(container, tuple) and not isinstance(container, _Value):
         return container[index]
     if isinstance(container, _Value):
@@ -1142,12 +1192,13 @@ def _read_rnn(reader: _Reader, fx_node, module, x, hx=None):
     if hx is not None:
         raise NnhlsError(f"{where} is given an initial state; nnhls starts every sequence from zero: call it "
                          "without one")
-    if not module.batch_first:
-        raise NnhlsError(f"{where} has batch_first=False, so it reads (steps, batch, features): nnhls's inputs "
-                         "are batch first; use batch_first=True")
     if getattr(module, "proj_size", 0):
         raise NnhlsError(f"{where} has proj_size={module.proj_size}; nnhls reads LSTMs without projections")
-    x = reader.real(reader.tensor(x, where))
+    if module.batch_first == isinstance(x, _TimeMajor):
+        given = "a time-major (steps, batch, features)" if isinstance(x, _TimeMajor) else "a batch-first"
+        raise NnhlsError(f"{where} has batch_first={module.batch_first} and reads {given} tensor; give it the "
+                         "layout it expects (x.transpose(0, 1) swaps them)")
+    x = reader.real(reader.tensor(x.value if isinstance(x, _TimeMajor) else x, where))
     if x.rank != 2:
         raise NnhlsError(f"{where} reads a tensor of shape {x.shape} (without the batch axis); it reads (steps, "
                          "features), batch first")
@@ -1177,9 +1228,10 @@ def _read_rnn(reader: _Reader, fx_node, module, x, hx=None):
             reader.add(Concatenate(joined, [value.node for value in outputs], (steps, 2 * units), axis=1), kind)
             layer_input = _Value(joined, (steps, 2 * units), (0, 1), features_last=True)
     h_n = _FinalStates(fx_node.name, sequences, directions, steps, "h_n")
+    output = layer_input if module.batch_first else _TimeMajor(layer_input)
     if cell == "lstm":
-        return layer_input, (h_n, _FinalStates(fx_node.name, sequences, directions, steps, "c_n"))
-    return layer_input, h_n
+        return output, (h_n, _FinalStates(fx_node.name, sequences, directions, steps, "c_n"))
+    return output, h_n
 
 
 def _rnn_weights(module, suffix: str, cell: str, units: int) -> tuple[Weights, Weights, Weights, Weights]:
