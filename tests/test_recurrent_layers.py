@@ -262,6 +262,8 @@ def test_qkeras_recurrent_layers_equal_qkeras(tmp_path, qkeras, cell, options):
     config = nnhls.config_from_keras_model(model, granularity="name")
     hls_model = nnhls.convert_from_keras_model(model, hls_config=config, output_dir=tmp_path / "prj")
     assert np.array_equal(hls_model.predict(X), model.predict(X, verbose=0))
+    # Saturation into the quantized activations and the state quantizer is QKeras's own.
+    assert sum(hls_model.overflow_report(X).by_layer().values()) == 0
     if cell in ("QGRU", "QSimpleRNN"):
         hls_model.compile()
         assert np.array_equal(hls_model.predict(X, engine="csim"), hls_model.predict(X))

@@ -150,7 +150,7 @@ class HLSModel:
         rows = []
         emulate.run(self.graph, self._named(self._check_inputs(X)), overflows=rows)
         return OverflowReport(
-            (*row, row[1] == "result" and self.graph[row[0]].result_quantizer == row[2]) for row in rows)
+            (*row, self.graph[row[0]].clipped_by_framework(row[1], row[2])) for row in rows)
 
     def _run(self, X, engine: str, trace: bool):
         inputs = self._check_inputs(X)

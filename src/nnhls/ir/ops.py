@@ -117,6 +117,11 @@ class Node:
         """The ops this node is made of (a recurrent layer's Dense and activation parts)."""
         return []
 
+    def clipped_by_framework(self, point: str, to_type) -> bool:
+        """Whether the framework itself clips values into `to_type` at quantization point `point`
+        (a QKeras quantizer's range): saturation there is the model's own, not lost accuracy."""
+        return point == "result" and self.result_quantizer == to_type
+
     def set_precision(self, key: str, precision) -> None:
         """Set the precision that configuration key `key` names."""
         if key in _PRECISION_FIELDS:

@@ -195,6 +195,13 @@ class Recurrent(Node):
     def part_nodes(self) -> list[Node]:
         return list(self.parts.values())
 
+    def clipped_by_framework(self, point: str, to_type) -> bool:
+        """A part's result (a quantized activation), or the state fed back into QKeras's state quantizer."""
+        if point in ("state", "cell_state"):
+            return self.state_quantizer is not None and self.state_quantizer == to_type
+        role, _, part_point = point.partition(" ")
+        return role in self.parts and self.parts[role].clipped_by_framework(part_point, to_type)
+
     def set_table_size(self, size: int) -> None:
         for _, part in self.activation_parts():
             if part.op == "lookup":
