@@ -411,3 +411,14 @@ def test_reading_the_lstm_cell_state_is_refused():
 
     with pytest.raises(NnhlsError, match="reads the LSTM's final cell state c_n"):
         nnhls.config_from_pytorch_model(Model().eval(), (STEPS, FEATURES))
+
+
+def test_the_numerical_profile_shows_every_part_s_constants(tmp_path):
+    from nnhls.profiling import _constants
+
+    model = lstm_model()
+    hls_model = nnhls.convert_from_keras_model(model, hls_config=nnhls.config_from_keras_model(model),
+                                               output_dir=tmp_path / "prj")
+    names = [name for name, _ in _constants(hls_model.graph["lstm"])]
+    assert names == ["input weight", "input bias", "recurrent weight", "recurrent bias", "gate table",
+                     "candidate table", "output table"]

@@ -139,8 +139,10 @@ def numerical(model=None, hls_model=None, X=None, path=None) -> Path:
 
 
 def _constants(node) -> list[tuple[str, Weights]]:
-    """(field name, Weights) of every constant tensor of a node, in the node class's field order."""
-    found = []
+    """(field name, Weights) of every constant tensor of a node, in the node class's field order
+    (a recurrent layer's: its parts', as '<role> <field>')."""
+    found = [(f"{role} {name}", weights) for role, part in getattr(node, "parts", {}).items()
+             for name, weights in _constants(part)]
     for field in dataclasses.fields(node):
         value = getattr(node, field.name)
         if isinstance(value, Weights) and np.size(value.values):
