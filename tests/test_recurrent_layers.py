@@ -422,3 +422,20 @@ def test_the_numerical_profile_shows_every_part_s_constants(tmp_path):
     names = [name for name, _ in _constants(hls_model.graph["lstm"])]
     assert names == ["input weight", "input bias", "recurrent weight", "recurrent bias", "gate table",
                      "candidate table", "output table"]
+
+
+def test_a_recurrent_layer_past_the_tools_limits_is_named_with_its_reuse_factor_key(tmp_path):
+    from nnhls.hls.limits import synthesis_limits
+
+    layers = tf_keras.layers
+    model = randomized(tf_keras.Sequential([layers.Input((STEPS, 40)), layers.LSTM(24, name="big")]))
+    hls_model = nnhls.convert_from_keras_model(model, hls_config=nnhls.config_from_keras_model(model),
+                                               output_dir=tmp_path / "prj")
+    messages = synthesis_limits(hls_model.graph, "io_parallel")
+    # 40 x 96 input weights; 24 x 96 recurrent ones, unrolled at every one of the steps when not static
+    assert not any("'big'" in m for m in messages)  # 3840 and 2304 multiplications: within the limits
+    hls_model.graph["big"].static = False
+    messages = synthesis_limits(hls_model.graph, "io_parallel")
+    assert any("'big' (input product): the Latency strategy unrolls 23040" in m and "raise its ReuseFactor" in m
+               for m in messages)
+    assert any("'big' (recurrent product)" in m and "raise its RecurrentReuseFactor" in m for m in messages)
