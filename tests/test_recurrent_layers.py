@@ -239,14 +239,17 @@ def qkeras():
 
 
 QKERAS_CASES = [("QLSTM", {}), ("QLSTM", {"return_sequences": True, "go_backwards": True}),
+                ("QLSTM", {"recurrent_activation": "quantized_sigmoid(8, use_real_sigmoid=True)"}),
                 ("QGRU", {"reset_after": True}), ("QGRU", {"reset_after": False, "return_sequences": True}),
                 ("QSimpleRNN", {}), ("QBidirectional", {})]
 
 
-@pytest.mark.parametrize("cell, options", QKERAS_CASES, ids=[f"{c}-{'-'.join(o) or 'plain'}" for c, o in QKERAS_CASES])
+@pytest.mark.parametrize("cell, options", QKERAS_CASES,
+                         ids=[f"{c}-{'-'.join(o) or 'plain'}" for c, o in QKERAS_CASES])
 def test_qkeras_recurrent_layers_equal_qkeras(tmp_path, qkeras, cell, options):
-    """8-bit kernels, biases and state, quantized tanh and QKeras's hard sigmoid, on inputs of the
-    2**-7 grid: QKeras's float32 arithmetic is exact there, and nnhls gives its bits."""
+    """8-bit kernels, biases and state, quantized tanh and QKeras's hard sigmoid (or the real
+    sigmoid quantized: a staircase), on inputs of the 2**-7 grid: QKeras's float32 arithmetic is
+    exact there, and nnhls gives its bits."""
     def bits():
         return qkeras.quantized_bits(8, 0, alpha=1)
     quantizers = dict(kernel_quantizer=bits(), recurrent_quantizer=bits(), bias_quantizer=bits(),
@@ -256,7 +259,7 @@ def test_qkeras_recurrent_layers_equal_qkeras(tmp_path, qkeras, cell, options):
     else:
         if cell != "QSimpleRNN":
             quantizers["recurrent_activation"] = "hard_sigmoid"
-        layer = getattr(qkeras, cell)(4, **quantizers, **options)
+        layer = getattr(qkeras, cell)(4, **{**quantizers, **options})
     model = randomized(tf_keras.Sequential([tf_keras.layers.Input((STEPS, FEATURES)), layer]))
     X = (np.round(np.random.default_rng(2).uniform(-1, 1, (400, STEPS, FEATURES)) * 128) / 128).astype(np.float32)
     config = nnhls.config_from_keras_model(model, granularity="name")

@@ -1112,8 +1112,10 @@ _RECURRENT_REFUSED = {
     "stateful": "a state kept from one batch to the next; use stateful=False (each sequence starts from zero)",
     "time_major": "time-major inputs; use time_major=False",
 }
-# Activations a recurrent cell's parts can be (an element-wise function of each value).
+# Activations a recurrent cell's parts can be (an element-wise function of each value): by the
+# framework's names, and as the IR's functions (the ReLU family, QKeras's staircases).
 _CELL_ACTIVATIONS = tuple(name for name in SUPPORTED_ACTIVATIONS if name != "softmax")
+_CELL_FUNCTIONS = tuple(name for name in ACTIVATIONS if name != "softmax") + ("prelu", "step")
 
 
 def _read_recurrent(layer: _Layer, source, in_shape, reader, cell: str, quantized: bool = False) -> list[Node]:
@@ -1197,9 +1199,9 @@ def _cell_activation(layer: _Layer, key: str, default: str, quantized: bool) -> 
         else:
             function, quantizer, fields = qk.activation_of(activation, f"{layer.where} {key}")
             label = str(activation)
-    if function not in _CELL_ACTIVATIONS:
+    if function not in _CELL_FUNCTIONS:
         raise NnhlsError(f"{layer.where}: its {key} {label!r} is not an element-wise function; use one of "
-                         f"{', '.join(map(repr, _CELL_ACTIVATIONS))}")
+                         f"{', '.join(map(repr, _CELL_ACTIVATIONS))}, or a QKeras quantized activation")
     return function, fields, quantizer, str(label)
 
 
