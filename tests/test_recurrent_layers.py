@@ -442,3 +442,41 @@ def test_a_recurrent_layer_past_the_tools_limits_is_named_with_its_reuse_factor_
     assert any("'big' (input product): the Latency strategy unrolls 23040" in m and "raise its ReuseFactor" in m
                for m in messages)
     assert any("'big' (recurrent product)" in m and "raise its RecurrentReuseFactor" in m for m in messages)
+
+
+# scripts written for hls4ml ---------------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore:layer .* more than the tools handle well")
+@pytest.mark.parametrize("cell", ["SimpleRNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_hls4ml_s_layer_api_of_a_recurrent_layer(tmp_path, cell, return_sequences):
+    """What hls4ml's own recurrent tests read: class name, sizes, activations, the input and
+    output variables' shapes, and the weights as [kernel, recurrent kernel, bias, recurrent bias]."""
+    import nnhls as hls4ml
+
+    layers = tf_keras.layers
+    inputs = layers.Input((3, 8))
+    outputs = getattr(layers, cell)(64, return_sequences=return_sequences)(inputs)
+    model = tf_keras.Model(inputs, outputs)
+    config = hls4ml.utils.config_from_keras_model(model, granularity="name", backend="Vivado")
+    hls_model = hls4ml.converters.convert_from_keras_model(model, hls_config=config, output_dir=str(tmp_path))
+    layer, keras_layer = list(hls_model.get_layers())[1], model.layers[1]
+    assert layer.class_name == cell and layer.attributes["n_out"] == 64
+    assert layer.attributes["activation"] == keras_layer.activation.__name__
+    assert ("recurrent_activation" in layer.attributes) == (cell != "SimpleRNN")
+    if cell != "SimpleRNN":
+        assert layer.attributes["recurrent_activation"] == keras_layer.recurrent_activation.__name__
+    assert layer.get_input_variable().shape == [3, 8]
+    assert layer.get_output_variable().shape == outputs.shape.as_list()[1:]
+    ours, theirs = [w.data for w in layer.get_weights()], keras_layer.get_weights()
+    biases = list(theirs[2]) if cell == "GRU" else [theirs[2], np.zeros_like(theirs[2])]
+    for mine, keras_weights in zip(ours, theirs[:2] + biases):
+        np.testing.assert_array_equal(mine, keras_weights)
+
+
+def test_hls4ml_s_lowercase_static_key(tmp_path):
+    model = lstm_model()
+    config = nnhls.config_from_keras_model(model, granularity="name")
+    config["LayerName"]["lstm"]["static"] = False
+    hls_model = nnhls.convert_from_keras_model(model, hls_config=config, output_dir=tmp_path / "prj")
+    assert hls_model.graph["lstm"].static is False

@@ -54,7 +54,9 @@ _PRECISION_OWNERS = {"result": "every layer but Flatten", "accum": "Dense, convo
 # The field's range of a layer normalization's table (2**TableRangePower2), which nnhls's has no
 # need of: its index normalizes the variance by its leading one (docs/fixed_point.md).
 _TABLE_RANGE_KEYS = ("TableRangePower2", "table_range_power2")
-_LAYER_KEYS += tuple(_PRECISION_ALIASES) + tuple(_KEY_ALIASES) + _TABLE_RANGE_KEYS
+# hls4ml's scripts set a recurrent layer's `static` in lowercase.
+_STATIC_KEYS = ("Static", "static")
+_LAYER_KEYS += tuple(_PRECISION_ALIASES) + tuple(_KEY_ALIASES) + _TABLE_RANGE_KEYS + ("static",)
 # Slopes and scales inside activations that are not binary fractions (LeakyReLU's 0.3, SELU's scale).
 DEFAULT_PARAM = "ap_fixed<18,2,AP_RND_CONV,AP_SAT>"
 _TABLE_SIZES = tuple(2**k for k in range(1, 17))
@@ -445,9 +447,9 @@ def _reuse_factor(value, where: str, key: str = "ReuseFactor") -> int:
     return value
 
 
-def _static(value, where: str) -> bool:
+def _static(value, where: str, key: str = "Static") -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise NnhlsError(f"{where}['Static'] is {value!r}; use True (one cell reused at every time step) or False "
+        raise NnhlsError(f"{where}['{key}'] is {value!r}; use True (one cell reused at every time step) or False "
                          "(the time steps unrolled)")
     return bool(value)
 
@@ -508,13 +510,15 @@ def apply_config(graph: Graph, config: dict | None) -> dict:
                 values["ReuseFactor"] = _reuse_factor(entry["ReuseFactor"], where)
             if "ReuseFactor" in entry and "RecurrentReuseFactor" not in entry:
                 values["RecurrentReuseFactor"] = values["ReuseFactor"]
-            for key in ("RecurrentReuseFactor", "Static"):
+            for key in ("RecurrentReuseFactor", *_STATIC_KEYS):
                 if key in entry:
                     if node.op != "recurrent" and where.startswith("config['LayerName']"):
                         raise NnhlsError(f"{where}['{key}'] applies to recurrent layers; {node.name!r} is a "
                                          f"{node.op} layer")
-                    values[key] = (_reuse_factor(entry[key], where, key) if key == "RecurrentReuseFactor"
-                                   else _static(entry[key], where))
+                    if key == "RecurrentReuseFactor":
+                        values[key] = _reuse_factor(entry[key], where, key)
+                    else:
+                        values["Static"] = _static(entry[key], where, key)
             if "ParallelizationFactor" in entry or "ConvImplementation" in entry:
                 if node.op not in ("conv", "pool"):
                     key = "ParallelizationFactor" if "ParallelizationFactor" in entry else "ConvImplementation"

@@ -70,8 +70,14 @@ class HLSModel:
 
     def get_layers(self) -> list:
         """The layers in graph order; each has `name`, `class_name` (the field's name for its kind,
-        e.g. 'Dense', 'Conv2D', 'Activation', 'Softmax'), `attributes` and `get_attr(key, default)`."""
-        return list(self.graph.values())
+        e.g. 'Dense', 'Conv2D', 'Activation', 'Softmax'), `attributes`, `get_attr(key, default)`,
+        `get_weights()`, `get_input_variable()` and `get_output_variable()` (hls4ml's)."""
+        import weakref
+
+        layers = list(self.graph.values())
+        for layer in layers:  # how a layer finds its inputs' variables
+            layer.__dict__["_graph"] = weakref.ref(self.graph)
+        return layers
 
     # writing and compiling --------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from nnhls.types import FixedType, IntType, add_type
 
-__all__ = ["ACTIVATIONS", "OPS", "Activation", "BatchNorm", "Concatenate", "Conv", "Crop", "Dense", "Dot", "Flatten",
+__all__ = ["ACTIVATIONS", "OPS", "Activation", "LayerVariable", "BatchNorm", "Concatenate", "Conv", "Crop", "Dense", "Dot", "Flatten",
            "HardSigmoid", "Input", "Lookup", "Merge", "Node", "ParametricRelu", "Pool", "Reshape", "Softsign", "Step",
            "ScaleShift", "Softmax", "Transpose", "Upsample", "Weights", "Window", "ZeroPad", "bilinear_denominator",
            "bilinear_taps", "make_activation", "mean_dividend_type", "mean_type", "dot_type", "merge_range",
@@ -143,6 +143,34 @@ class Node:
 
     def get_attr(self, key: str, default=None):
         return self.attributes.get(key, default)
+
+    # hls4ml's variables of a layer, for the scripts and tests written for it.
+    def get_output_variable(self) -> LayerVariable:
+        return LayerVariable(self.name, self.shape, self.result_type)
+
+    def get_input_variable(self, index: int = 0) -> LayerVariable:
+        """The layer's input `index` (the graph it was listed from, by HLSModel.get_layers, knows it)."""
+        graph = self.__dict__.get("_graph")
+        source = graph and graph()
+        if source is None:
+            raise AttributeError(f"layer {self.name!r} knows its inputs once listed by HLSModel.get_layers()")
+        return source[self.inputs[index]].get_output_variable()
+
+    def get_weights(self) -> list[LayerVariable]:
+        """The layer's constants, in the order hls4ml lists them, with the framework's values as `data`."""
+        return [LayerVariable(f"{self.name}_{name}", weights.shape, weights.type, weights.values)
+                for name, weights in self.constants()]
+
+
+class LayerVariable:
+    """A layer's tensor or constant as the field's scripts read it (hls4ml's variables): `name`,
+    `shape` (a list), `type.precision`, and for a constant `data`, the framework's values."""
+
+    def __init__(self, name: str, shape, precision, data=None):
+        from types import SimpleNamespace
+
+        self.name, self.shape, self.data = name, list(shape), data
+        self.type = SimpleNamespace(name=f"{name}_t", precision=precision)
 
 
 @dataclass
@@ -1333,8 +1361,9 @@ def _layer_attributes(node: Node) -> dict:
         attributes.update(n_in=node.n_in, n_out=node.units, n_timesteps=node.steps, n_state=node.units,
                           return_sequences=node.return_sequences, go_backwards=node.go_backwards,
                           recurrent_reuse_factor=node.recurrent_reuse_factor, static=node.static,
-                          activation=node.activation, recurrent_activation=node.recurrent_activation,
-                          state_t=node.state_type, accum_t=node.accum_type)
+                          activation=node.activation, state_t=node.state_type, accum_t=node.accum_type)
+        if node.cell != "simple":
+            attributes["recurrent_activation"] = node.recurrent_activation
         if node.cell == "gru":
             attributes["apply_reset_gate"] = "after" if node.reset_after else "before"
         if node.cell == "lstm":

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+import numpy as np
+
 from nnhls.ir.graph import Graph
 from nnhls.ir.ops import Dense, Input, Node, Weights, make_activation
 from nnhls.types import AUTO, FixedType, add_type, mul_type, sub_type
@@ -194,6 +196,22 @@ class Recurrent(Node):
 
     def part_nodes(self) -> list[Node]:
         return list(self.parts.values())
+
+    def get_weights(self) -> list:
+        """[kernel, recurrent kernel, bias, recurrent bias], as hls4ml lists them, in Keras's layout."""
+        from nnhls.ir.ops import LayerVariable
+
+        recurrent = [self.parts[role] for role in ("recurrent", "reset") if role in self.parts]
+        kernels = [("weight", self.parts["input"].weight), ("recurrent_weight", recurrent[0].weight)]
+        biases = [("bias", self.parts["input"].bias), ("recurrent_bias", recurrent[0].bias)]
+        variables = []
+        for index, (name, weights) in enumerate(kernels + biases):
+            values = weights.values
+            if len(recurrent) == 2 and name.startswith("recurrent"):  # rejoined: z, r then h
+                values = np.concatenate([values, getattr(recurrent[1], name.removeprefix("recurrent_")).values],
+                                        axis=-1)
+            variables.append(LayerVariable(f"{self.name}_{name}", values.shape, weights.type, values))
+        return variables
 
     def clipped_by_framework(self, point: str, to_type) -> bool:
         """A part's result (a quantized activation), or the state fed back into QKeras's state quantizer."""
