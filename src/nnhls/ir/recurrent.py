@@ -109,7 +109,6 @@ class Recurrent(Node):
     parts: dict = field(default_factory=dict)
 
     op: ClassVar[str] = "recurrent"
-    TIME_STEP_KEYS: ClassVar[tuple[str, ...]] = ("RecurrentReuseFactor", "Static")
 
     @property
     def n_in(self) -> int:
