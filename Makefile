@@ -11,7 +11,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[keras,torch,onnx,examples,dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[keras,torch,onnx,sweep,dask,examples,dev]'
 	touch $(STAMP)
 
 demo: venv
@@ -29,6 +29,7 @@ bench: venv
 	$(BIN)/python bench/pytorch.py
 	$(BIN)/python bench/onnx_digits.py
 	$(BIN)/python bench/recurrent.py
+	$(BIN)/python bench/sweep.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -6,11 +6,13 @@ from nnhls.config import config_from_keras_model, config_from_onnx_model, config
 from nnhls.converters import convert_from_config, convert_from_keras_model, convert_from_onnx_model, convert_from_pytorch_model
 from nnhls.errors import NnhlsError, PrecisionError
 from nnhls.model import HLSModel
+from nnhls.sweep import SweepResults, sweep
 from nnhls.types import AUTO, FixedType, IntType, parse_precision
 
 __all__ = [
     "AUTO",
     "HLSModel",
+    "SweepResults",
     "compare",
     "config_from_keras_model",
     "config_from_onnx_model",
@@ -23,6 +25,7 @@ __all__ = [
     "estimate",
     "profiling",
     "report",
+    "sweep",
     "print_dict",
     "utils",
     "FixedType",

@@ -163,6 +163,24 @@ def _convert(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    """Run the sweep a YAML file describes; print its rows and its Pareto front."""
+    import os
+
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # a QKeras model needs tf.keras (Keras 2)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from nnhls.sweep import sweep_from_config
+    from nnhls.text import table
+
+    results = sweep_from_config(args.config)
+    columns = [*results.axes, "score", "multipliers", "latency", "interval", "bram_18k", "error"]
+    print(table(columns, results.frame[columns].itertuples(index=False)))
+    front = results.pareto()
+    print(f"\nPareto front (score against multipliers), {len(front)} of {len(results)} points:")
+    print(table(columns[:-1], front[columns[:-1]].itertuples(index=False)))
+    return 0 if results.failed.empty else 1
+
+
 def _build(args) -> int:
     """Run the vendor tool on a written project and summarize its reports."""
     from nnhls import report
@@ -194,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     convert.add_argument("--compile", action="store_true",
                          help="also build the C simulation with g++ and check it against the emulator")
     convert.set_defaults(run=_convert)
+    sweep = commands.add_parser("sweep", help="convert, emulate, score and estimate the model at every point of a "
+                                              "space of settings, in parallel (a YAML file's Sweep: section)")
+    sweep.add_argument("-c", "--config", required=True, help="the YAML file: convert's keys and a Sweep: section")
+    sweep.set_defaults(run=_sweep)
     build = commands.add_parser("build", help="run Vivado HLS or Vitis HLS on a written project")
     build.add_argument("-p", "--project", required=True, help="the project folder (OutputDir)")
     for step, text in (("reset", "start the HLS project afresh"), ("csim", "C simulation"),

@@ -16,6 +16,18 @@ Keys (the ones users of this kind of tool know):
     IOType: io_parallel       # or io_stream
     HLSConfig:                # the configuration dictionary (Model / LayerType / LayerName)
       Model: {Precision: ap_fixed<16,6>, ReuseFactor: 1, Strategy: Latency}
+    Sweep:                    # `nnhls sweep -c` only: nnhls.sweep's space and settings
+      Space: {Precision: ['ap_fixed<12,5>', 'ap_fixed<16,6>'], ReuseFactor: [1, 2, 4]}   # quoted: commas
+      Data: digits.npz        # arrays X (and y) the points are scored on
+      Metric: accuracy        # or agreement
+      Samples: 10             # a random sample of the grid (Seed: 0); all of it without
+      Results: sweep.csv      # rerunning skips the points it holds
+      Folder: sweep           # the sweep's folder (the points' projects with Build or Keep)
+      Build: false            # the vendor synthesis of every point
+      Keep: false
+      Workers: 2              # local processes (default: one per core)
+      Scheduler: tcp://host:8786   # or a Dask scheduler's address: the sweep runs on that cluster
+      Plot: pareto.png        # score against multipliers, the Pareto front marked
 
 Relative paths are relative to the folder of the YAML file.
 """
@@ -31,7 +43,9 @@ from nnhls.errors import NnhlsError
 __all__ = ["ConfigFile", "read_config_file"]
 
 KEYS = ("KerasModel", "KerasH5", "KerasJson", "PytorchModel", "InputShape", "OnnxModel", "OutputDir", "ProjectName", "Backend",
-        "Part", "ClockPeriod", "IOType", "HLSConfig")
+        "Part", "ClockPeriod", "IOType", "HLSConfig", "Sweep")
+SWEEP_KEYS = ("Space", "Data", "Metric", "Samples", "Seed", "Results", "Folder", "Build", "Keep", "Workers",
+              "Scheduler", "Plot")
 
 
 @dataclass
@@ -124,6 +138,14 @@ def read_config_file(path) -> ConfigFile:
         raise config.error(f"ClockPeriod must be a positive number of nanoseconds, got {clock!r}", "ClockPeriod")
     if "HLSConfig" in values and not isinstance(values["HLSConfig"], dict):
         raise config.error("HLSConfig must be a mapping (Model, LayerType, LayerName)", "HLSConfig")
+    sweep = values.get("Sweep")
+    if sweep is not None:
+        if not isinstance(sweep, dict):
+            raise config.error("Sweep must be a mapping (Space, Data, ...)", "Sweep")
+        for key in sweep:
+            if key not in SWEEP_KEYS:
+                raise config.error(f"unknown key {key!r} in Sweep; valid keys: {', '.join(SWEEP_KEYS)}", "Sweep",
+                                   str(key))
     return config
 
 

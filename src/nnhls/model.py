@@ -151,12 +151,17 @@ class HLSModel:
 
     def overflow_report(self, X) -> "OverflowReport":
         """How many values wrapped or saturated at each quantization point of each layer, for `X`."""
+        return self.predict_with_overflows(X)[1]
+
+    def predict_with_overflows(self, X):
+        """(predict(X), overflow_report(X)) from one run of the emulator."""
         from nnhls.compare import OverflowReport
 
         rows = []
-        emulate.run(self.graph, self._named(self._check_inputs(X)), overflows=rows)
-        return OverflowReport(
-            (*row, self.graph[row[0]].clipped_by_framework(row[1], row[2])) for row in rows)
+        codes = emulate.run(self.graph, self._named(self._check_inputs(X)), overflows=rows)
+        outputs = [self._floats(name, codes[name]) for name in self.graph.outputs]
+        report = OverflowReport((*row, self.graph[row[0]].clipped_by_framework(row[1], row[2])) for row in rows)
+        return (outputs[0] if len(outputs) == 1 else outputs), report
 
     def _run(self, X, engine: str, trace: bool):
         inputs = self._check_inputs(X)

@@ -269,7 +269,6 @@ def convert_from_config(config_file) -> HLSModel:
     """Convert the model a YAML configuration file names, as `nnhls convert -c config.yml` does
     (keys: see nnhls.config_file). Errors in the file name its line."""
     from nnhls.config_file import read_config_file
-    from nnhls.frontends.keras import load_keras_file, load_keras_json
 
     config = read_config_file(config_file)
     values = config.values
@@ -288,6 +287,22 @@ def convert_from_config(config_file) -> HLSModel:
                "io_type": io_type}
     output_dir = Path(values.get("OutputDir", "nnhls_prj"))
     options["output_dir"] = output_dir if output_dir.is_absolute() else config.path.parent / output_dir
+    model, input_shape = model_from_config(config)
+    convert = {"PytorchModel": convert_from_pytorch_model, "OnnxModel": convert_from_onnx_model}.get(
+        next((key for key in ("PytorchModel", "OnnxModel") if key in values), ""), convert_from_keras_model)
+    if input_shape is not None:
+        options["input_shape"] = input_shape
+    try:
+        return convert(model, **options)
+    except NnhlsError as error:
+        raise config.located(error) from None
+
+
+def model_from_config(config) -> tuple[object, object]:
+    """(the model a parsed configuration file names, its InputShape or None)."""
+    from nnhls.frontends.keras import load_keras_file, load_keras_json
+
+    values = config.values
     if "PytorchModel" in values:
         model = _load_torch_module(config.file("PytorchModel"))
         try:
@@ -296,18 +311,12 @@ def convert_from_config(config_file) -> HLSModel:
             input_shapes(values["InputShape"])
         except NnhlsError as error:
             raise config.error(str(error), "InputShape") from None
-        convert, options["input_shape"] = convert_from_pytorch_model, values["InputShape"]
-    elif "OnnxModel" in values:
-        model, convert = config.file("OnnxModel"), convert_from_onnx_model
-    elif "KerasJson" in values:
-        model, convert = load_keras_json(config.file("KerasJson"), config.file("KerasH5")), convert_from_keras_model
-    else:
-        model = load_keras_file(config.file("KerasModel") or config.file("KerasH5"))
-        convert = convert_from_keras_model
-    try:
-        return convert(model, **options)
-    except NnhlsError as error:
-        raise config.located(error) from None
+        return model, values["InputShape"]
+    if "OnnxModel" in values:
+        return config.file("OnnxModel"), None
+    if "KerasJson" in values:
+        return load_keras_json(config.file("KerasJson"), config.file("KerasH5")), None
+    return load_keras_file(config.file("KerasModel") or config.file("KerasH5")), None
 
 
 def _load_torch_module(path: Path):

@@ -1,0 +1,65 @@
+"""Design-space sweeps of the shipped QKeras CNN (nnhls.sweep): points per second in one process,
+on the default pool (one worker process per core) and on a Dask LocalCluster of as many workers,
+the same 36 points (3 default precisions x 3 reuse factors x 2 strategies x 2 io types) scored on
+the digits, and whether the three tables agree. Prints one JSON object.
+
+Run: .venv/bin/python bench/sweep.py
+"""
+
+import concurrent.futures
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import prelude  # noqa: F401  first: it sets up the environment
+
+import numpy as np  # noqa: E402
+from quantize import machine  # noqa: E402
+
+import nnhls  # noqa: E402
+from nnhls.examples import DIGITS_QCNN, load_digits_images  # noqa: E402
+
+SPACE = {"Precision": ["ap_fixed<10,4>", "ap_fixed<12,5>", "ap_fixed<16,6>"], "ReuseFactor": [1, 2, 4],
+         "Strategy": ["Latency", "Resource"], "IOType": ["io_parallel", "io_stream"]}
+COLUMNS = ["score", "multipliers", "bram_18k", "latency", "interval", "weight_bits", "overflowed"]
+
+
+def timed(executor, X, y, folder: Path):
+    start = time.perf_counter()
+    results = nnhls.sweep(DIGITS_QCNN, SPACE, X, y, executor=executor, folder=folder, progress=False)
+    return results, time.perf_counter() - start
+
+
+def main():
+    from distributed import Client, LocalCluster
+
+    X_train, y_train, X_test, y_test = load_digits_images()
+    X = np.concatenate([X_train, X_test] * 4)  # 7,188 images: each point's emulation outweighs a worker's start
+    y = np.concatenate([y_train, y_test] * 4)
+    workers = os.cpu_count() or 1
+    figures = {}
+    with tempfile.TemporaryDirectory() as folder:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as one:  # in this process, one point at a time
+            single, seconds = timed(one, X, y, Path(folder) / "single")
+        figures["single_process"] = seconds
+        pool, figures["default_pool"] = timed(None, X, y, Path(folder) / "pool")
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            dask, figures["dask_local_cluster"] = timed(client.get_executor(), X, y, Path(folder) / "dask")
+    points = len(single)
+    same = all(single.frame[COLUMNS].equals(other.frame[COLUMNS]) for other in (pool, dask))
+    results = {
+        "points": points, "images": len(X), "workers": workers,
+        **{f"{name}_points_per_s": round(points / seconds, 2) for name, seconds in figures.items()},
+        "default_pool_over_single_process": round(figures["single_process"] / figures["default_pool"], 2),
+        "dask_over_single_process": round(figures["single_process"] / figures["dask_local_cluster"], 2),
+        "same_table_everywhere": same, "failed_points": int((pool.frame["error"] != "").sum()),
+        "pareto_points": len(pool.pareto()),
+    }
+    print(json.dumps({"benchmark": "sweep", "machine": machine(), "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
