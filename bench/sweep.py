@@ -1,5 +1,6 @@
-"""Design-space sweeps of the shipped QKeras CNN (nnhls.sweep): points per second in one process,
-on the default pool (one worker process per core) and on a Dask LocalCluster of as many workers,
+"""Design-space sweeps of the shipped QKeras CNN (nnhls.sweep): points per second in one process
+(with numpy's BLAS threads as they are, and held to one), on the default pool (one worker process
+per core, one BLAS thread each) and on a Dask LocalCluster of as many workers,
 the same 36 points (3 default precisions x 3 reuse factors x 2 strategies x 2 io types) scored on
 the digits, and whether the three tables agree. Prints one JSON object.
 
@@ -17,6 +18,7 @@ import prelude  # noqa: F401  first: it sets up the environment
 
 import numpy as np  # noqa: E402
 from quantize import machine  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 import nnhls  # noqa: E402
 from nnhls.examples import DIGITS_QCNN, load_digits_images  # noqa: E402
@@ -44,6 +46,9 @@ def main():
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as one:  # in this process, one point at a time
             single, seconds = timed(one, X, y, Path(folder) / "single")
         figures["single_process"] = seconds
+        # The same, numpy's BLAS held to one thread, as in each worker of the pool: one core's work.
+        with threadpool_limits(limits=1), concurrent.futures.ThreadPoolExecutor(max_workers=1) as one:
+            _, figures["single_process_one_thread"] = timed(one, X, y, Path(folder) / "single_one_thread")
         pool, figures["default_pool"] = timed(None, X, y, Path(folder) / "pool")
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
                 Client(cluster) as client:
@@ -54,6 +59,7 @@ def main():
         "points": points, "images": len(X), "workers": workers,
         **{f"{name}_points_per_s": round(points / seconds, 2) for name, seconds in figures.items()},
         "default_pool_over_single_process": round(figures["single_process"] / figures["default_pool"], 2),
+        "default_pool_over_one_thread": round(figures["single_process_one_thread"] / figures["default_pool"], 2),
         "dask_over_single_process": round(figures["single_process"] / figures["dask_local_cluster"], 2),
         "same_table_everywhere": same, "failed_points": int((pool.frame["error"] != "").sum()),
         "pareto_points": len(pool.pareto()),
