@@ -131,17 +131,32 @@ def _key(settings: dict) -> str:
     return json.dumps(settings, sort_keys=True, default=str)
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """What every point reads, sent to each worker once where the executor allows it: the model's
+    graph, the data, and the labels (accuracy) or the framework's outputs (agreement)."""
+
+    graph: object
+    X: object
+    expected: np.ndarray | None
+
+
+# The shared data a worker of the default pool got when it started (_keep_shared).
+_WORKER_SHARED: list = []
+
+
+def _keep_shared(shared: _Shared) -> None:
+    _WORKER_SHARED[:] = [shared]
+
+
 @dataclass
 class _Task:
     """What a worker needs for one point (picklable; the model's graph, not the model)."""
 
     number: int
     settings: dict
-    graph: object
     base_config: dict | None  # the caller's configuration, else the model's made per point:
     configuration: dict  # config_from_graph's arguments for that (granularity, default precision)
-    X: object
-    expected: np.ndarray | None  # labels (accuracy) or the framework's outputs (agreement)
     metric: object
     backend: str
     io_type: str
@@ -151,10 +166,13 @@ class _Task:
     marks: str  # where the worker marks that it started the point
 
 
-def _evaluate(task: _Task) -> dict:
-    """Convert, emulate, score and estimate one point (in a worker). Errors become the row's `error`."""
+def _evaluate(task: _Task, shared: _Shared | None = None) -> dict:
+    """Convert, emulate, score and estimate one point (in a worker), reading `shared` or what the
+    worker got when it started. Errors become the row's `error`."""
     from nnhls.converters import convert_graph
     from nnhls.estimate import estimate
+
+    shared = shared or _WORKER_SHARED[0]
 
     try:  # on a cluster's machines the sweep's folder may not be there; only the local pool reads marks
         (Path(task.marks) / f"{task.number}{_STARTED}").write_text(str(os.getpid()))
@@ -163,7 +181,7 @@ def _evaluate(task: _Task) -> dict:
     start = time.perf_counter()
     row: dict = {"point": task.number, **task.settings}
     try:
-        config = _configuration(task)
+        config = _configuration(task, shared.graph)
         io_type = task.io_type
         for name, value in task.settings.items():
             axis = _Axis.parse(name)
@@ -174,10 +192,10 @@ def _evaluate(task: _Task) -> dict:
         with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")  # a point's warnings (reuse factors moved, limits) join its row
             output_dir = task.folder or str(Path(scratch) / "prj")
-            hls_model = convert_graph(copy.deepcopy(task.graph), hls_config=config, backend=task.backend,
+            hls_model = convert_graph(copy.deepcopy(shared.graph), hls_config=config, backend=task.backend,
                                       io_type=io_type, output_dir=output_dir, **task.options)
-            outputs, overflows = hls_model.predict_with_overflows(task.X)
-            row["score"] = _score(task.metric, outputs, task.expected, task.settings)
+            outputs, overflows = hls_model.predict_with_overflows(shared.X)
+            row["score"] = _score(task.metric, outputs, shared.expected, task.settings)
             total = estimate(hls_model).total
             row.update(multipliers=total.multipliers, bram_18k=total.bram_18k, latency=total.latency,
                        interval=total.interval, weight_bits=total.weight_bits)
@@ -194,7 +212,7 @@ def _evaluate(task: _Task) -> dict:
     return row
 
 
-def _configuration(task: _Task) -> dict:
+def _configuration(task: _Task, graph) -> dict:
     """The point's starting configuration: the caller's, or the model's own as config_from_graph
     makes it with the point's default precision and reuse factor (so that every layer takes them)."""
     from nnhls.config import config_from_graph
@@ -204,7 +222,7 @@ def _configuration(task: _Task) -> dict:
     options = dict(task.configuration)
     options["default_precision"] = task.settings.get("Precision", options["default_precision"])
     options["default_reuse_factor"] = task.settings.get("ReuseFactor", 1)
-    return config_from_graph(copy.deepcopy(task.graph), **options)
+    return config_from_graph(copy.deepcopy(graph), **options)
 
 
 def _score(metric, outputs, expected, settings: dict) -> float:
@@ -346,9 +364,10 @@ def sweep(model, space: dict, X, y=None, metric="accuracy", backend: str = "Viva
         if _key(settings) in done:
             continue
         point_folder = str(folder / f"point_{number}") if (build or keep) else None
-        tasks.append(_Task(number, settings, graph, copy.deepcopy(hls_config) if hls_config else None, configuration,
-                           X, expected, metric, backend, io_type, options, point_folder, build, str(marks)))
-    for row in _run(tasks, executor, marks, _show_progress(progress)):
+        tasks.append(_Task(number, settings, copy.deepcopy(hls_config) if hls_config else None, configuration,
+                           metric, backend, io_type, options, point_folder, build, str(marks)))
+    shared = _Shared(graph, X, expected)
+    for row in _run(tasks, shared, executor, marks, _show_progress(progress)):
         key = _key({name: row[name] for name in space})
         rows[key] = row
         if store is not None:
@@ -404,7 +423,7 @@ def _show_progress(progress: bool | None) -> bool:
     return sys.stderr.isatty() if progress is None else bool(progress)
 
 
-def _run(tasks: list[_Task], executor, marks: Path, show_progress: bool):
+def _run(tasks: list[_Task], shared: _Shared, executor, marks: Path, show_progress: bool):
     """Each task's row as it finishes. On another executor a point whose worker dies raises there
     (Dask's KilledWorker, after its retries) and is recorded as failed. On the default process
     pool a dying worker breaks the whole pool: the points not yet started go to a new pool, and
@@ -421,7 +440,7 @@ def _run(tasks: list[_Task], executor, marks: Path, show_progress: bool):
             batch, pending, workers = pending, [], os.cpu_count() or 1
         for task in batch:
             (marks / f"{task.number}{_STARTED}").unlink(missing_ok=True)
-        for task, row in _round(batch, executor, workers):
+        for task, row in _round(batch, shared, executor, workers):
             if row is None:  # the pool broke under it
                 if len(batch) == 1:
                     row = _failed(task, "its worker process died while computing it")
@@ -443,9 +462,13 @@ def _run(tasks: list[_Task], executor, marks: Path, show_progress: bool):
 _ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
-def _round(batch: list[_Task], executor, workers: int):
-    """(task, row) of each task of `batch` as it finishes; row None where the default pool broke."""
+def _round(batch: list[_Task], shared: _Shared, executor, workers: int):
+    """(task, row) of each task of `batch` as it finishes; row None where the default pool broke.
+    The shared data go to each worker once: to the default pool's as they start, to a Dask
+    cluster's scattered to every worker (ClientExecutor's client); any other executor gets them
+    with every point."""
     own = executor is None
+    argument = shared
     if own:
         # Fresh processes (the caller may hold TensorFlow's or PyTorch's threads, which a fork copies
         # badly), started with one BLAS thread each.
@@ -453,7 +476,9 @@ def _round(batch: list[_Task], executor, workers: int):
         os.environ.update(_ONE_THREAD)
         try:
             pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers,
-                                                          mp_context=multiprocessing.get_context("spawn"))
+                                                          mp_context=multiprocessing.get_context("spawn"),
+                                                          initializer=_keep_shared, initargs=(shared,))
+            argument = None
             for started in [pool.submit(int) for _ in range(workers)]:  # every worker starts now, so set
                 started.result()
         finally:
@@ -464,8 +489,11 @@ def _round(batch: list[_Task], executor, workers: int):
                     os.environ[name] = value
     else:
         pool = executor
+        client = getattr(executor, "_client", None)
+        if client is not None and hasattr(client, "scatter"):
+            argument = client.scatter(shared, broadcast=True)
     try:
-        futures = {pool.submit(_evaluate, task): task for task in batch}
+        futures = {pool.submit(_evaluate, task, argument): task for task in batch}
         for future in concurrent.futures.as_completed(futures):
             task = futures[future]
             try:
