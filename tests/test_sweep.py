@@ -192,3 +192,23 @@ def test_nnhls_sweep_on_the_command_line(tmp_path, capsys):
     (tmp_path / "bad.yml").write_text(f"KerasH5: {DIGITS_QMLP}\nSweep:\n  Space: {{ReuseFactor: [1]}}\n  Datas: x\n")
     assert main(["sweep", "-c", str(tmp_path / "bad.yml")]) == 2
     assert "unknown key 'Datas' in Sweep" in capsys.readouterr().err
+
+
+def test_build_runs_the_vendor_synthesis_of_every_point_and_its_report_joins_the_row(qmlp, tmp_path, monkeypatch):
+    """With a stand-in vitis_hls that leaves a recorded Vitis HLS report (tests/data/reports) in
+    the project it is run in: each point's project in its own folder, the report's figures in its row."""
+    reports = Path(__file__).parent / "data" / "reports" / "vitis"
+    tool = tmp_path / "bin" / "vitis_hls"
+    tool.parent.mkdir()
+    tool.write_text(f'#!/bin/sh\ncp -r "{reports}/myproject_prj" .\n')
+    tool.chmod(0o755)
+    monkeypatch.setenv("NNHLS_VITIS_HLS", str(tool))
+    X, y = digits()
+    results = nnhls.sweep(qmlp, {"ReuseFactor": [1, 2]}, X, y, backend="Vitis", build=True, folder=tmp_path / "sweep",
+                          executor=_ThreadExecutor())
+    frame = results.frame
+    assert (frame["error"] == "").all(), list(frame["error"])
+    assert list(frame["synth_latency_best"]) == [120, 120] and list(frame["synth_DSP"]) == [12, 12]
+    assert list(frame["synth_estimated_ns"]) == [3.412, 3.412]
+    for point in (0, 1):
+        assert (tmp_path / "sweep" / f"point_{point}" / "build_prj.tcl").exists()
