@@ -222,7 +222,7 @@ def _configuration(task: _Task, graph) -> dict:
     options = dict(task.configuration)
     options["default_precision"] = task.settings.get("Precision", options["default_precision"])
     options["default_reuse_factor"] = task.settings.get("ReuseFactor", 1)
-    return config_from_graph(copy.deepcopy(graph), **options)
+    return config_from_graph(graph, **options)  # which only reads the graph
 
 
 def _score(metric, outputs, expected, settings: dict) -> float:
@@ -349,7 +349,8 @@ def sweep(model, space: dict, X, y=None, metric="accuracy", backend: str = "Viva
     graph, framework_outputs = _read(model, X, input_shape, need_outputs=metric == "agreement")
     expected = framework_outputs if metric == "agreement" else (None if y is None else np.asarray(y))
     configuration = {"granularity": granularity, "backend": backend, "default_precision": default_precision}
-    config_from_graph(copy.deepcopy(graph), **configuration)  # a wrong argument is reported now, not per point
+    config_from_graph(graph, **configuration)  # a wrong argument is reported now, not per point
+    base = copy.deepcopy(hls_config) if hls_config else None  # as it is now; each point copies it again
     folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="nnhls_sweep_"))
     folder.mkdir(parents=True, exist_ok=True)
     marks = folder / ".marks"
@@ -358,13 +359,13 @@ def sweep(model, space: dict, X, y=None, metric="accuracy", backend: str = "Viva
         stale.unlink()
     store = _ResultsFile(Path(results)) if results is not None else None
     done = store.finished(list(space)) if store is not None else {}
-    rows = {key: row for key, row in done.items()}
+    rows = dict(done)
     tasks = []
     for number, settings in enumerate(points):
         if _key(settings) in done:
             continue
         point_folder = str(folder / f"point_{number}") if (build or keep) else None
-        tasks.append(_Task(number, settings, copy.deepcopy(hls_config) if hls_config else None, configuration,
+        tasks.append(_Task(number, settings, base, configuration,
                            metric, backend, io_type, options, point_folder, build, str(marks)))
     shared = _Shared(graph, X, expected)
     for row in _run(tasks, shared, executor, marks, _show_progress(progress)):
