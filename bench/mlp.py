@@ -27,6 +27,19 @@ def best_seconds(function, repeats: int = 5) -> float:
     return min(times)
 
 
+def converted_and_compiled(convert) -> tuple[object, dict]:
+    """`convert(io_type)` (reading the model and its configuration included) timed for io_parallel,
+    then compile() timed for io_parallel and io_stream; returns the io_parallel model and the times."""
+    start = time.perf_counter()
+    hls_model = convert("io_parallel")
+    results = {"read_and_convert_s": round(time.perf_counter() - start, 3)}
+    for io_type, converted in (("io_parallel", hls_model), ("io_stream", convert("io_stream"))):
+        start = time.perf_counter()
+        converted.compile()
+        results[f"compile_s_{io_type}"] = round(time.perf_counter() - start, 3)
+    return hls_model, results
+
+
 def engine_figures(hls_model, model, X) -> dict:
     """Throughput of the emulator, the C simulation and Keras `predict` (batch 1024) on X."""
     emulator = best_seconds(lambda: hls_model.predict(X, engine="emulator"))

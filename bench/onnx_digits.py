@@ -16,7 +16,7 @@ import prelude  # noqa: F401  first: it sets up the environment
 
 import numpy as np  # noqa: E402
 import onnxruntime  # noqa: E402
-from mlp import best_seconds  # noqa: E402
+from mlp import best_seconds, converted_and_compiled  # noqa: E402
 from quantize import machine  # noqa: E402
 
 import nnhls  # noqa: E402
@@ -32,22 +32,17 @@ OUTPUT_TYPE, OUTPUT_LSB = "ap_fixed<16,6,AP_RND_CONV,AP_SAT>", 2.0**-10
 def figures(name: str, path: Path, input_shape, X: np.ndarray, y: np.ndarray, folder: Path) -> dict:
     X = X.reshape(-1, *input_shape)
     quantized = name.startswith("qonnx")
-    start = time.perf_counter()
-    config = nnhls.config_from_onnx_model(path, granularity="name",
-                                          default_precision="fixed<16,6>" if quantized else FLOAT_PRECISION)
-    if quantized:
-        for output in read_onnx(path).outputs:
-            config["LayerName"][output]["Precision"]["result"] = OUTPUT_TYPE
-    hls_model = nnhls.convert_from_onnx_model(path, hls_config=config, output_dir=folder / name)
-    results = {"read_and_convert_s": round(time.perf_counter() - start, 3)}
-    start = time.perf_counter()
-    hls_model.compile()
-    results["compile_s_io_parallel"] = round(time.perf_counter() - start, 3)
-    streamed = nnhls.convert_from_onnx_model(path, hls_config=config, io_type="io_stream",
-                                             output_dir=folder / f"{name}_io_stream")
-    start = time.perf_counter()
-    streamed.compile()
-    results["compile_s_io_stream"] = round(time.perf_counter() - start, 3)
+
+    def convert(io_type):
+        config = nnhls.config_from_onnx_model(path, granularity="name",
+                                              default_precision="fixed<16,6>" if quantized else FLOAT_PRECISION)
+        if quantized:
+            for output in read_onnx(path).outputs:
+                config["LayerName"][output]["Precision"]["result"] = OUTPUT_TYPE
+        return nnhls.convert_from_onnx_model(path, hls_config=config, io_type=io_type,
+                                             output_dir=folder / f"{name}_{io_type}")
+
+    hls_model, results = converted_and_compiled(convert)
     start = time.perf_counter()
     (expected,) = reference_outputs(path, [X]).values()
     reference_s = time.perf_counter() - start

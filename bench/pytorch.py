@@ -8,14 +8,13 @@ Run: .venv/bin/python bench/pytorch.py
 
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import prelude  # noqa: F401  first: it sets up the environment
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from mlp import best_seconds  # noqa: E402
+from mlp import best_seconds, converted_and_compiled  # noqa: E402
 from quantize import machine  # noqa: E402
 
 import nnhls  # noqa: E402
@@ -30,18 +29,13 @@ def figures(name: str, input_shape, X: np.ndarray, y: np.ndarray, folder: Path) 
     model = load(name)
     X = X.reshape(-1, *input_shape)
     precision = "fixed<16,6>" if name.startswith("brevitas") else FLOAT_PRECISION
-    start = time.perf_counter()
-    config = nnhls.config_from_pytorch_model(model, input_shape, granularity="name", default_precision=precision)
-    hls_model = nnhls.convert_from_pytorch_model(model, hls_config=config, output_dir=folder / name)
-    results = {"read_and_convert_s": round(time.perf_counter() - start, 3)}
-    start = time.perf_counter()
-    hls_model.compile()
-    results["compile_s_io_parallel"] = round(time.perf_counter() - start, 3)
-    streamed = nnhls.convert_from_pytorch_model(model, hls_config=config, io_type="io_stream",
-                                                output_dir=folder / f"{name}_io_stream")
-    start = time.perf_counter()
-    streamed.compile()
-    results["compile_s_io_stream"] = round(time.perf_counter() - start, 3)
+
+    def convert(io_type):
+        config = nnhls.config_from_pytorch_model(model, input_shape, granularity="name", default_precision=precision)
+        return nnhls.convert_from_pytorch_model(model, hls_config=config, io_type=io_type,
+                                                output_dir=folder / f"{name}_{io_type}")
+
+    hls_model, results = converted_and_compiled(convert)
     inputs = torch.tensor(X, dtype=torch.float32)
     with torch.no_grad():
         expected = model(inputs).numpy()

@@ -9,14 +9,13 @@ Run: .venv/bin/python bench/recurrent.py
 
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import prelude  # noqa: F401  first: it sets up the environment
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from mlp import best_seconds  # noqa: E402
+from mlp import best_seconds, converted_and_compiled  # noqa: E402
 from quantize import machine  # noqa: E402
 
 import nnhls  # noqa: E402
@@ -39,14 +38,8 @@ def convert(model, io_type: str, folder: Path, torch_model: bool):
 
 def figures(name: str, model, X: np.ndarray, y: np.ndarray, folder: Path) -> dict:
     torch_model = isinstance(model, torch.nn.Module)
-    start = time.perf_counter()
-    hls_model = convert(model, "io_parallel", folder / name, torch_model)
-    results = {"read_and_convert_s": round(time.perf_counter() - start, 3)}
-    for io_type, converted in (("io_parallel", hls_model),
-                               ("io_stream", convert(model, "io_stream", folder / f"{name}_stream", torch_model))):
-        start = time.perf_counter()
-        converted.compile()
-        results[f"compile_s_{io_type}"] = round(time.perf_counter() - start, 3)
+    hls_model, results = converted_and_compiled(
+        lambda io_type: convert(model, io_type, folder / f"{name}_{io_type}", torch_model))
     if torch_model:
         def framework_run():
             with torch.no_grad():
