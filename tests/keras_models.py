@@ -138,6 +138,18 @@ def same_bits_in_every_cell(model, X, folder, project_name, convert=None, **opti
     return reference
 
 
+def assert_staircases_give_framework_codes(hls_model, theirs: dict, X, count: int) -> list:
+    """Each of the `count` staircases of hls_model gives, on X, the codes the framework's quantizer
+    at that place gives (`theirs`: the framework's per-layer outputs, as layer_outputs returns
+    them); returns the staircases."""
+    _, ours = hls_model.trace(X)
+    steps = [node for node in hls_model.graph if node.op == "step"]
+    assert len(steps) == count
+    for node in steps:
+        assert np.array_equal(np.rint(theirs[node.framework_output]), ours[node.name]), node.name
+    return steps
+
+
 def convert_torch_example(model, backend, strategy, io_type, folder, project_name, input_shape, reuse_factor=1,
                           output_precision=None, **config_options):
     """A PyTorch module converted as convert_example converts a Keras model; `output_precision`

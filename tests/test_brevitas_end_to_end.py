@@ -1,7 +1,7 @@
 """The shipped Brevitas digits models in every backend x strategy x io type: the same bits in
 every cell and from the emulator, within one output LSB of Brevitas's own outputs."""
 
-from tests.keras_models import convert_torch_example, same_bits_in_every_cell
+from tests.keras_models import assert_staircases_give_framework_codes, convert_torch_example, same_bits_in_every_cell
 
 import numpy as np
 import pytest
@@ -54,8 +54,4 @@ def every_quantizer_is_brevitas(model, folder, input_shape, X):
     config = nnhls.config_from_pytorch_model(model, input_shape)
     hls_model = nnhls.convert_from_pytorch_model(model, hls_config=config, output_dir=folder / "per_layer")
     theirs = layer_outputs(model, hls_model.graph, [X])
-    _, ours = hls_model.trace(X)
-    steps = [node for node in hls_model.graph if node.op == "step"]
-    assert len(steps) == 3
-    for node in steps:
-        assert np.array_equal(np.rint(theirs[node.framework_output]), ours[node.name]), node.name
+    assert_staircases_give_framework_codes(hls_model, theirs, X, count=3)

@@ -2,7 +2,7 @@
 in every cell and from the emulator; the QONNX models within one output LSB of QONNX's reference
 execution on every output and equal to it on at least 99.9 % of them."""
 
-from tests.keras_models import convert_onnx_example, same_bits_in_every_cell
+from tests.keras_models import assert_staircases_give_framework_codes, convert_onnx_example, same_bits_in_every_cell
 
 import numpy as np
 import pytest
@@ -58,11 +58,7 @@ def test_every_quantizer_gives_qonnx_codes_and_compare_says_so(tmp_path):
     config = nnhls.config_from_onnx_model(DIGITS_QONNX_CNN)
     hls_model = nnhls.convert_from_onnx_model(DIGITS_QONNX_CNN, hls_config=config, output_dir=tmp_path / "prj")
     theirs = layer_outputs(DIGITS_QONNX_CNN, hls_model.graph, [X])
-    _, ours = hls_model.trace(X)
-    steps = [node for node in hls_model.graph if node.op == "step"]
-    assert len(steps) == 3
-    for node in steps:
-        assert np.array_equal(np.rint(theirs[node.framework_output]), ours[node.name]), node.name
+    steps = assert_staircases_give_framework_codes(hls_model, theirs, X, count=3)
     rows = {row.layer: row for row in nnhls.compare(str(DIGITS_QONNX_CNN), hls_model, X)}
     for node in steps:
         assert rows[node.framework_output].max_error_lsb < 1e-4, node.name
