@@ -1,4 +1,4 @@
-"""The `nnhls` command line: convert, build, report, demo, types."""
+"""The `nnhls` command line: convert, sweep, build, report, demo, types."""
 
 from __future__ import annotations
 
