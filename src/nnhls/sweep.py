@@ -16,6 +16,7 @@ import json
 import math
 import multiprocessing
 import os
+import pickle
 import sys
 import tempfile
 import time
@@ -141,12 +142,23 @@ class _Shared:
     expected: np.ndarray | None
 
 
-# The shared data a worker of the default pool got when it started (_keep_shared).
+# The shared data a worker of the default pool read from the sweep's file: (path, _Shared).
 _WORKER_SHARED: list = []
 
 
-def _keep_shared(shared: _Shared) -> None:
-    _WORKER_SHARED[:] = [shared]
+def _shared_from(path: str) -> _Shared:
+    """The shared data the default pool's workers read, once each, from the file the sweep wrote."""
+    if not _WORKER_SHARED or _WORKER_SHARED[0][0] != path:
+        with open(path, "rb") as file:
+            _WORKER_SHARED[:] = [(path, pickle.load(file))]
+    return _WORKER_SHARED[0][1]
+
+
+def _start_worker() -> None:
+    """A default pool worker's start: the modules every point needs, imported while the caller
+    still reads the model."""
+    import nnhls.converters  # noqa: F401
+    import nnhls.estimate  # noqa: F401
 
 
 @dataclass
@@ -166,13 +178,13 @@ class _Task:
     marks: str  # where the worker marks that it started the point
 
 
-def _evaluate(task: _Task, shared: _Shared | None = None) -> dict:
-    """Convert, emulate, score and estimate one point (in a worker), reading `shared` or what the
-    worker got when it started. Errors become the row's `error`."""
+def _evaluate(task: _Task, shared: _Shared | str) -> dict:
+    """Convert, emulate, score and estimate one point (in a worker), reading `shared` or the file
+    it names. Errors become the row's `error`."""
     from nnhls.converters import convert_graph
     from nnhls.estimate import estimate
 
-    shared = shared or _WORKER_SHARED[0]
+    shared = _shared_from(shared) if isinstance(shared, str) else shared
 
     try:  # on a cluster's machines the sweep's folder may not be there; only the local pool reads marks
         (Path(task.marks) / f"{task.number}{_STARTED}").write_text(str(os.getpid()))
@@ -346,10 +358,7 @@ def sweep(model, space: dict, X, y=None, metric="accuracy", backend: str = "Viva
     points = _points(space, samples, seed)
     for name, values in space.items():
         _check_values(_Axis.parse(name), values)
-    graph, framework_outputs = _read(model, X, input_shape, need_outputs=metric == "agreement")
-    expected = framework_outputs if metric == "agreement" else (None if y is None else np.asarray(y))
     configuration = {"granularity": granularity, "backend": backend, "default_precision": default_precision}
-    config_from_graph(graph, **configuration)  # a wrong argument is reported now, not per point
     base = copy.deepcopy(hls_config) if hls_config else None  # as it is now; each point copies it again
     folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="nnhls_sweep_"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -367,12 +376,25 @@ def sweep(model, space: dict, X, y=None, metric="accuracy", backend: str = "Viva
         point_folder = str(folder / f"point_{number}") if (build or keep) else None
         tasks.append(_Task(number, settings, base, configuration,
                            metric, backend, io_type, options, point_folder, build, str(marks)))
-    shared = _Shared(graph, X, expected)
-    for row in _run(tasks, shared, executor, marks, _show_progress(progress)):
-        key = _key({name: row[name] for name in space})
-        rows[key] = row
-        if store is not None:
-            store.add(key, row)
+    pool = _start_pool(os.cpu_count() or 1) if executor is None and tasks else None
+    try:  # the pool's workers start while the model is read
+        graph, framework_outputs = _read(model, X, input_shape, need_outputs=metric == "agreement")
+        expected = framework_outputs if metric == "agreement" else (None if y is None else np.asarray(y))
+        config_from_graph(graph, **configuration)  # a wrong argument is reported now, not per point
+        shared = _Shared(graph, X, expected)
+        if pool is not None:  # which read it from a file, once each
+            with open(marks / "shared.pickle", "wb") as file:
+                pickle.dump(shared, file, protocol=pickle.HIGHEST_PROTOCOL)
+            shared = str(marks / "shared.pickle")
+        for row in _run(tasks, shared, executor, pool, marks, _show_progress(progress)):
+            key = _key({name: row[name] for name in space})
+            rows[key] = row
+            if store is not None:
+                store.add(key, row)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        (marks / "shared.pickle").unlink(missing_ok=True)
     ordered = [rows[_key(settings)] for settings in points]
     frame = pd.DataFrame(ordered)
     for column in (*_FIGURES, "wall_s", "warnings", "error"):
@@ -424,12 +446,12 @@ def _show_progress(progress: bool | None) -> bool:
     return sys.stderr.isatty() if progress is None else bool(progress)
 
 
-def _run(tasks: list[_Task], shared: _Shared, executor, marks: Path, show_progress: bool):
-    """Each task's row as it finishes. On another executor a point whose worker dies raises there
-    (Dask's KilledWorker, after its retries) and is recorded as failed. On the default process
-    pool a dying worker breaks the whole pool: the points not yet started go to a new pool, and
-    each point that had started runs again alone, so that only one whose worker dies on its own
-    is recorded as failed."""
+def _run(tasks: list[_Task], shared: _Shared | str, executor, pool, marks: Path, show_progress: bool):
+    """Each task's row as it finishes, on `executor`, or on the default pool `pool` already
+    started. On another executor a point whose worker dies raises there (Dask's KilledWorker,
+    after its retries) and is recorded as failed. On the default pool a dying worker breaks the
+    whole pool: the points not yet started go to a new pool, and each point that had started runs
+    again alone, so that only one whose worker dies on its own is recorded as failed."""
     if not tasks:
         return
     bar = _progress_bar(len(tasks)) if show_progress else None
@@ -441,71 +463,79 @@ def _run(tasks: list[_Task], shared: _Shared, executor, marks: Path, show_progre
             batch, pending, workers = pending, [], os.cpu_count() or 1
         for task in batch:
             (marks / f"{task.number}{_STARTED}").unlink(missing_ok=True)
-        for task, row in _round(batch, shared, executor, workers):
-            if row is None:  # the pool broke under it
-                if len(batch) == 1:
-                    row = _failed(task, "its worker process died while computing it")
-                elif (marks / f"{task.number}{_STARTED}").exists():
-                    suspects.append(task)
-                    continue
-                else:
-                    pending.append(task)
-                    continue
-            if bar is not None:
-                bar.update(1)
-            yield row
+        if executor is None:
+            # The pool started with the sweep serves until a worker dies; each round after that gets its own.
+            own, pool = pool or _start_pool(workers), None
+            rows = _round(batch, shared, own)
+        else:
+            own, rows = None, _round(batch, shared, executor)
+        try:
+            for task, row in rows:
+                if row is None:  # the pool broke under it
+                    if len(batch) == 1:
+                        row = _failed(task, "its worker process died while computing it")
+                    elif (marks / f"{task.number}{_STARTED}").exists():
+                        suspects.append(task)
+                        continue
+                    else:
+                        pending.append(task)
+                        continue
+                if bar is not None:
+                    bar.update(1)
+                yield row
+        finally:
+            if own is not None:
+                own.shutdown(wait=True, cancel_futures=True)
     if bar is not None:
         bar.close()
 
 
-# Each worker of the default pool computes with one thread of numpy's BLAS: the workers share the
-# cores, and more threads would only contend for them.
-_ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+# The environment the default pool's workers start with. One thread of numpy's BLAS each: the
+# workers share the cores, and more threads would only contend for them. glibc's allocator kept
+# from handing the emulator's arrays (megabytes per chunk, made and freed at every op) back to the
+# kernel, which would fault them in again zeroed at the next op: that costs a third of a point's
+# time, and twice it under a trim threshold as low as Dask's workers have (docs/sweep.md).
+_WORKER_ENVIRONMENT = {**{name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+                       "MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
 
 
-def _round(batch: list[_Task], shared: _Shared, executor, workers: int):
-    """(task, row) of each task of `batch` as it finishes; row None where the default pool broke.
-    The shared data go to each worker once: to the default pool's as they start, to a Dask
-    cluster's scattered to every worker (ClientExecutor's client); any other executor gets them
-    with every point."""
-    own = executor is None
-    argument = shared
-    if own:
-        # Fresh processes (the caller may hold TensorFlow's or PyTorch's threads, which a fork copies
-        # badly), started with one BLAS thread each.
-        saved = {name: os.environ.get(name) for name in _ONE_THREAD}
-        os.environ.update(_ONE_THREAD)
-        try:
-            pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers,
-                                                          mp_context=multiprocessing.get_context("spawn"),
-                                                          initializer=_keep_shared, initargs=(shared,))
-            argument = None
-            for started in [pool.submit(int) for _ in range(workers)]:  # every worker starts now, so set
-                started.result()
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-    else:
-        pool = executor
-        client = getattr(executor, "_client", None)
-        if client is not None and hasattr(client, "scatter"):
-            argument = client.scatter(shared, broadcast=True)
-    try:
-        futures = {pool.submit(_evaluate, task, argument): task for task in batch}
-        for future in concurrent.futures.as_completed(futures):
-            task = futures[future]
-            try:
-                yield task, future.result()
-            except concurrent.futures.process.BrokenProcessPool:
-                yield task, None
-            except Exception as error:  # the worker died (Dask's KilledWorker) or the task could not run there
-                yield task, _failed(task, f"{type(error).__name__}: {error}")
+def _start_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
+    """The default pool, its workers starting now: fresh processes (the caller may hold
+    TensorFlow's or PyTorch's threads, which a fork copies badly) in _WORKER_ENVIRONMENT."""
+    saved = {name: os.environ.get(name) for name in _WORKER_ENVIRONMENT}
+    os.environ.update(_WORKER_ENVIRONMENT)
+    try:  # a process starts at a submit that finds no idle one, in the environment of that moment
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                                      initializer=_start_worker)
+        for _ in range(workers):
+            pool.submit(int)
     finally:
-        if own:
-            pool.shutdown(wait=True, cancel_futures=True)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return pool
+
+
+def _round(batch: list[_Task], shared: _Shared | str, executor):
+    """(task, row) of each task of `batch` as it finishes; row None where the default pool broke.
+    The shared data go to each worker once: the default pool's read them from the file `shared`
+    names, a Dask cluster's get them scattered to every worker (ClientExecutor's client); any
+    other executor gets them with every point."""
+    argument = shared
+    client = getattr(executor, "_client", None)
+    if client is not None and hasattr(client, "scatter"):
+        argument = client.scatter(shared, broadcast=True)
+    futures = {executor.submit(_evaluate, task, argument): task for task in batch}
+    for future in concurrent.futures.as_completed(futures):
+        task = futures[future]
+        try:
+            yield task, future.result()
+        except concurrent.futures.process.BrokenProcessPool:
+            yield task, None
+        except Exception as error:  # the worker died (Dask's KilledWorker) or the task could not run there
+            yield task, _failed(task, f"{type(error).__name__}: {error}")
 
 
 def _failed(task: _Task, error: str) -> dict:
@@ -608,8 +638,7 @@ def sweep_from_config(config_file) -> SweepResults:
         client = Client(settings["Scheduler"])
         executor = client.get_executor()
     elif settings.get("Workers"):
-        executor = concurrent.futures.ProcessPoolExecutor(
-            max_workers=int(settings["Workers"]), mp_context=multiprocessing.get_context("spawn"))
+        executor = _start_pool(int(settings["Workers"]))
     options = {"part": values.get("Part", "xcu250-figd2104-2L-e"), "clock_period": values.get("ClockPeriod", 5)}
     try:
         results = sweep(model, settings["Space"], X, y, metric=settings.get("Metric", "accuracy"),
