@@ -35,6 +35,14 @@ def counted_accuracy(outputs, y, settings):
     return float(np.mean(outputs.argmax(axis=1) == y))
 
 
+def recorded_environment(outputs, y, settings):
+    """1.0, and the worker's allocator and BLAS-thread variables as one line of the log."""
+    names = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    with open(os.environ["NNHLS_TEST_SWEEP_LOG"], "a") as log:
+        log.write(" ".join(f"{name}={os.environ.get(name)}" for name in names) + "\n")
+    return 1.0
+
+
 def computed(log: Path) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
@@ -121,6 +129,20 @@ def test_a_killed_worker_loses_only_its_point_and_a_rerun_computes_only_that(qml
     assert (second.frame["error"] == "").all() and len(second) == 6
     kept = second.frame[second.frame["ReuseFactor"] != 4].reset_index(drop=True)
     assert kept[FIGURES].equals(first.frame[first.frame["ReuseFactor"] != 4].reset_index(drop=True)[FIGURES])
+
+
+def test_the_default_pool_s_workers_keep_freed_memory_and_leave_the_caller_s_environment(qmlp, tmp_path, monkeypatch):
+    X, y = digits()
+    log = tmp_path / "environment.log"
+    monkeypatch.setenv("NNHLS_TEST_SWEEP_LOG", str(log))
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    before = dict(os.environ)
+    results = nnhls.sweep(qmlp, {"ReuseFactor": [1, 2]}, X, y, metric=recorded_environment, folder=tmp_path / "sweep")
+    assert (results.frame["error"] == "").all()
+    assert computed(log) == ["MALLOC_TRIM_THRESHOLD_=268435456 MALLOC_MMAP_THRESHOLD_=33554432 "
+                             "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1"] * 2
+    assert dict(os.environ) == before
+    assert not list((tmp_path / "sweep").rglob("*.pickle"))  # the workers' shared data, removed
 
 
 def test_the_shipped_cnn_gives_the_same_table_on_a_dask_cluster(tmp_path):
