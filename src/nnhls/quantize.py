@@ -8,6 +8,12 @@ object arrays of Python ints otherwise, so any width up to the vendor's 1024 bit
 
 Arrays whose values and types fit comfortably in 60 bits take an int64 path; anything wider
 takes the same code path on object arrays of Python ints, which numpy applies element by element.
+
+Codes may also be held in float32 or float64 arrays, exactly (integers below 2**24 and 2**53):
+the emulator's fast form, since numpy's float arithmetic is several times faster than its int64
+arithmetic. `from_codes` converts such codes in float arithmetic wherever every step is exact
+(scaling by a power of two, floor, rint, clipping), giving float codes back, and through int64
+otherwise; `from_float(..., float_codes=True)` gives them.
 """
 
 from __future__ import annotations
@@ -32,11 +38,12 @@ __all__ = [
 _FAST_BITS = 60
 
 
-def from_float(values, to: FixedType, *, count_overflow: bool = False):
+def from_float(values, to: FixedType, *, count_overflow: bool = False, float_codes: bool = False):
     """Convert real values (anything numpy makes a float64 array of) exactly into codes of `to`.
 
     A float is an exact binary fraction, so this is `from_codes` applied to its exact value.
-    Returns the codes, or `(codes, n_overflowed)` with `count_overflow=True`.
+    Returns the codes, or `(codes, n_overflowed)` with `count_overflow=True`; with `float_codes`
+    the codes may come in a float array (float32 where `to`'s codes fit in 24 bits).
     """
     x = np.asarray(values, dtype=np.float64)
     if x.ndim == 0:
@@ -45,6 +52,10 @@ def from_float(values, to: FixedType, *, count_overflow: bool = False):
         bad = x[~np.isfinite(x)].flat[0]
         raise ValueError(f"cannot convert {bad} into {to}: only finite values have a fixed-point code")
     frac_bits = to.fractional
+    if float_codes and x.size:
+        converted = _float_from_float(x, to, count_overflow)
+        if converted is not None:
+            return converted
     exponent = np.frexp(x)[1].astype(np.int64)  # |x| < 2**exponent
     # Below 2**-1000 after scaling, a value only matters through its sign: it floors to 0 or -1
     # with a non-zero remainder, exactly as +-0.25 does, and +-0.25 scales without underflow.
@@ -71,18 +82,24 @@ def from_float(values, to: FixedType, *, count_overflow: bool = False):
 
 
 def from_codes(codes, frac_bits: int, to: FixedType, *, count_overflow: bool = False,
-               bounds: tuple[int, int] | None = None):
+               bounds: tuple[int, int] | None = None, float_codes: bool = False):
     """Convert integer codes with `frac_bits` fractional bits into codes of type `to`.
 
     `frac_bits` may be negative. `bounds`, when given, are a lower and an upper bound of the
     codes (a type's range), which saves a pass over them. Returns the codes, or
-    `(codes, n_overflowed)` with `count_overflow=True`.
+    `(codes, n_overflowed)` with `count_overflow=True`. With `float_codes`, `codes` may be held
+    in a float array (integers exactly, as the emulator holds them), and the result may be too.
     """
     v = np.asarray(codes)
     if v.ndim == 0:
         return _scalar_call(from_codes, v, frac_bits, to, count_overflow=count_overflow)
     if v.dtype.kind == "b":
         v = v.astype(np.int64)
+    elif float_codes and v.dtype in _FLOAT_BITS:  # codes held in floats
+        converted = _float_from_codes(v, int(frac_bits), to, count_overflow, bounds)
+        if converted is not None:
+            return converted
+        v = v.astype(np.int64)  # exact: float codes are integers below 2**53
     elif v.dtype.kind not in "iuO":
         raise TypeError(f"from_codes needs integer codes, got dtype {v.dtype}; use from_float for real values")
     shift = int(frac_bits) - to.fractional
@@ -128,6 +145,105 @@ def from_codes(codes, frac_bits: int, to: FixedType, *, count_overflow: bool = F
     return _round_and_fit(floor, half_bit, sticky, v < 0, to, count_overflow)
 
 
+# Significand bits of the floats that hold codes: every integer below 2**bits is exact.
+_FLOAT_BITS = {np.dtype(np.float32): 24, np.dtype(np.float64): 53}
+# Rounding to an integer in float arithmetic, on values scaled by a power of two. Every function
+# but those adding a half is exact on any float; those are exact where the sum is (checked).
+_FLOAT_ROUNDING = {
+    "TRN": np.floor,
+    "RND_CONV": np.rint,  # IEEE rounding to the nearest, ties to even
+    "TRN_ZERO": np.trunc,
+    "RND": lambda y: np.floor(y + y.dtype.type(0.5)),
+    "RND_MIN_INF": lambda y: np.ceil(y - y.dtype.type(0.5)),
+    "RND_INF": lambda y: np.copysign(np.floor(np.abs(y) + y.dtype.type(0.5)), y),
+    "RND_ZERO": lambda y: np.copysign(np.ceil(np.abs(y) - y.dtype.type(0.5)), y),
+}
+
+
+def float_dtype(bits: int):
+    """The float type that holds every code of `bits` bits (sign included) exactly, or None."""
+    return np.float32 if bits <= 24 else np.float64 if bits <= 53 else None
+
+
+def _float_from_codes(v: np.ndarray, frac_bits: int, to: FixedType, count_overflow: bool, bounds):
+    """from_codes on float codes in float arithmetic, or None where some step might round."""
+    if to.width + (not to.signed) > _FLOAT_BITS[v.dtype]:
+        if to.width + (not to.signed) > 53:
+            return None
+        v = v.astype(np.float64)
+    bits = _FLOAT_BITS[v.dtype]
+    low, high = bounds if bounds is not None else ((int(v.min()), int(v.max())) if v.size else (0, 0))
+    low, high = max(low, -(1 << bits)), min(high, 1 << bits)  # what float codes can hold: the bounds stay exact
+    shift = frac_bits - to.fractional
+    magnitude = max(abs(low), abs(high))
+    if shift <= 0:
+        if magnitude.bit_length() - shift > 120:  # a product that would not fit a float32's exponent
+            return None
+        scale = v.dtype.type(2.0 ** -shift)
+        y = v * scale if shift else v
+        low, high = low << -shift, high << -shift
+    else:
+        rounding = _FLOAT_ROUNDING.get(to.rounding)
+        halves = to.rounding not in ("TRN", "RND_CONV", "TRN_ZERO")
+        if rounding is None or shift > 120 or (halves and magnitude + (1 << (shift - 1)) >= 1 << bits):
+            return None
+        y = v * v.dtype.type(2.0 ** -shift)
+        y = rounding(y, out=y) if rounding in (np.floor, np.rint, np.trunc) else rounding(y)
+        low, high = (int(b) for b in rounding(np.array([low, high], dtype=np.float64) * 2.0 ** -shift))
+    return _float_fit(y, low, high, v, to, count_overflow)
+
+
+def _float_fit(y: np.ndarray, low: int, high: int, source: np.ndarray, to: FixedType, count_overflow: bool):
+    """The overflow mode of `to` on rounded float codes y within [low, high] (`source` is the
+    caller's array, never changed in place), or None where it is not done in floats."""
+    mode = to.overflow
+    lowest = -to.max_code if mode in ("SAT", "SAT_SYM") and _symmetric(to) else to.min_code
+    highest = to.max_code
+    if lowest <= low and high <= highest:
+        return (y, 0) if count_overflow else y
+    if mode == "WRAP" and to.sat_bits == 0 and max(abs(low), abs(high)) + (1 << to.width) < 1 << _FLOAT_BITS[y.dtype]:
+        pass
+    elif mode not in ("SAT", "SAT_SYM", "SAT_ZERO"):
+        return None
+    n_overflowed = int(np.count_nonzero(y < lowest) + np.count_nonzero(y > highest)) if count_overflow else 0
+    if y is source:
+        y = y.copy()
+    if mode == "SAT_ZERO":
+        y[(y < lowest) | (y > highest)] = 0
+    elif mode == "WRAP":  # the low W bits: the value moved into [min, min + 2**W) by multiples of 2**W
+        y -= lowest
+        np.mod(y, y.dtype.type(2.0 ** to.width), out=y)
+        y += lowest
+    else:
+        np.clip(y, lowest, highest, out=y)
+    return (y, n_overflowed) if count_overflow else y
+
+
+def _float_from_float(x: np.ndarray, to: FixedType, count_overflow: bool):
+    """from_float into float codes, or None where it is not done in floats: scaling by 2**F
+    (F >= 0) is exact, and floor and rint decide exactly; RND adds its half to the floor."""
+    dtype = float_dtype(to.width + (not to.signed))
+    if dtype is None or to.fractional < 0 or to.rounding not in ("TRN", "RND", "RND_CONV"):
+        return None
+    low, high = float(x.min()), float(x.max())
+    if max(-low, high) * 2.0 ** to.fractional >= 2.0**52:
+        return None
+    scaled = x * 2.0 ** to.fractional
+    def rounding(y):
+        if to.rounding == "RND_CONV":
+            return np.rint(y)
+        floor = np.floor(y)
+        return floor if to.rounding == "TRN" else floor + (y - floor >= 0.5)
+    y = rounding(scaled)
+    low, high = (int(b) for b in rounding(np.array([low, high]) * 2.0 ** to.fractional))
+    fitted = _float_fit(y, low, high, scaled, to, count_overflow)
+    if fitted is None:
+        return None
+    codes = fitted[0] if count_overflow else fitted
+    codes = codes.astype(dtype, copy=False)
+    return (codes, fitted[1]) if count_overflow else codes
+
+
 def _fits(low: int, high: int, to: FixedType) -> bool:
     """Whether every code in [low, high] passes through `to`'s overflow mode unchanged."""
     lowest = -to.max_code if _symmetric(to) else to.min_code
@@ -148,11 +264,12 @@ def _scalar_call(function, value, *args, count_overflow: bool):
     return result.reshape(())
 
 
-def convert(codes, from_type: FixedType, to: FixedType, *, count_overflow: bool = False):
+def convert(codes, from_type: FixedType, to: FixedType, *, count_overflow: bool = False,
+            float_codes: bool = False):
     """Convert codes of `from_type` (within its range) into codes of `to`, as assignment between
-    ap_fixed types does."""
+    ap_fixed types does (`float_codes` as for from_codes)."""
     return from_codes(codes, from_type.fractional, to, count_overflow=count_overflow,
-                      bounds=(from_type.min_code, from_type.max_code))
+                      bounds=(from_type.min_code, from_type.max_code), float_codes=float_codes)
 
 
 def to_float(codes, of_type: FixedType) -> np.ndarray:

@@ -9,6 +9,7 @@ modes. `IntType` is `ap_[u]int<W>`, i.e. a FixedType with I = W. The numeric rul
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -246,7 +247,13 @@ def exact_type(values) -> FixedType:
 
 
 def _result(width: int, integer: int, signed: bool, a: FixedType, b: FixedType) -> FixedType:
-    if isinstance(a, IntType) and isinstance(b, IntType) and width == integer:
+    return _made(width, integer, signed, isinstance(a, IntType) and isinstance(b, IntType))
+
+
+@functools.lru_cache(maxsize=4096)
+def _made(width: int, integer: int, signed: bool, both_int: bool) -> FixedType:
+    """The result type, made once (the emulator asks for the same ones at every chunk of a batch)."""
+    if both_int and width == integer:
         return IntType(width, signed)
     return FixedType(width, integer, signed)
 

@@ -30,36 +30,38 @@ _CHUNK_ELEMENTS = 1 << 22
 def _convert(codes, from_type: FixedType, to_type: FixedType, tally, point: str) -> np.ndarray:
     """Convert codes, telling `tally` how many overflowed at this quantization point."""
     if tally is None:
-        return quantize.convert(codes, from_type, to_type)
-    converted, n_overflowed = quantize.convert(codes, from_type, to_type, count_overflow=True)
+        return quantize.convert(codes, from_type, to_type, float_codes=True)
+    converted, n_overflowed = quantize.convert(codes, from_type, to_type, count_overflow=True, float_codes=True)
     tally(point, to_type, n_overflowed, np.size(codes))
     return converted
 
 
 def emulate_input(node: Node, tally, x: np.ndarray) -> np.ndarray:
     if tally is None:
-        return quantize.from_float(x, node.result_type)
-    codes, n_overflowed = quantize.from_float(x, node.result_type, count_overflow=True)
+        return quantize.from_float(x, node.result_type, float_codes=True)
+    codes, n_overflowed = quantize.from_float(x, node.result_type, count_overflow=True, float_codes=True)
     tally("result", node.result_type, n_overflowed, x.size)
     return codes
 
 
 def emulate_dense(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, x_type = source
-    return dense(x, x_type, node.weight, node.bias, node.accum_type, node.result_type, tally)
+    return dense(x, x_type, node.weight, node.bias, node.accum_type, node.result_type, tally,
+                 float_codes=x.dtype.kind == "f")
 
 
 def emulate_conv(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     """A Dense on every output pixel's window: (batch * pixels, taps * channels) rows."""
     x, x_type = source
+    float_codes = x.dtype.kind == "f"
     if max(-x_type.min_code, x_type.max_code) < _FLOAT32_EXACT and x.dtype != object:
-        x = x.astype(np.float32)  # the window copy is then the matrix product's operand already
+        x = x.astype(np.float32, copy=False)  # the window copy is then the matrix product's operand already
     if node.pointwise:  # each pixel is its window
         rows = x.reshape(-1, node.n_in)
     else:
         rows = _windows(node.window, x, 0).reshape(-1, node.n_in * node.groups)
     if node.groups == 1:
-        out = dense(rows, x_type, node.weight, node.bias, node.accum_type, node.result_type, tally)
+        out = dense(rows, x_type, node.weight, node.bias, node.accum_type, node.result_type, tally, float_codes)
         return out.reshape(len(x), *node.shape)
     # Each group's Dense on its channels of every window; the events of all groups are told at once.
     taps, group_in = node.window.n_taps, node.n_in // node.window.n_taps
@@ -70,7 +72,7 @@ def emulate_conv(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.
         total[0] += n_overflowed
         total[1] += n_values
     parts = [dense(np.ascontiguousarray(rows[:, :, g]).reshape(len(rows), node.n_in), x_type, weight, bias,
-                   node.accum_type, node.result_type, group_tally if tally is not None else None)
+                   node.accum_type, node.result_type, group_tally if tally is not None else None, float_codes)
              for g, (weight, bias) in enumerate(_group_constants(node))]
     for (point, to_type), (n_overflowed, n_values) in events.items():
         tally(point, to_type, n_overflowed, n_values)
@@ -145,11 +147,12 @@ def _constants(weight: Weights, bias: Weights, accum: FixedType) -> _Constants:
 
 
 def dense(x: np.ndarray, x_type: FixedType, weight: Weights, bias: Weights, accum: FixedType, result: FixedType,
-          tally=None) -> np.ndarray:
+          tally=None, float_codes: bool = False) -> np.ndarray:
     """Rows of codes `x` (of `x_type`) times the weight codes, read as an (n_in, n_out) matrix,
     plus the bias, as Dense defines it: every product and the bias converted into `accum`, their
     exact sum converted into `accum` once, then into `result`. Composite ops (a convolution's
-    windows, recurrent gates) call it on their own rows."""
+    windows, recurrent gates) call it on their own rows. With `float_codes` the result may come
+    as codes held in floats (emulate/__init__.py)."""
     constants = _constants(weight, bias, accum)
     weights, bias_codes = constants.matrix, constants.bias_codes
     n_in = weights.shape[0]
@@ -158,6 +161,23 @@ def dense(x: np.ndarray, x_type: FixedType, weight: Weights, bias: Weights, accu
         tally("bias", accum, constants.bias_overflowed, bias_codes.size)
     shift = accum.fractional - product.fractional
     exact_products = shift >= 0 and _products_exact(x_type, constants, shift, accum)
+    dtype = _float_sums(x_type, constants, shift) if exact_products and float_codes and x.dtype != object else None
+    if dtype is not None:  # every partial sum, shifted and with the bias, is an integer the float holds
+        if dtype not in constants.matrices:
+            constants.matrices[dtype] = weights.astype(dtype)
+        sums = x.astype(dtype, copy=False) @ constants.matrices[dtype]
+        if shift:
+            sums *= dtype(2.0**shift)
+        _add_to_rows(sums, bias_codes, constants.matrices)
+        if tally is not None:
+            tally("product", accum, 0, len(x) * weights.size)
+        if _holds_every_sum(x_type, constants, shift, accum):
+            if tally is not None:
+                tally("accumulator", accum, 0, sums.size)
+            accumulated = sums
+        else:
+            accumulated = _convert_codes(sums, accum.fractional, accum, tally, "accumulator")
+        return _convert(accumulated, accum, result, tally, "result")
     if exact_products:
         sums = _exact_matmul(x, x_type, constants)
         if accum.width + n_in.bit_length() >= 62:
@@ -183,6 +203,41 @@ def dense(x: np.ndarray, x_type: FixedType, weight: Weights, bias: Weights, accu
     return _convert(accumulated, accum, result, tally, "result")
 
 
+# A vector added to each row of a matrix at once along rows of about this many values: numpy's
+# loop over a short last axis (a layer's outputs) is several times slower per value.
+_ROW_RUN = 1024
+
+
+def _add_to_rows(matrix: np.ndarray, vector: np.ndarray, cache: dict) -> None:
+    """matrix += vector (one value per column) in place, in runs of whole rows; the vector
+    repeated for a run is kept in `cache`."""
+    rows, width = matrix.shape
+    repeats = max(1, _ROW_RUN // max(width, 1))
+    key = ("rows", matrix.dtype, repeats)
+    if key not in cache:
+        cache[key] = np.tile(vector.astype(matrix.dtype), repeats)
+    whole = rows // repeats * repeats
+    if whole:
+        matrix[:whole].reshape(-1, width * repeats).__iadd__(cache[key])
+    if whole < rows:
+        matrix[whole:] += cache[key][:width]
+
+
+def _float_sums(x_type: FixedType, constants: _Constants, shift: int):
+    """The float type in which every sum of products, shifted, plus the bias is exact, or None."""
+    largest = (max(-x_type.min_code, x_type.max_code) * constants.column_bound << shift) + constants.largest_bias
+    return np.float32 if largest < _FLOAT32_EXACT else np.float64 if largest < _FLOAT_EXACT else None
+
+
+def _convert_codes(codes, frac_bits: int, to_type: FixedType, tally, point: str) -> np.ndarray:
+    """Codes of `frac_bits` fractional bits, of no known range, into `to_type`, told to `tally`."""
+    if tally is None:
+        return quantize.from_codes(codes, frac_bits, to_type, float_codes=True)
+    converted, n_overflowed = quantize.from_codes(codes, frac_bits, to_type, count_overflow=True, float_codes=True)
+    tally(point, to_type, n_overflowed, np.size(codes))
+    return converted
+
+
 def _holds_every_sum(x_type: FixedType, constants: _Constants, shift: int, accum: FixedType) -> bool:
     """Whether every sum of products of `x_type` inputs plus the bias lies within the accumulator."""
     largest = (max(-x_type.min_code, x_type.max_code) * constants.column_bound << shift) + constants.largest_bias
@@ -192,8 +247,11 @@ def _holds_every_sum(x_type: FixedType, constants: _Constants, shift: int, accum
 def _padded(window: Window, x: np.ndarray, fill) -> np.ndarray:
     """x as (batch, padded_h, padded_w, channels), surrounded by `fill`."""
     image = x.reshape(len(x), window.in_h, window.in_w, window.channels)
+    if window.padded_h == window.in_h and window.padded_w == window.in_w and x.dtype in (object, np.float32,
+                                                                                       np.float64, np.int64):
+        return image  # nothing padded or spread
     padded = np.full((len(x), window.padded_h, window.padded_w, window.channels), fill,
-                     dtype=x.dtype if x.dtype in (object, np.float32) else np.int64)
+                     dtype=x.dtype if x.dtype in (object, np.float32, np.float64) else np.int64)
     padded[:, window.pad_top:window.pad_top + window.spread_in_h:window.spread_h,
            window.pad_left:window.pad_left + window.spread_in_w:window.spread_w] = image
     return padded
@@ -204,6 +262,13 @@ def _windows(window: Window, x: np.ndarray, fill) -> np.ndarray:
     padded = _padded(window, x, fill).reshape(len(x), window.padded_h * window.padded_w, window.channels)
     taps = np.take(padded, _tap_index(window), axis=1)  # one contiguous gather
     return taps.reshape(len(x), window.n_pixels, window.n_taps, window.channels)
+
+
+def _tiles(window: Window) -> bool:
+    """Whether the windows lie side by side over the image, none padded or spread."""
+    return (window.stride_h == window.kernel_h and window.stride_w == window.kernel_w
+            and window.pad_top == window.pad_bottom == window.pad_left == window.pad_right == 0
+            and window.dilation_h == window.dilation_w == window.spread_h == window.spread_w == 1)
 
 
 @functools.lru_cache(maxsize=256)
@@ -221,9 +286,20 @@ def _tap_index(window: Window) -> np.ndarray:
 def emulate_pool(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, x_type = source
     window = node.window
-    if node.function == "max":  # padding is below every value, so it is never the maximum
-        largest = _windows(window, x, x_type.min_code - 1).max(axis=2)
+    if node.function == "max":
+        if _tiles(window):  # windows side by side, none padded: the image's own rows and columns, no copy
+            image = x.reshape(len(x), window.in_h, window.in_w, window.channels)
+            rows, columns = window.out_h * window.kernel_h, window.out_w * window.kernel_w
+            taps = [image[:, ky:rows:window.kernel_h, kx:columns:window.kernel_w]
+                    for ky in range(window.kernel_h) for kx in range(window.kernel_w)]
+            largest = np.array(taps[0])  # the largest tap so far, one strided view after another
+            for tap in taps[1:]:
+                np.maximum(largest, tap, out=largest)
+        else:  # padding is below every value, so it is never the maximum
+            largest = _windows(window, x, x_type.min_code - 1).max(axis=2)
         return _convert(largest, x_type, node.result_type, tally, "result").reshape(len(x), *node.shape)
+    if x.dtype.kind == "f":
+        x = x.astype(np.int64)  # the sum's shifts below are on integers
     windows = _windows(window, x, 0)  # padding adds nothing to the sum
     sum_type, dividend_type = node.sum_type(x_type), node.dividend_type(x_type, node.result_type)
     total = windows.astype(object).sum(axis=2) if sum_type.width > 62 else windows.sum(axis=2)
@@ -303,6 +379,8 @@ def _exact_matmul(x: np.ndarray, x_type: FixedType, constants: _Constants) -> np
             if dtype not in constants.matrices:
                 constants.matrices[dtype] = weights.astype(dtype)
             return (x.astype(dtype, copy=False) @ constants.matrices[dtype]).astype(np.int64)
+    if x.dtype.kind == "f":  # codes held in floats: integers first, not Python floats
+        x = x.astype(np.int64)
     if bound < _INT64_EXACT and x.dtype != object and weights.dtype != object:
         return x.astype(np.int64) @ weights.astype(np.int64)
     return x.astype(object) @ weights.astype(object)
@@ -325,6 +403,8 @@ def _summed_products(x: np.ndarray, weights: np.ndarray, product: FixedType, acc
     parts = []
     for start in range(0, batch, rows):
         chunk = x[start:start + rows]
+        if chunk.dtype.kind == "f":  # codes held in floats: integers first, not Python floats
+            chunk = chunk.astype(np.int64)
         products = chunk.astype(object)[:, :, None] * weights.astype(object)[None]
         if products.size and max(abs(int(products.min())), abs(int(products.max()))) < _INT64_EXACT:
             products = products.astype(np.int64)
@@ -337,6 +417,11 @@ def _summed_products(x: np.ndarray, weights: np.ndarray, product: FixedType, acc
 
 def emulate_activation(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, x_type = source
+    to = node.result_type
+    if node.function == "relu" and tally is None and not to.signed and to.overflow in ("SAT", "SAT_SYM", "SAT_ZERO"):
+        # Rounding is monotone and keeps 0, and the result saturates (or zeroes) below 0: a
+        # negative value comes out 0 without the maximum. (The overflow counts would differ.)
+        return quantize.convert(x, x_type, to, float_codes=True)
     if node.function == "relu":
         x = np.maximum(x, 0)
     return _convert(x, x_type, node.result_type, tally, "result")

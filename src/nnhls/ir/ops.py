@@ -97,7 +97,7 @@ class Node:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape))
+        return math.prod(self.shape)
 
     @property
     def moves_values(self) -> bool:
