@@ -118,7 +118,19 @@ def profile(hls_model, X) -> dict:
                 per_layer[f"{node.name} ({node.op})"] += time.perf_counter() - start
         return wrapper
 
+    import nnhls.emulate as emulate
+
+    saved_pooled = emulate.emulate_pooled
+
+    def timed_pooled(pool, activation, source):
+        start = time.perf_counter()
+        try:
+            return saved_pooled(pool, activation, source)
+        finally:
+            per_layer[f"{activation.name} + {pool.name} (pooled)"] += time.perf_counter() - start
+
     try:
+        emulate.emulate_pooled = timed_pooled
         for op, function in saved_ops.items():
             ops.EMULATORS[op] = timed_op(function)
         for name, (module, attribute) in steps.items():
@@ -127,6 +139,7 @@ def profile(hls_model, X) -> dict:
         hls_model.predict(X)
         total = time.perf_counter() - start
     finally:
+        emulate.emulate_pooled = saved_pooled
         ops.EMULATORS.update(saved_ops)
         for name, (module, attribute) in steps.items():
             setattr(module, attribute, saved_steps[name])

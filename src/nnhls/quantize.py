@@ -189,8 +189,19 @@ def _float_from_codes(v: np.ndarray, frac_bits: int, to: FixedType, count_overfl
             return None
         y = v * v.dtype.type(2.0 ** -shift)
         y = rounding(y, out=y) if rounding in (np.floor, np.rint, np.trunc) else rounding(y)
-        low, high = (int(b) for b in rounding(np.array([low, high], dtype=np.float64) * 2.0 ** -shift))
+        low, high = _rounded(low, shift, to.rounding), _rounded(high, shift, to.rounding)
     return _float_fit(y, low, high, v, to, count_overflow)
+
+
+def _rounded(code: int, shift: int, mode: str) -> int:
+    """One integer code shifted right by `shift` (> 0) and rounded as `mode` says."""
+    floor = code >> shift
+    rest, half = code - (floor << shift), 1 << (shift - 1)
+    up = {"TRN": False, "TRN_ZERO": rest != 0 and code < 0, "RND": rest >= half, "RND_MIN_INF": rest > half,
+          "RND_CONV": rest > half or (rest == half and floor & 1 == 1),
+          "RND_INF": rest > half or (rest == half and code >= 0),
+          "RND_ZERO": rest > half or (rest == half and code < 0)}[mode]
+    return floor + up
 
 
 def _float_fit(y: np.ndarray, low: int, high: int, source: np.ndarray, to: FixedType, count_overflow: bool):
@@ -215,7 +226,7 @@ def _float_fit(y: np.ndarray, low: int, high: int, source: np.ndarray, to: Fixed
         np.mod(y, y.dtype.type(2.0 ** to.width), out=y)
         y += lowest
     else:
-        np.clip(y, lowest, highest, out=y)
+        clip(y, lowest, highest, out=y)
     return (y, n_overflowed) if count_overflow else y
 
 
@@ -242,6 +253,17 @@ def _float_from_float(x: np.ndarray, to: FixedType, count_overflow: bool):
     codes = fitted[0] if count_overflow else fitted
     codes = codes.astype(dtype, copy=False)
     return (codes, fitted[1]) if count_overflow else codes
+
+
+# Below this many values np.clip's own checks of its bounds cost more than a second pass.
+_SMALL = 4096
+
+
+def clip(values: np.ndarray, low, high, out=None) -> np.ndarray:
+    """np.clip(values, low, high, out=out), without np.clip's checks where values are few."""
+    if values.size >= _SMALL:
+        return np.clip(values, low, high, out=out)
+    return np.minimum(np.maximum(values, low, out=out), high, out=out)
 
 
 def _fits(low: int, high: int, to: FixedType) -> bool:
@@ -323,7 +345,7 @@ def _apply_overflow(y, negative, to: FixedType, floor_bit=None):
     if mode in ("SAT", "SAT_SYM"):
         if _symmetric(to):
             lowest = -highest  # also maps an in-range most-negative code to -max
-        return np.clip(y, lowest, highest) if y.dtype != object else np.minimum(np.maximum(y, lowest), highest)
+        return clip(y, lowest, highest) if y.dtype != object else np.minimum(np.maximum(y, lowest), highest)
     if callable(negative):  # the sign of the source, computed only for the modes that need it
         negative = negative()
     outside = (y < lowest) | (y > highest)

@@ -490,12 +490,13 @@ def _run(tasks: list[_Task], shared: _Shared | str, executor, pool, marks: Path,
         bar.close()
 
 
-# The environment the default pool's workers start with. One thread of numpy's BLAS each: the
-# workers share the cores, and more threads would only contend for them. glibc's allocator kept
+# The environment the default pool's workers start with. One thread of numpy's BLAS and of the
+# emulator each: the workers share the cores, and more threads would only contend for them. glibc's allocator kept
 # from handing the emulator's arrays (megabytes per chunk, made and freed at every op) back to the
 # kernel, which would fault them in again zeroed at the next op: that costs a third of a point's
 # time, and twice it under a trim threshold as low as Dask's workers have (docs/sweep.md).
-_WORKER_ENVIRONMENT = {**{name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+_WORKER_ENVIRONMENT = {**{name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                                  "NNHLS_NUM_THREADS")},
                        "MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
 
 

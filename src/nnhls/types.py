@@ -89,16 +89,16 @@ class FixedType:
         if self.overflow == "WRAP_SM" and not self.signed:
             raise PrecisionError("AP_WRAP_SM is defined for signed types only; use AP_WRAP for unsigned")
 
-    @property
+    @functools.cached_property  # asked for at every conversion
     def fractional(self) -> int:
         """Number of fractional bits F = W - I (negative when I > W)."""
         return self.width - self.integer
 
-    @property
+    @functools.cached_property  # asked for at every conversion
     def min_code(self) -> int:
         return -(1 << (self.width - 1)) if self.signed else 0
 
-    @property
+    @functools.cached_property  # asked for at every conversion
     def max_code(self) -> int:
         return (1 << (self.width - self.signed)) - 1
 

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from nnhls.emulate.ops import EMULATORS
+from nnhls.emulate.ops import EMULATORS, emulate_pooled, monotone
 from nnhls.ir import Graph
 from nnhls.progress import progress
 
@@ -23,7 +23,7 @@ __all__ = ["EMULATORS", "FLOAT_CODES", "run"]
 
 # The ops that take codes held in floats (and give float codes back where every step is exact).
 FLOAT_CODES = frozenset({"dense", "conv", "pool", "zero_pad", "reshape", "flatten", "transpose", "crop", "upsample",
-                         "activation"})
+                         "activation", "scale_shift"})
 
 
 # Values of the widest tensor (or convolution window matrix) handled per chunk of samples: the
@@ -46,7 +46,7 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False,
     """
     batch = len(next(iter(inputs.values()))) if inputs else 0
     nodes = list(graph)
-    if batch <= max(1, _CHUNK_VALUES // max(max(_width(node) for node in nodes), 1)):
+    if batch <= 1 or batch <= _CHUNK_VALUES // max(max(_width(node) for node in nodes), 1):
         keeps = {node.name for node in nodes} if keep_all else set(graph.outputs)
         return _finished(_run(graph, nodes, {}, inputs, keeps, overflows), graph, keep_all)
     workers = threads()
@@ -181,7 +181,27 @@ def _run(graph: Graph, nodes: list, given: dict[str, np.ndarray], raw: dict[str,
     for node in nodes:
         for name in node.inputs:
             remaining[name] = remaining.get(name, 0) + 1
+    # Without overflow counts, a max pooling that alone reads a monotone activation pools first
+    # (ops.emulate_pooled): the activation is left for the pooling to run.
+    deferred = {} if overflows is not None else {
+        node.inputs[0]: node for node in nodes
+        if node.op == "pool" and node.function == "max" and remaining.get(node.inputs[0]) == 1}
+    by_name = {node.name: node for node in nodes}
+    for name in list(deferred):
+        activation = by_name.get(name)
+        if activation is None or not monotone(activation) or name in keeps:
+            del deferred[name]
     for node in nodes:
+        if node.name in deferred:
+            continue
+        if node.op == "pool" and node.inputs[0] in deferred:
+            activation = by_name[node.inputs[0]]
+            source = values[activation.inputs[0]]
+            values[node.name] = emulate_pooled(node, activation, (source, graph[activation.inputs[0]].result_type))
+            remaining[activation.inputs[0]] -= 1
+            if remaining[activation.inputs[0]] == 0 and activation.inputs[0] not in keeps:
+                del values[activation.inputs[0]]
+            continue
         tally = None
         if overflows is not None:
             def tally(point, to_type, n_overflowed, n_values, layer=node.name):

@@ -15,7 +15,7 @@ import numpy as np
 from nnhls import quantize
 from nnhls.errors import NnhlsError
 from nnhls.ir import ONE, Node, Registry, Weights, Window, bilinear_taps, merge_range, softsign_types, table_low_type
-from nnhls.types import FixedType, IntType, mul_type
+from nnhls.types import FixedType, IntType, add_type, mul_type
 
 __all__ = ["EMULATORS", "dense"]
 
@@ -112,7 +112,7 @@ class _Constants:
     sources: tuple  # the weight and bias code arrays these facts are about (held, compared by identity)
     types: tuple  # the bias and accumulator types they were worked out for
     matrix: np.ndarray  # (n_in, n_out) codes
-    matrices: dict  # the matrix as float32 / float64, made when first needed
+    matrices: dict  # made when first needed: the matrix as float32 / float64, the bias in runs, plans by input type
     low: int
     high: int
     column_bound: int  # the largest sum of |weight codes| into one output
@@ -156,12 +156,19 @@ def dense(x: np.ndarray, x_type: FixedType, weight: Weights, bias: Weights, accu
     constants = _constants(weight, bias, accum)
     weights, bias_codes = constants.matrix, constants.bias_codes
     n_in = weights.shape[0]
-    product = mul_type(x_type, weight.type)
     if tally is not None:
         tally("bias", accum, constants.bias_overflowed, bias_codes.size)
-    shift = accum.fractional - product.fractional
-    exact_products = shift >= 0 and _products_exact(x_type, constants, shift, accum)
-    dtype = _float_sums(x_type, constants, shift) if exact_products and float_codes and x.dtype != object else None
+    plan = constants.matrices.get(("plan", x_type, weight.type))  # what the types decide, worked out once
+    if plan is None:
+        product = mul_type(x_type, weight.type)
+        shift = accum.fractional - product.fractional
+        exact = shift >= 0 and _products_exact(x_type, constants, shift, accum)
+        plan = (product, shift, exact, _float_sums(x_type, constants, shift) if exact else None,
+                exact and _holds_every_sum(x_type, constants, shift, accum))
+        constants.matrices[("plan", x_type, weight.type)] = plan
+    product, shift, exact_products, dtype, holds_every_sum = plan
+    if not float_codes or x.dtype == object:
+        dtype = None
     if dtype is not None:  # every partial sum, shifted and with the bias, is an integer the float holds
         if dtype not in constants.matrices:
             constants.matrices[dtype] = weights.astype(dtype)
@@ -171,7 +178,7 @@ def dense(x: np.ndarray, x_type: FixedType, weight: Weights, bias: Weights, accu
         _add_to_rows(sums, bias_codes, constants.matrices)
         if tally is not None:
             tally("product", accum, 0, len(x) * weights.size)
-        if _holds_every_sum(x_type, constants, shift, accum):
+        if holds_every_sum:
             if tally is not None:
                 tally("accumulator", accum, 0, sums.size)
             accumulated = sums
@@ -191,7 +198,7 @@ def dense(x: np.ndarray, x_type: FixedType, weight: Weights, bias: Weights, accu
     total = sums + (bias_codes.astype(object) if sums.dtype == object else bias_codes)
     # The exact sum is converted into the accumulator once, then into the result type; the
     # first conversion changes nothing where the accumulator holds every possible sum.
-    if exact_products and _holds_every_sum(x_type, constants, shift, accum):
+    if holds_every_sum:
         if tally is not None:
             tally("accumulator", accum, 0, total.size)
         accumulated = total
@@ -283,20 +290,41 @@ def _tap_index(window: Window) -> np.ndarray:
     return ((rows + window.pad_top) * window.padded_w + columns + window.pad_left).reshape(-1)
 
 
+def _largest(window: Window, x: np.ndarray, x_type: FixedType) -> np.ndarray:
+    """The largest value of each window, of x's type."""
+    if _tiles(window):  # windows side by side, none padded: the image's own rows and columns, no copy
+        image = x.reshape(len(x), window.in_h, window.in_w, window.channels)
+        rows, columns = window.out_h * window.kernel_h, window.out_w * window.kernel_w
+        taps = [image[:, ky:rows:window.kernel_h, kx:columns:window.kernel_w]
+                for ky in range(window.kernel_h) for kx in range(window.kernel_w)]
+        largest = np.array(taps[0])  # the largest tap so far, one strided view after another
+        for tap in taps[1:]:
+            np.maximum(largest, tap, out=largest)
+        return largest
+    return _windows(window, x, x_type.min_code - 1).max(axis=2)  # padding is below every value
+
+
+def monotone(node: Node) -> bool:
+    """Whether an activation node's output never decreases as its input grows: ReLU or linear,
+    converted with rounding (monotone in every mode) and saturation (but not wrapping or zeroing)."""
+    return node.op == "activation" and node.result_type.overflow in ("SAT", "SAT_SYM")
+
+
+def emulate_pooled(pool: Node, activation: Node, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
+    """A max pooling of a monotone activation (monotone()) of `source`, the pooling taken first:
+    the largest of f(x) over a window is f of the largest x, and f then runs on a quarter of the
+    values (for 2x2 windows). For predictions: the overflow counts of f would be of fewer values."""
+    x, x_type = source
+    largest = _largest(pool.window, x, x_type)
+    activated = emulate_activation(activation, None, (largest, x_type))
+    return _convert(activated, activation.result_type, pool.result_type, None, "result").reshape(len(x), *pool.shape)
+
+
 def emulate_pool(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, x_type = source
     window = node.window
     if node.function == "max":
-        if _tiles(window):  # windows side by side, none padded: the image's own rows and columns, no copy
-            image = x.reshape(len(x), window.in_h, window.in_w, window.channels)
-            rows, columns = window.out_h * window.kernel_h, window.out_w * window.kernel_w
-            taps = [image[:, ky:rows:window.kernel_h, kx:columns:window.kernel_w]
-                    for ky in range(window.kernel_h) for kx in range(window.kernel_w)]
-            largest = np.array(taps[0])  # the largest tap so far, one strided view after another
-            for tap in taps[1:]:
-                np.maximum(largest, tap, out=largest)
-        else:  # padding is below every value, so it is never the maximum
-            largest = _windows(window, x, x_type.min_code - 1).max(axis=2)
+        largest = _largest(window, x, x_type)
         return _convert(largest, x_type, node.result_type, tally, "result").reshape(len(x), *node.shape)
     if x.dtype.kind == "f":
         x = x.astype(np.int64)  # the sum's shifts below are on integers
@@ -429,6 +457,17 @@ def emulate_activation(node: Node, tally, source: tuple[np.ndarray, FixedType]) 
 
 def emulate_scale_shift(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> np.ndarray:
     x, x_type = source
+    scaled_type = mul_type(x_type, node.scale.type)
+    total_type = add_type(scaled_type, node.shift.type)
+    dtype = quantize.float_dtype(total_type.width) if x.dtype.kind == "f" else None
+    if dtype is not None:  # every product, aligned term and sum is an integer below the float's 2**bits
+        total = x.astype(dtype, copy=False) * node.scale.codes.astype(dtype)
+        if total_type.fractional != scaled_type.fractional:
+            total *= dtype(2.0 ** (total_type.fractional - scaled_type.fractional))
+        total += node.shift.codes.astype(dtype) * dtype(2.0 ** (total_type.fractional - node.shift.type.fractional))
+        return _convert(total, total_type, node.result_type, tally, "result")
+    if x.dtype.kind == "f":
+        x = x.astype(np.int64)
     scaled, scaled_type = quantize.mul(x, x_type, node.scale.codes, node.scale.type)
     total, total_type = quantize.add(scaled, scaled_type, node.shift.codes, node.shift.type)
     return _convert(total, total_type, node.result_type, tally, "result")
@@ -520,7 +559,7 @@ def table_index(x: np.ndarray, x_type: FixedType, low: int, span_log2: int, size
     offset, offset_type = quantize.sub(x, x_type, np.array(low), table_low_type(low))
     shift = offset_type.fractional - (size.bit_length() - 1 - span_log2)
     index = offset >> shift if shift >= 0 else offset << -shift
-    return np.clip(index, 0, size - 1).astype(np.int64)
+    return quantize.clip(index, 0, size - 1).astype(np.int64)
 
 
 def _pieces(default: tuple, *cases: tuple) -> tuple[np.ndarray, int]:

@@ -97,7 +97,7 @@ class Node:
 
     @property
     def size(self) -> int:
-        return math.prod(self.shape)
+        return int(math.prod(self.shape))
 
     @property
     def moves_values(self) -> bool:
@@ -444,7 +444,7 @@ class Conv(Dense):
 
     @property
     def n_in(self) -> int:
-        return int(np.prod(self.weight.shape[:-1]))
+        return int(math.prod(self.weight.shape[:-1]))
 
     @property
     def n_out(self) -> int:
@@ -901,6 +901,7 @@ def softsign_types(x_type: FixedType) -> tuple[FixedType, FixedType, FixedType]:
     return magnitude, denominator, div_type(x_type, denominator)
 
 
+@functools.lru_cache(maxsize=1024)
 def table_low_type(low: int) -> IntType:
     """The type a table range's lower end is subtracted in (both realizations use this one)."""
     return IntType(max(abs(low).bit_length() + 1, 2))
