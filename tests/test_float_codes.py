@@ -52,10 +52,11 @@ def test_real_values_into_float_codes_as_into_integer_codes(rounding, overflow):
         span = 2.0 ** (target.integer + 1)
         values = np.concatenate([rng.uniform(-span, span, 300), rng.integers(-40, 40, 50) * lsb / 2,
                                  np.array([0.0, -0.0, 5e-324, -5e-324, np.nextafter(0.5, 0) * lsb])])
-        expected, n_expected = quantize.from_float(values, target, count_overflow=True)
-        got, n_got = quantize.from_float(values, target, count_overflow=True, float_codes=True)
-        assert np.array_equal(np.asarray(got).astype(np.int64), np.asarray(expected).astype(np.int64)), target
-        assert n_got == n_expected
+        for given in (values, values.astype(np.float32)):  # float32 values are converted as they are
+            expected, n_expected = quantize.from_float(given, target, count_overflow=True)
+            got, n_got = quantize.from_float(given, target, count_overflow=True, float_codes=True)
+            assert np.array_equal(np.asarray(got).astype(np.int64), np.asarray(expected).astype(np.int64)), target
+            assert n_got == n_expected
 
 
 def test_float_codes_come_back_as_floats_only_where_exact():

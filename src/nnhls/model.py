@@ -214,8 +214,9 @@ class HLSModel:
         return self._codes(inputs, "emulator", trace=False)[0]
 
     def _check_inputs(self, X) -> list[np.ndarray]:
-        """The inputs as float64 arrays of shape (batch, *input shape), rounded first to the
-        framework's input dtype (float32 for Keras) as the framework rounds them, or a clear error."""
+        """The inputs as float arrays of shape (batch, *input shape), rounded first to the
+        framework's input dtype (float32 for Keras) as the framework rounds them, and kept in it;
+        float64 otherwise; or a clear error."""
         nodes = self.graph.inputs
         arrays = list(X) if isinstance(X, (list, tuple)) else [X]
         if len(arrays) != len(nodes):
@@ -232,9 +233,11 @@ class HLSModel:
                 raise NnhlsError(f"input {node.name!r} expects shape (batch, {', '.join(map(str, node.shape))}), "
                                  f"got {array.shape}")
             if node.dtype is not None:  # the framework rounds its inputs to this type first
-                array = array.astype(node.dtype)
-            array = array.astype(np.float64)
-            if not np.all(np.isfinite(array)):
+                array = array.astype(node.dtype, copy=False)
+            if array.dtype not in (np.float32, np.float64):
+                array = array.astype(np.float64)
+            low, high = (array.min(), array.max()) if array.size else (0.0, 0.0)  # NaN comes through both
+            if not (np.isfinite(low) and np.isfinite(high)):
                 bad = array[~np.isfinite(array)][0]
                 raise NnhlsError(f"input {node.name!r} holds {bad}, which has no fixed-point code; give finite "
                                  "numbers (a fixed-point design saturates or wraps what is too large for its type)")

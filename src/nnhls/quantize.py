@@ -43,19 +43,25 @@ def from_float(values, to: FixedType, *, count_overflow: bool = False, float_cod
 
     A float is an exact binary fraction, so this is `from_codes` applied to its exact value.
     Returns the codes, or `(codes, n_overflowed)` with `count_overflow=True`; with `float_codes`
-    the codes may come in a float array (float32 where `to`'s codes fit in 24 bits).
+    the codes may come in a float array (float32 where `to`'s codes fit in 24 bits), and float32
+    values are converted as they are (every step below is exact in float32 as well).
     """
-    x = np.asarray(values, dtype=np.float64)
+    if float_codes and isinstance(values, np.ndarray) and values.dtype == np.float32 and values.ndim:
+        x = values
+    else:
+        x = np.asarray(values, dtype=np.float64)
     if x.ndim == 0:
         return _scalar_call(from_float, x, to, count_overflow=count_overflow)
-    if not np.isfinite(x).all():
+    low, high = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)  # NaN comes through min and max
+    if not (np.isfinite(low) and np.isfinite(high)):
         bad = x[~np.isfinite(x)].flat[0]
         raise ValueError(f"cannot convert {bad} into {to}: only finite values have a fixed-point code")
-    frac_bits = to.fractional
     if float_codes and x.size:
-        converted = _float_from_float(x, to, count_overflow)
+        converted = _float_from_float(x, low, high, to, count_overflow)
         if converted is not None:
             return converted
+    x = x.astype(np.float64, copy=False)
+    frac_bits = to.fractional
     exponent = np.frexp(x)[1].astype(np.int64)  # |x| < 2**exponent
     # Below 2**-1000 after scaling, a value only matters through its sign: it floors to 0 or -1
     # with a non-zero remainder, exactly as +-0.25 does, and +-0.25 scales without underflow.
@@ -230,24 +236,27 @@ def _float_fit(y: np.ndarray, low: int, high: int, source: np.ndarray, to: Fixed
     return (y, n_overflowed) if count_overflow else y
 
 
-def _float_from_float(x: np.ndarray, to: FixedType, count_overflow: bool):
-    """from_float into float codes, or None where it is not done in floats: scaling by 2**F
-    (F >= 0) is exact, and floor and rint decide exactly; RND adds its half to the floor."""
+def _float_from_float(x: np.ndarray, low: float, high: float, to: FixedType, count_overflow: bool):
+    """from_float into float codes of values x within [low, high], or None where it is not done
+    in floats: scaling by 2**F (F >= 0) is exact, and floor and rint decide exactly; RND adds to
+    the floor where the exact remainder is at least a half."""
     dtype = float_dtype(to.width + (not to.signed))
     if dtype is None or to.fractional < 0 or to.rounding not in ("TRN", "RND", "RND_CONV"):
         return None
-    low, high = float(x.min()), float(x.max())
     if max(-low, high) * 2.0 ** to.fractional >= 2.0**52:
         return None
-    scaled = x * 2.0 ** to.fractional
-    def rounding(y):
+    if dtype == np.float64:  # codes too wide for float32: every step in float64
+        x = x.astype(np.float64, copy=False)
+    def rounding(y):  # y is this function's own array
         if to.rounding == "RND_CONV":
-            return np.rint(y)
+            return np.rint(y, out=y)
+        if to.rounding == "TRN":
+            return np.floor(y, out=y)
         floor = np.floor(y)
-        return floor if to.rounding == "TRN" else floor + (y - floor >= 0.5)
-    y = rounding(scaled)
+        return floor + (y - floor >= 0.5)
+    y = rounding(x * x.dtype.type(2.0 ** to.fractional))
     low, high = (int(b) for b in rounding(np.array([low, high]) * 2.0 ** to.fractional))
-    fitted = _float_fit(y, low, high, scaled, to, count_overflow)
+    fitted = _float_fit(y, low, high, x, to, count_overflow)
     if fitted is None:
         return None
     codes = fitted[0] if count_overflow else fitted
