@@ -30,6 +30,7 @@ bench: venv
 	$(BIN)/python bench/onnx_digits.py
 	$(BIN)/python bench/recurrent.py
 	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/emulator.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

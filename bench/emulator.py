@@ -94,7 +94,8 @@ def profile(hls_model, X) -> dict:
     per_layer = defaultdict(float)
     per_step = defaultdict(float)
     saved_ops = dict(ops.EMULATORS)
-    steps = {"window gather": (ops, "_windows"), "exact products": (ops, "_exact_matmul"),
+    steps = {"window gather": (ops, "_windows"), "products in floats": (ops, "_float_products"),
+             "exact products in integers": (ops, "_exact_matmul"),
              "conversions": (quantize, "from_codes"), "tables": (ops, "table_index"),
              "input conversion": (quantize, "from_float")}
     saved_steps = {name: getattr(module, attribute) for name, (module, attribute) in steps.items()}

@@ -1,4 +1,4 @@
-"""Design-space sweeps of the shipped QKeras CNN (nnhls.sweep), the same 36 points (3 default
+"""Design-space sweeps of the shipped QKeras CNN (nnhls.sweep), the same 72 points (6 default
 precisions x 3 reuse factors x 2 strategies x 2 io types) scored on 7,188 digits: points per
 second in one process (numpy's BLAS threads as they are, and held to one), on the default pool
 (one worker process per core), and on a Dask LocalCluster of as many workers, started as Dask
@@ -25,7 +25,8 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 import nnhls  # noqa: E402
 from nnhls.examples import DIGITS_QCNN, load_digits_images  # noqa: E402
 
-SPACE = {"Precision": ["ap_fixed<10,4>", "ap_fixed<12,5>", "ap_fixed<16,6>"], "ReuseFactor": [1, 2, 4],
+SPACE = {"Precision": ["ap_fixed<8,3>", "ap_fixed<10,4>", "ap_fixed<12,5>", "ap_fixed<14,6>", "ap_fixed<16,6>",
+                       "ap_fixed<18,8>"], "ReuseFactor": [1, 2, 4],
          "Strategy": ["Latency", "Resource"], "IOType": ["io_parallel", "io_stream"]}
 COLUMNS = ["score", "multipliers", "bram_18k", "latency", "interval", "weight_bits", "overflowed"]
 

@@ -170,9 +170,7 @@ def dense(x: np.ndarray, x_type: FixedType, weight: Weights, bias: Weights, accu
     if not float_codes or x.dtype == object:
         dtype = None
     if dtype is not None:  # every partial sum, shifted and with the bias, is an integer the float holds
-        if dtype not in constants.matrices:
-            constants.matrices[dtype] = weights.astype(dtype)
-        sums = x.astype(dtype, copy=False) @ constants.matrices[dtype]
+        sums = _float_products(x, constants, dtype)
         if shift:
             sums *= dtype(2.0**shift)
         _add_to_rows(sums, bias_codes, constants.matrices)
@@ -228,6 +226,13 @@ def _add_to_rows(matrix: np.ndarray, vector: np.ndarray, cache: dict) -> None:
         matrix[:whole].reshape(-1, width * repeats).__iadd__(cache[key])
     if whole < rows:
         matrix[whole:] += cache[key][:width]
+
+
+def _float_products(x: np.ndarray, constants: _Constants, dtype) -> np.ndarray:
+    """x @ the weight codes in `dtype`, where _float_sums found every partial sum exact."""
+    if dtype not in constants.matrices:
+        constants.matrices[dtype] = constants.matrix.astype(dtype)
+    return x.astype(dtype, copy=False) @ constants.matrices[dtype]
 
 
 def _float_sums(x_type: FixedType, constants: _Constants, shift: int):
