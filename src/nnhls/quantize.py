@@ -18,6 +18,8 @@ otherwise; `from_float(..., float_codes=True)` gives them.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from nnhls.types import FixedType, add_type, div_type, mul_type, neg_type, sub_type
@@ -173,30 +175,43 @@ def float_dtype(bits: int):
 
 def _float_from_codes(v: np.ndarray, frac_bits: int, to: FixedType, count_overflow: bool, bounds):
     """from_codes on float codes in float arithmetic, or None where some step might round."""
-    if to.width + (not to.signed) > _FLOAT_BITS[v.dtype]:
+    if bounds is None:
+        bounds = (int(v.min()), int(v.max())) if v.size else (0, 0)
+    plan = _float_plan(v.dtype, frac_bits, to, *bounds)
+    if plan is None:
+        return None
+    dtype, scale, rounding, low, high = plan
+    if v.dtype != dtype:
+        v = v.astype(dtype)
+    y = v * scale if scale != 1 else v
+    if rounding is not None:
+        y = rounding(y, out=y) if rounding in (np.floor, np.rint, np.trunc) else rounding(y)
+    return _float_fit(y, low, high, v, to, count_overflow)
+
+
+@functools.lru_cache(maxsize=4096)
+def _float_plan(dtype: np.dtype, frac_bits: int, to: FixedType, low: int, high: int):
+    """How float codes of `dtype` within [low, high] convert in float arithmetic: (the float type
+    to work in, the power-of-two scale, the rounding function or None, the rounded bounds); None
+    where some step might round. Worked out once per conversion the emulator meets."""
+    if to.width + (not to.signed) > _FLOAT_BITS[dtype]:
         if to.width + (not to.signed) > 53:
             return None
-        v = v.astype(np.float64)
-    bits = _FLOAT_BITS[v.dtype]
-    low, high = bounds if bounds is not None else ((int(v.min()), int(v.max())) if v.size else (0, 0))
+        dtype = np.dtype(np.float64)
+    bits = _FLOAT_BITS[dtype]
     low, high = max(low, -(1 << bits)), min(high, 1 << bits)  # what float codes can hold: the bounds stay exact
     shift = frac_bits - to.fractional
     magnitude = max(abs(low), abs(high))
     if shift <= 0:
         if magnitude.bit_length() - shift > 120:  # a product that would not fit a float32's exponent
             return None
-        scale = v.dtype.type(2.0 ** -shift)
-        y = v * scale if shift else v
-        low, high = low << -shift, high << -shift
-    else:
-        rounding = _FLOAT_ROUNDING.get(to.rounding)
-        halves = to.rounding not in ("TRN", "RND_CONV", "TRN_ZERO")
-        if rounding is None or shift > 120 or (halves and magnitude + (1 << (shift - 1)) >= 1 << bits):
-            return None
-        y = v * v.dtype.type(2.0 ** -shift)
-        y = rounding(y, out=y) if rounding in (np.floor, np.rint, np.trunc) else rounding(y)
-        low, high = _rounded(low, shift, to.rounding), _rounded(high, shift, to.rounding)
-    return _float_fit(y, low, high, v, to, count_overflow)
+        return dtype, dtype.type(2.0 ** -shift), None, low << -shift, high << -shift
+    rounding = _FLOAT_ROUNDING.get(to.rounding)
+    halves = to.rounding not in ("TRN", "RND_CONV", "TRN_ZERO")
+    if rounding is None or shift > 120 or (halves and magnitude + (1 << (shift - 1)) >= 1 << bits):
+        return None
+    return (dtype, dtype.type(2.0 ** -shift), rounding, _rounded(low, shift, to.rounding),
+            _rounded(high, shift, to.rounding))
 
 
 def _rounded(code: int, shift: int, mode: str) -> int:

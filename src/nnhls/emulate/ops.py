@@ -15,7 +15,7 @@ import numpy as np
 from nnhls import quantize
 from nnhls.errors import NnhlsError
 from nnhls.ir import ONE, Node, Registry, Weights, Window, bilinear_taps, merge_range, softsign_types, table_low_type
-from nnhls.types import FixedType, IntType, add_type, mul_type
+from nnhls.types import FixedType, IntType, add_type, mul_type, sub_type
 
 __all__ = ["EMULATORS", "dense"]
 
@@ -29,11 +29,7 @@ _CHUNK_ELEMENTS = 1 << 22
 
 def _convert(codes, from_type: FixedType, to_type: FixedType, tally, point: str) -> np.ndarray:
     """Convert codes, telling `tally` how many overflowed at this quantization point."""
-    if tally is None:
-        return quantize.convert(codes, from_type, to_type, float_codes=True)
-    converted, n_overflowed = quantize.convert(codes, from_type, to_type, count_overflow=True, float_codes=True)
-    tally(point, to_type, n_overflowed, np.size(codes))
-    return converted
+    return _convert_codes(codes, from_type.fractional, to_type, tally, point, (from_type.min_code, from_type.max_code))
 
 
 def emulate_input(node: Node, tally, x: np.ndarray) -> np.ndarray:
@@ -163,10 +159,12 @@ def dense(x: np.ndarray, x_type: FixedType, weight: Weights, bias: Weights, accu
         product = mul_type(x_type, weight.type)
         shift = accum.fractional - product.fractional
         exact = shift >= 0 and _products_exact(x_type, constants, shift, accum)
+        largest = ((max(-x_type.min_code, x_type.max_code) * constants.column_bound << shift) + constants.largest_bias
+                   if exact else None)
         plan = (product, shift, exact, _float_sums(x_type, constants, shift) if exact else None,
-                exact and _holds_every_sum(x_type, constants, shift, accum))
+                exact and _holds_every_sum(x_type, constants, shift, accum), largest)
         constants.matrices[("plan", x_type, weight.type)] = plan
-    product, shift, exact_products, dtype, holds_every_sum = plan
+    product, shift, exact_products, dtype, holds_every_sum, largest = plan
     if not float_codes or x.dtype == object:
         dtype = None
     if dtype is not None:  # every partial sum, shifted and with the bias, is an integer the float holds
@@ -181,7 +179,8 @@ def dense(x: np.ndarray, x_type: FixedType, weight: Weights, bias: Weights, accu
                 tally("accumulator", accum, 0, sums.size)
             accumulated = sums
         else:
-            accumulated = _convert_codes(sums, accum.fractional, accum, tally, "accumulator")
+            # no sum lies farther from 0 than `largest` (exact products): the conversion's bounds
+            accumulated = _convert_codes(sums, accum.fractional, accum, tally, "accumulator", (-largest, largest))
         return _convert(accumulated, accum, result, tally, "result")
     if exact_products:
         sums = _exact_matmul(x, x_type, constants)
@@ -241,11 +240,12 @@ def _float_sums(x_type: FixedType, constants: _Constants, shift: int):
     return np.float32 if largest < _FLOAT32_EXACT else np.float64 if largest < _FLOAT_EXACT else None
 
 
-def _convert_codes(codes, frac_bits: int, to_type: FixedType, tally, point: str) -> np.ndarray:
-    """Codes of `frac_bits` fractional bits, of no known range, into `to_type`, told to `tally`."""
+def _convert_codes(codes, frac_bits: int, to_type: FixedType, tally, point: str, bounds=None) -> np.ndarray:
+    """Codes of `frac_bits` fractional bits (within `bounds`, where known) into `to_type`, told to `tally`."""
     if tally is None:
-        return quantize.from_codes(codes, frac_bits, to_type, float_codes=True)
-    converted, n_overflowed = quantize.from_codes(codes, frac_bits, to_type, count_overflow=True, float_codes=True)
+        return quantize.from_codes(codes, frac_bits, to_type, bounds=bounds, float_codes=True)
+    converted, n_overflowed = quantize.from_codes(codes, frac_bits, to_type, count_overflow=True, bounds=bounds,
+                                                  float_codes=True)
     tally(point, to_type, n_overflowed, np.size(codes))
     return converted
 
@@ -561,10 +561,24 @@ def table_index(x: np.ndarray, x_type: FixedType, low: int, span_log2: int, size
     From the exact offset x - low (never from the bits of x's type): the floor of
     offset * size / 2**span_log2, then 0 below the range and size - 1 above it.
     """
-    offset, offset_type = quantize.sub(x, x_type, np.array(low), table_low_type(low))
-    shift = offset_type.fractional - (size.bit_length() - 1 - span_log2)
+    aligning, low_code, shift, narrow = _index_plan(x_type, low, span_log2, size)
+    if narrow and x.dtype != object:  # the offset's codes fit in int64: the same arithmetic, directly
+        codes = x.astype(np.int64, copy=False)
+        offset = (codes << aligning if aligning else codes) - low_code
+    else:
+        offset, _ = quantize.sub(x, x_type, np.array(low), table_low_type(low))
     index = offset >> shift if shift >= 0 else offset << -shift
     return quantize.clip(index, 0, size - 1).astype(np.int64)
+
+
+@functools.lru_cache(maxsize=1024)
+def _index_plan(x_type: FixedType, low: int, span_log2: int, size: int) -> tuple[int, int, int, bool]:
+    """table_index's constants: how far x's codes move left to the offset's fractional bits, low's
+    code there, the right shift to the bin, and whether the offset fits in int64."""
+    offset_type = sub_type(x_type, table_low_type(low))
+    shift = offset_type.fractional - (size.bit_length() - 1 - span_log2)
+    return (offset_type.fractional - x_type.fractional, low << offset_type.fractional, shift,
+            offset_type.width <= 62)
 
 
 def _pieces(default: tuple, *cases: tuple) -> tuple[np.ndarray, int]:
