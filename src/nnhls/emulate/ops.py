@@ -159,12 +159,10 @@ def dense(x: np.ndarray, x_type: FixedType, weight: Weights, bias: Weights, accu
         product = mul_type(x_type, weight.type)
         shift = accum.fractional - product.fractional
         exact = shift >= 0 and _products_exact(x_type, constants, shift, accum)
-        largest = ((max(-x_type.min_code, x_type.max_code) * constants.column_bound << shift) + constants.largest_bias
-                   if exact else None)
         plan = (product, shift, exact, _float_sums(x_type, constants, shift) if exact else None,
-                exact and _holds_every_sum(x_type, constants, shift, accum), largest)
+                exact and _holds_every_sum(x_type, constants, shift, accum))
         constants.matrices[("plan", x_type, weight.type)] = plan
-    product, shift, exact_products, dtype, holds_every_sum, largest = plan
+    product, shift, exact_products, dtype, holds_every_sum = plan
     if not float_codes or x.dtype == object:
         dtype = None
     if dtype is not None:  # every partial sum, shifted and with the bias, is an integer the float holds
@@ -179,8 +177,9 @@ def dense(x: np.ndarray, x_type: FixedType, weight: Weights, bias: Weights, accu
                 tally("accumulator", accum, 0, sums.size)
             accumulated = sums
         else:
-            # no sum lies farther from 0 than `largest` (exact products): the conversion's bounds
-            accumulated = _convert_codes(sums, accum.fractional, accum, tally, "accumulator", (-largest, largest))
+            # the sums' own range, not the provable one: it usually lies within the accumulator, and
+            # then nothing wraps or saturates
+            accumulated = _convert_codes(sums, accum.fractional, accum, tally, "accumulator")
         return _convert(accumulated, accum, result, tally, "result")
     if exact_products:
         sums = _exact_matmul(x, x_type, constants)
