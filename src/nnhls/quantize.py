@@ -233,6 +233,10 @@ def _float_fit(y: np.ndarray, low: int, high: int, source: np.ndarray, to: Fixed
     highest = to.max_code
     if lowest <= low and high <= highest:
         return (y, 0) if count_overflow else y
+    if mode in ("WRAP", "SAT_ZERO") and y.size:  # dearer than a look at the values' own range
+        low, high = int(y.min()), int(y.max())
+        if lowest <= low and high <= highest:
+            return (y, 0) if count_overflow else y
     if mode == "WRAP" and to.sat_bits == 0 and max(abs(low), abs(high)) + (1 << to.width) < 1 << _FLOAT_BITS[y.dtype]:
         pass
     elif mode not in ("SAT", "SAT_SYM", "SAT_ZERO"):
