@@ -677,12 +677,20 @@ def emulate_softmax(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> 
         codes = np.zeros(x.shape, dtype=np.int64 if isinstance(one, np.integer) else object)
         np.put_along_axis(codes, np.argmax(x, axis=-1)[..., None], one, axis=-1)  # at every position
         return codes
-    difference, difference_type = quantize.sub(x, x_type, x.max(axis=-1, keepdims=True), x_type)
+    difference_type = sub_type(x_type, x_type)
+    if difference_type.width <= 62 and x.dtype != object:  # the same codes as quantize.sub, directly
+        difference = x - x.max(axis=-1, keepdims=True)
+    else:
+        difference, _ = quantize.sub(x, x_type, x.max(axis=-1, keepdims=True), x_type)
     exp_index = table_index(difference, difference_type, node.EXP_LOW, node.EXP_SPAN_LOG2, node.table_size)
     exps = node.exp_table.codes[exp_index]
     total = exps.astype(object).sum(axis=-1) if exps.dtype == object else exps.sum(axis=-1)
     inverse = node.inv_table.codes[table_index(total, node.sum_type, 0, node.inv_span_log2, node.table_size)]
-    product, product_type = quantize.mul(exps, node.exp_table.type, inverse[..., None], node.inv_table.type)
+    product_type = mul_type(node.exp_table.type, node.inv_table.type)
+    if product_type.width <= 62 and exps.dtype != object and inverse.dtype != object:
+        product = exps.astype(np.int64, copy=False) * inverse.astype(np.int64, copy=False)[..., None]
+    else:
+        product, _ = quantize.mul(exps, node.exp_table.type, inverse[..., None], node.inv_table.type)
     return _convert(product, product_type, node.result_type, tally, "result")
 
 
