@@ -29,6 +29,10 @@ _CHUNK_ELEMENTS = 1 << 22
 
 def _convert(codes, from_type: FixedType, to_type: FixedType, tally, point: str) -> np.ndarray:
     """Convert codes, telling `tally` how many overflowed at this quantization point."""
+    if from_type == to_type and to_type.overflow != "SAT_SYM":  # (which moves a most negative code)
+        if tally is not None:
+            tally(point, to_type, 0, np.size(codes))
+        return codes  # codes of a type into the same type: unchanged
     return _convert_codes(codes, from_type.fractional, to_type, tally, point, (from_type.min_code, from_type.max_code))
 
 
