@@ -228,15 +228,14 @@ def _rounded(code: int, shift: int, mode: str) -> int:
 def _float_fit(y: np.ndarray, low: int, high: int, source: np.ndarray, to: FixedType, count_overflow: bool):
     """The overflow mode of `to` on rounded float codes y within [low, high] (`source` is the
     caller's array, never changed in place), or None where it is not done in floats."""
-    mode = to.overflow
-    lowest = -to.max_code if mode in ("SAT", "SAT_SYM") and _symmetric(to) else to.min_code
-    highest = to.max_code
-    if lowest <= low and high <= highest:
+    if _fits(low, high, to):
         return (y, 0) if count_overflow else y
+    mode = to.overflow
     if mode in ("WRAP", "SAT_ZERO") and y.size:  # dearer than a look at the values' own range
         low, high = int(y.min()), int(y.max())
-        if lowest <= low and high <= highest:
+        if _fits(low, high, to):
             return (y, 0) if count_overflow else y
+    lowest, highest = (-to.max_code if _symmetric(to) else to.min_code), to.max_code
     if mode == "WRAP" and to.sat_bits == 0 and max(abs(low), abs(high)) + (1 << to.width) < 1 << _FLOAT_BITS[y.dtype]:
         pass
     elif mode not in ("SAT", "SAT_SYM", "SAT_ZERO"):
@@ -421,12 +420,14 @@ def _wrap_sign_magnitude(above, low, negative, width: int, n: int, k):
 
 
 def _work(codes, bits: int):
-    """Codes as int64 when `bits` fit comfortably, else as Python ints."""
-    return np.asarray(codes).astype(np.int64 if bits <= 62 else object)
+    """Codes as int64 when `bits` fit comfortably, else as Python ints (the caller's own array
+    where it is one already: the arithmetic below makes new arrays, never changing its operands)."""
+    return np.asarray(codes).astype(np.int64 if bits <= 62 else object, copy=False)
 
 
 def _aligned(codes, of_type: FixedType, result: FixedType):
-    return _work(codes, result.width) << (result.fractional - of_type.fractional)
+    shift = result.fractional - of_type.fractional
+    return _work(codes, result.width) << shift if shift else _work(codes, result.width)
 
 
 def add(a, a_type: FixedType, b, b_type: FixedType):

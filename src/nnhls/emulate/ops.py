@@ -15,7 +15,7 @@ import numpy as np
 from nnhls import quantize
 from nnhls.errors import NnhlsError
 from nnhls.ir import ONE, Node, Registry, Weights, Window, bilinear_taps, merge_range, softsign_types, table_low_type
-from nnhls.types import FixedType, IntType, add_type, mul_type, sub_type
+from nnhls.types import FixedType, IntType, add_type, mul_type
 
 __all__ = ["EMULATORS", "dense"]
 
@@ -239,8 +239,13 @@ def _float_products(x: np.ndarray, constants: _Constants, dtype) -> np.ndarray:
 
 def _float_sums(x_type: FixedType, constants: _Constants, shift: int):
     """The float type in which every sum of products, shifted, plus the bias is exact, or None."""
-    largest = (max(-x_type.min_code, x_type.max_code) * constants.column_bound << shift) + constants.largest_bias
+    largest = _largest_sum(x_type, constants, shift)
     return np.float32 if largest < _FLOAT32_EXACT else np.float64 if largest < _FLOAT_EXACT else None
+
+
+def _largest_sum(x_type: FixedType, constants: _Constants, shift: int) -> int:
+    """The largest magnitude a sum of products of `x_type` inputs, shifted, plus the bias can have."""
+    return (max(-x_type.min_code, x_type.max_code) * constants.column_bound << shift) + constants.largest_bias
 
 
 def _convert_codes(codes, frac_bits: int, to_type: FixedType, tally, point: str, bounds=None) -> np.ndarray:
@@ -255,18 +260,17 @@ def _convert_codes(codes, frac_bits: int, to_type: FixedType, tally, point: str,
 
 def _holds_every_sum(x_type: FixedType, constants: _Constants, shift: int, accum: FixedType) -> bool:
     """Whether every sum of products of `x_type` inputs plus the bias lies within the accumulator."""
-    largest = (max(-x_type.min_code, x_type.max_code) * constants.column_bound << shift) + constants.largest_bias
+    largest = _largest_sum(x_type, constants, shift)
     return accum.overflow != "SAT_SYM" and -accum.min_code >= largest and accum.max_code >= largest
 
 
 def _padded(window: Window, x: np.ndarray, fill) -> np.ndarray:
     """x as (batch, padded_h, padded_w, channels), surrounded by `fill`."""
     image = x.reshape(len(x), window.in_h, window.in_w, window.channels)
-    if window.padded_h == window.in_h and window.padded_w == window.in_w and x.dtype in (object, np.float32,
-                                                                                       np.float64, np.int64):
+    dtype = x.dtype if x.dtype in (object, np.float32, np.float64) else np.dtype(np.int64)
+    if window.padded_h == window.in_h and window.padded_w == window.in_w and x.dtype == dtype:
         return image  # nothing padded or spread
-    padded = np.full((len(x), window.padded_h, window.padded_w, window.channels), fill,
-                     dtype=x.dtype if x.dtype in (object, np.float32, np.float64) else np.int64)
+    padded = np.full((len(x), window.padded_h, window.padded_w, window.channels), fill, dtype=dtype)
     padded[:, window.pad_top:window.pad_top + window.spread_in_h:window.spread_h,
            window.pad_left:window.pad_left + window.spread_in_w:window.spread_w] = image
     return padded
@@ -418,7 +422,7 @@ def _exact_matmul(x: np.ndarray, x_type: FixedType, constants: _Constants) -> np
     if x.dtype.kind == "f":  # codes held in floats: integers first, not Python floats
         x = x.astype(np.int64)
     if bound < _INT64_EXACT and x.dtype != object and weights.dtype != object:
-        return x.astype(np.int64) @ weights.astype(np.int64)
+        return x.astype(np.int64, copy=False) @ weights.astype(np.int64, copy=False)
     return x.astype(object) @ weights.astype(object)
 
 
@@ -457,7 +461,7 @@ def emulate_activation(node: Node, tally, source: tuple[np.ndarray, FixedType]) 
     if node.function == "relu" and tally is None and not to.signed and to.overflow in ("SAT", "SAT_SYM", "SAT_ZERO"):
         # Rounding is monotone and keeps 0, and the result saturates (or zeroes) below 0: a
         # negative value comes out 0 without the maximum. (The overflow counts would differ.)
-        return quantize.convert(x, x_type, to, float_codes=True)
+        return _convert(x, x_type, to, None, "result")
     if node.function == "relu":
         x = np.maximum(x, 0)
     return _convert(x, x_type, node.result_type, tally, "result")
@@ -564,24 +568,10 @@ def table_index(x: np.ndarray, x_type: FixedType, low: int, span_log2: int, size
     From the exact offset x - low (never from the bits of x's type): the floor of
     offset * size / 2**span_log2, then 0 below the range and size - 1 above it.
     """
-    aligning, low_code, shift, narrow = _index_plan(x_type, low, span_log2, size)
-    if narrow and x.dtype != object:  # the offset's codes fit in int64: the same arithmetic, directly
-        codes = x.astype(np.int64, copy=False)
-        offset = (codes << aligning if aligning else codes) - low_code
-    else:
-        offset, _ = quantize.sub(x, x_type, np.array(low), table_low_type(low))
-    index = offset >> shift if shift >= 0 else offset << -shift
-    return quantize.clip(index, 0, size - 1).astype(np.int64)
-
-
-@functools.lru_cache(maxsize=1024)
-def _index_plan(x_type: FixedType, low: int, span_log2: int, size: int) -> tuple[int, int, int, bool]:
-    """table_index's constants: how far x's codes move left to the offset's fractional bits, low's
-    code there, the right shift to the bin, and whether the offset fits in int64."""
-    offset_type = sub_type(x_type, table_low_type(low))
+    offset, offset_type = quantize.sub(x, x_type, np.array(low), table_low_type(low))
     shift = offset_type.fractional - (size.bit_length() - 1 - span_log2)
-    return (offset_type.fractional - x_type.fractional, low << offset_type.fractional, shift,
-            offset_type.width <= 62)
+    index = offset >> shift if shift >= 0 else offset << -shift
+    return quantize.clip(index, 0, size - 1).astype(np.int64, copy=False)
 
 
 def _pieces(default: tuple, *cases: tuple) -> tuple[np.ndarray, int]:
@@ -681,20 +671,12 @@ def emulate_softmax(node: Node, tally, source: tuple[np.ndarray, FixedType]) -> 
         codes = np.zeros(x.shape, dtype=np.int64 if isinstance(one, np.integer) else object)
         np.put_along_axis(codes, np.argmax(x, axis=-1)[..., None], one, axis=-1)  # at every position
         return codes
-    difference_type = sub_type(x_type, x_type)
-    if difference_type.width <= 62 and x.dtype != object:  # the same codes as quantize.sub, directly
-        difference = x - x.max(axis=-1, keepdims=True)
-    else:
-        difference, _ = quantize.sub(x, x_type, x.max(axis=-1, keepdims=True), x_type)
+    difference, difference_type = quantize.sub(x, x_type, x.max(axis=-1, keepdims=True), x_type)
     exp_index = table_index(difference, difference_type, node.EXP_LOW, node.EXP_SPAN_LOG2, node.table_size)
     exps = node.exp_table.codes[exp_index]
     total = exps.astype(object).sum(axis=-1) if exps.dtype == object else exps.sum(axis=-1)
     inverse = node.inv_table.codes[table_index(total, node.sum_type, 0, node.inv_span_log2, node.table_size)]
-    product_type = mul_type(node.exp_table.type, node.inv_table.type)
-    if product_type.width <= 62 and exps.dtype != object and inverse.dtype != object:
-        product = exps.astype(np.int64, copy=False) * inverse.astype(np.int64, copy=False)[..., None]
-    else:
-        product, _ = quantize.mul(exps, node.exp_table.type, inverse[..., None], node.inv_table.type)
+    product, product_type = quantize.mul(exps, node.exp_table.type, inverse[..., None], node.inv_table.type)
     return _convert(product, product_type, node.result_type, tally, "result")
 
 
