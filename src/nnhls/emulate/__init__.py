@@ -53,8 +53,8 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False,
     tallies: list[list] = []
     values: dict[str, np.ndarray] = {}
     stages = _stages(graph, keep_all)
-    for k, (stage_nodes, reads, keeps) in enumerate(stages):
-        step = max(1, _CHUNK_VALUES // max(max(_width(node) for node in stage_nodes), 1))
+    for k, (stage_nodes, reads, keeps, widest) in enumerate(stages):
+        step = max(1, _CHUNK_VALUES // max(widest, 1))
         chunks = -(-batch // step)
         stage_workers = workers if chunks >= _CHUNKS_PER_THREAD * workers else 1
         if stage_workers > 1:  # as many chunks on every thread, none larger than before
@@ -63,11 +63,11 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False,
         rows = [[] if overflows is not None else None for _ in starts]
         tallies.extend(rows)
 
-        def chunk(k: int, stage_nodes=stage_nodes, reads=reads, keeps=keeps, step=step, starts=starts, rows=rows):
-            piece = slice(starts[k], starts[k] + step)
+        def chunk(index: int) -> dict[str, np.ndarray]:  # called within this stage's iteration only
+            piece = slice(starts[index], starts[index] + step)
             given = {name: values[name][piece] for name in reads}
             raw = {node.name: inputs[node.name][piece] for node in stage_nodes if node.op == "input"}
-            return _run(graph, stage_nodes, given, raw, keeps, rows[k])
+            return _run(graph, stage_nodes, given, raw, keeps, rows[index])
 
         shown = show_progress and len(starts) > 1
         if stage_workers > 1:
@@ -81,9 +81,10 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False,
             parts = [chunk(k) for k in (progress(indices, description="emulator") if shown else indices)]
         for name in keeps:
             values[name] = parts[0][name] if len(parts) == 1 else np.concatenate([part[name] for part in parts])
-        later = {name for _, later_reads, _ in stages[k + 1:] for name in later_reads}
-        for name in [name for name in values if name not in later and not keep_all and name not in graph.outputs]:
-            del values[name]  # what no later stage reads
+        if not keep_all:  # what no later stage reads
+            later = {name for _, later_reads, _, _ in stages[k + 1:] for name in later_reads}
+            for name in [name for name in values if name not in later and name not in graph.outputs]:
+                del values[name]
     if overflows is not None:
         totals: dict[tuple, list[int]] = {}
         for layer, point, to_type, n_overflowed, n_values in (row for rows in tallies for row in rows):
@@ -131,9 +132,9 @@ def _width(node) -> int:
 _NARROWING = 8
 
 
-def _stages(graph: Graph, keep_all: bool) -> list[tuple[list, set, set]]:
+def _stages(graph: Graph, keep_all: bool) -> list[tuple[list, set, set, int]]:
     """The graph's nodes in stages: (nodes, the values of earlier stages they read, their values
-    that later stages read or the caller gets)."""
+    that later stages read or the caller gets, the widest _width among them)."""
     nodes = list(graph)
     last_read = {}
     for index, node in enumerate(nodes):
@@ -142,25 +143,28 @@ def _stages(graph: Graph, keep_all: bool) -> list[tuple[list, set, set]]:
     for name in graph.outputs:
         last_read[name] = len(nodes)
     size = {node.name: node.size for node in nodes}
-    groups, current, widest = [], [], 0
+    widths = [_width(node) for node in nodes]
+    groups, current, widest, widests = [], [], 0, []
     for index, node in enumerate(nodes):
         current.append(node)
-        widest = max(widest, _width(node))
+        widest = max(widest, widths[index])
         if index + 1 == len(nodes):
             break
         crossing = sum(size[n.name] for group in groups for n in group if last_read.get(n.name, -1) > index)
         crossing += sum(size[n.name] for n in current if last_read.get(n.name, -1) > index)
-        if _NARROWING * max(crossing, _width(nodes[index + 1])) <= widest:
+        if _NARROWING * max(crossing, widths[index + 1]) <= widest:
             groups.append(current)
+            widests.append(widest)
             current, widest = [], 0
     groups.append(current)
+    widests.append(widest)
     stages = []
     for k, group in enumerate(groups):
         names = {node.name for node in group}
         reads = {name for node in group for name in node.inputs if name not in names}
         later = {name for other in groups[k + 1:] for node in other for name in node.inputs}
         keeps = names if keep_all else {name for name in names if name in later or name in graph.outputs}
-        stages.append((group, reads, keeps))
+        stages.append((group, reads, keeps, widests[k]))
     return stages
 
 
