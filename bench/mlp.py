@@ -40,19 +40,21 @@ def converted_and_compiled(convert) -> tuple[object, dict]:
     return hls_model, results
 
 
-def engine_figures(hls_model, model, X) -> dict:
-    """Throughput of the emulator, the C simulation and Keras `predict` (batch 1024) on X."""
+def engine_speeds(hls_model, X, unit: str = "samples") -> tuple[dict, float]:
+    """Throughput of the emulator and the C simulation on X in one run, `unit` per second, and
+    their ratio; and the emulator's best time, for ratios against a framework."""
     emulator = best_seconds(lambda: hls_model.predict(X, engine="emulator"))
     csim = best_seconds(lambda: hls_model.predict(X, engine="csim"), repeats=2)
+    return {unit: len(X), f"emulator_{unit}_per_s": round(len(X) / emulator),
+            f"csim_{unit}_per_s": round(len(X) / csim), "emulator_over_csim": round(csim / emulator, 2)}, emulator
+
+
+def engine_figures(hls_model, model, X) -> dict:
+    """Throughput of the emulator, the C simulation and Keras `predict` (batch 1024) on X."""
+    figures, emulator = engine_speeds(hls_model, X)
     keras = best_seconds(lambda: model.predict(X, batch_size=1024, verbose=0))
-    return {
-        "samples": len(X),
-        "emulator_samples_per_s": round(len(X) / emulator),
-        "csim_samples_per_s": round(len(X) / csim),
-        "keras_predict_samples_per_s": round(len(X) / keras),
-        "emulator_over_keras": round(keras / emulator, 2),
-        "emulator_over_csim": round(csim / emulator, 2),
-    }
+    return {**figures, "keras_predict_samples_per_s": round(len(X) / keras),
+            "emulator_over_keras": round(keras / emulator, 2)}
 
 
 def main():

@@ -16,7 +16,7 @@ import prelude  # noqa: F401  first: it sets up the environment
 
 import numpy as np  # noqa: E402
 import onnxruntime  # noqa: E402
-from mlp import best_seconds, converted_and_compiled  # noqa: E402
+from mlp import best_seconds, converted_and_compiled, engine_speeds  # noqa: E402
 from quantize import machine  # noqa: E402
 
 import nnhls  # noqa: E402
@@ -51,16 +51,11 @@ def figures(name: str, path: Path, input_shape, X: np.ndarray, y: np.ndarray, fo
         session = onnxruntime.InferenceSession(str(path))
         feed = {session.get_inputs()[0].name: X.astype(np.float32)}
         runtime = best_seconds(lambda: session.run(None, feed))
-    emulator = best_seconds(lambda: hls_model.predict(X))
-    csim = best_seconds(lambda: hls_model.predict(X, engine="csim"), repeats=2)
+    results.update(engine_speeds(hls_model, X)[0])
     ours = hls_model.predict(X)
     test = slice(len(X) - len(y), None)
     results.update({
-        "samples": len(X),
-        "emulator_samples_per_s": round(len(X) / emulator),
-        "csim_samples_per_s": round(len(X) / csim),
         "qonnx_execution_samples_per_s": round(len(X) / reference_s),
-        "emulator_over_csim": round(csim / emulator, 2),
         "test_accuracy_qonnx_execution": round(float((expected[test].argmax(axis=1) == y).mean()), 4),
         "test_accuracy_nnhls": round(float((ours[test].argmax(axis=1) == y).mean()), 4),
     })

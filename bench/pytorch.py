@@ -14,7 +14,7 @@ import prelude  # noqa: F401  first: it sets up the environment
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from mlp import best_seconds, converted_and_compiled  # noqa: E402
+from mlp import best_seconds, converted_and_compiled, engine_speeds  # noqa: E402
 from quantize import machine  # noqa: E402
 
 import nnhls  # noqa: E402
@@ -39,17 +39,12 @@ def figures(name: str, input_shape, X: np.ndarray, y: np.ndarray, folder: Path) 
     inputs = torch.tensor(X, dtype=torch.float32)
     with torch.no_grad():
         expected = model(inputs).numpy()
-    emulator = best_seconds(lambda: hls_model.predict(X))
-    csim = best_seconds(lambda: hls_model.predict(X, engine="csim"), repeats=2)
+    results.update(engine_speeds(hls_model, X)[0])
     with torch.no_grad():
         framework = best_seconds(lambda: model(inputs))
     test = slice(len(X) - len(y), None)
     results.update({
-        "samples": len(X),
-        "emulator_samples_per_s": round(len(X) / emulator),
-        "csim_samples_per_s": round(len(X) / csim),
         "pytorch_samples_per_s": round(len(X) / framework),
-        "emulator_over_csim": round(csim / emulator, 2),
         "test_accuracy_pytorch": round(float((expected[test].argmax(axis=1) == y).mean()), 4),
         "test_accuracy_nnhls": round(float((hls_model.predict(X)[test].argmax(axis=1) == y).mean()), 4),
     })

@@ -15,7 +15,7 @@ import prelude  # noqa: F401  first: it sets up the environment
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from mlp import best_seconds, converted_and_compiled  # noqa: E402
+from mlp import best_seconds, converted_and_compiled, engine_speeds  # noqa: E402
 from quantize import machine  # noqa: E402
 
 import nnhls  # noqa: E402
@@ -48,15 +48,10 @@ def figures(name: str, model, X: np.ndarray, y: np.ndarray, folder: Path) -> dic
         framework_run = lambda: np.asarray(model.predict(X, verbose=0, batch_size=1024))  # noqa: E731
     expected = framework_run().astype(np.float64)
     ours = hls_model.predict(X)
-    emulator = best_seconds(lambda: hls_model.predict(X))
-    csim = best_seconds(lambda: hls_model.predict(X, engine="csim"), repeats=2)
+    results.update(engine_speeds(hls_model, X, "sequences")[0])
     framework = best_seconds(framework_run, repeats=2)
     results.update({
-        "sequences": len(X),
-        "emulator_sequences_per_s": round(len(X) / emulator),
-        "csim_sequences_per_s": round(len(X) / csim),
         "framework_sequences_per_s": round(len(X) / framework),
-        "emulator_over_csim": round(csim / emulator, 2),
         "accuracy_framework": round(float((expected.argmax(axis=1) == y).mean()), 4),
         "accuracy_nnhls": round(float((ours.argmax(axis=1) == y).mean()), 4),
     })
